@@ -1,0 +1,40 @@
+//! What to emit when the declaration has errors: the struct untouched, the errors, and the impls
+//! with whatever could be resolved, so the user sees only our messages and code that uses the
+//! stream keeps type-checking.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::DeriveInput;
+
+use crate::args::CheckpointAt;
+use crate::codegen::{self, Model};
+use crate::errors::Errors;
+
+/// The struct, the errors and stub impls.
+pub(crate) fn emit(
+    input: &DeriveInput,
+    krate: syn::Path,
+    name: String,
+    errors: &Errors,
+) -> TokenStream {
+    let compile_errors = errors.to_compile_errors();
+    let impls = if matches!(input.data, syn::Data::Struct(_)) {
+        codegen::expand(&Model {
+            input,
+            krate,
+            name,
+            namespace: None,
+            cursor: None,
+            primary_key: Vec::new(),
+            interval: None,
+            at: CheckpointAt::Slice,
+        })
+    } else {
+        TokenStream::new()
+    };
+    quote! {
+        #input
+        #compile_errors
+        #impls
+    }
+}

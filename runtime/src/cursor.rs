@@ -1,0 +1,92 @@
+//! Cursor types: the values that order a stream's records and make up its state.
+
+use std::fmt::Debug;
+
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A value that orders the records of an incremental stream.
+///
+/// A cursor must be totally ordered (so a watermark means one thing), serializable (it is
+/// stored in state) and cheap to compare. Implemented for every integer type, `String`,
+/// [`chrono::DateTime<Utc>`] and [`chrono::NaiveDate`]. Time zones are explicit: only UTC
+/// timestamps are cursors, so a state never depends on the machine's local zone.
+///
+/// Floating-point numbers are deliberately not cursors: `NaN` breaks ordering and equal-looking
+/// values round differently between systems.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as an incremental cursor",
+    label = "`{Self}` does not implement `tidemark::Cursor`",
+    note = "a cursor must be totally ordered and serializable: integers, `String`, \
+            `chrono::DateTime<Utc>` and `chrono::NaiveDate` implement `Cursor`",
+    note = "floating-point numbers are not totally ordered; store the value as an integer or a timestamp"
+)]
+pub trait Cursor: Ord + Clone + Debug + Serialize + DeserializeOwned + Send + 'static {
+    /// What kind of value this is.
+    const KIND: CursorKind;
+
+    /// The highest watermark a sync that started at `sync_started` may record.
+    ///
+    /// Time cursors return the last value strictly before the sync started, so rows written
+    /// while the sync runs are read again next time instead of being skipped. Cursors without a
+    /// relation to wall-clock time return `None`.
+    #[must_use]
+    fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
+        let _ = sync_started;
+        None
+    }
+}
+
+/// The kind of a [`Cursor`], which decides which declaration keys apply to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CursorKind {
+    /// An integer (an auto-increment id, a version number, an epoch).
+    Integer,
+    /// A UTC timestamp.
+    Timestamp,
+    /// A calendar date.
+    Date,
+    /// A string compared byte-wise (for example an opaque, sortable token).
+    Text,
+}
+
+macro_rules! integer_cursors {
+    ($($ty:ty),*) => {$(
+        impl Cursor for $ty {
+            const KIND: CursorKind = CursorKind::Integer;
+        }
+    )*};
+}
+
+integer_cursors!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
+
+impl Cursor for String {
+    const KIND: CursorKind = CursorKind::Text;
+}
+
+impl Cursor for DateTime<Utc> {
+    const KIND: CursorKind = CursorKind::Timestamp;
+
+    /// One nanosecond before the sync started.
+    fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
+        sync_started.checked_sub_signed(TimeDelta::nanoseconds(1))
+    }
+}
+
+impl Cursor for NaiveDate {
+    const KIND: CursorKind = CursorKind::Date;
+
+    /// The day before the sync started (UTC): rows of the current day may still be written.
+    fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
+        sync_started.date_naive().checked_sub_days(Days::new(1))
+    }
+}
+
+/// The cursor value as JSON, for messages.
+pub(crate) fn to_json<C: Cursor>(value: &C) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| format!("{value:?}"))
+}

@@ -1,0 +1,253 @@
+//! Writes protocol messages to stdout (or any `io::Write`), one JSON object per line.
+//!
+//! Messages are serialized into an in-memory buffer that is handed to the sink when it fills
+//! up, after every STATE and at the end: a STATE always reaches the sink together with the
+//! records it covers, and never before them. Records are serialized straight from the record
+//! struct into the buffer, with no intermediate JSON value.
+
+use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::protocol::{
+    ErrorTrace, FailureType, Message, StreamDescriptor, StreamStatus, StreamStatusTrace,
+    TraceMessage, TraceType,
+};
+
+/// Buffer size at which pending output is written to the sink.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// The protocol writer.
+pub(crate) struct Emitter<'o> {
+    buf: Vec<u8>,
+    sink: &'o mut dyn Write,
+}
+
+/// The JSON prefix and suffix that frame the records of one stream.
+pub(crate) struct RecordFrame {
+    /// `{"type":"RECORD","record":{"stream":"<name>","data":`
+    prefix: Vec<u8>,
+}
+
+impl RecordFrame {
+    pub(crate) fn new(descriptor: &StreamDescriptor) -> Self {
+        let mut prefix = Vec::with_capacity(64);
+        prefix.extend_from_slice(br#"{"type":"RECORD","record":{"#);
+        if let Some(namespace) = &descriptor.namespace {
+            prefix.extend_from_slice(br#""namespace":"#);
+            write_json(&mut prefix, namespace);
+            prefix.push(b',');
+        }
+        prefix.extend_from_slice(br#""stream":"#);
+        write_json(&mut prefix, &descriptor.name);
+        prefix.extend_from_slice(br#","data":"#);
+        RecordFrame { prefix }
+    }
+}
+
+/// Serializes a value that cannot fail to serialize (strings, our own message types).
+fn write_json<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {
+    if let Err(err) = serde_json::to_writer(&mut *buf, value) {
+        // Only maps with non-string keys fail, and protocol types have none.
+        unreachable!("protocol value failed to serialize: {err}");
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+#[derive(Serialize)]
+struct StateLine<'a, S> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    state: StateBody<'a, S>,
+}
+
+#[derive(Serialize)]
+struct StateBody<'a, S> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    stream: StreamStateBody<'a, S>,
+    #[serde(rename = "sourceStats")]
+    source_stats: Stats,
+}
+
+#[derive(Serialize)]
+struct StreamStateBody<'a, S> {
+    stream_descriptor: &'a StreamDescriptor,
+    stream_state: &'a S,
+}
+
+#[derive(Serialize)]
+struct Stats {
+    #[serde(rename = "recordCount")]
+    record_count: f64,
+}
+
+impl<'o> Emitter<'o> {
+    pub(crate) fn new(sink: &'o mut dyn Write) -> Self {
+        Emitter {
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
+            sink,
+        }
+    }
+
+    /// Writes one record line. The record is serialized before anything is committed to the
+    /// buffer, so a record that fails to serialize leaves no partial line behind.
+    pub(crate) fn record<T: Serialize + ?Sized>(
+        &mut self,
+        frame: &RecordFrame,
+        data: &T,
+        stream: &str,
+    ) -> Result<(), Error> {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&frame.prefix);
+        if let Err(source) = serde_json::to_writer(&mut self.buf, data) {
+            self.buf.truncate(start);
+            return Err(Error::Serialize {
+                stream: stream.to_owned(),
+                source,
+            });
+        }
+        self.buf.extend_from_slice(br#","emitted_at":"#);
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(now_millis()).as_bytes());
+        self.buf.extend_from_slice(b"}}\n");
+        if self.buf.len() >= FLUSH_AT {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// Writes a STREAM state and flushes it, with every record before it, to the sink.
+    pub(crate) fn state<S: Serialize>(
+        &mut self,
+        descriptor: &StreamDescriptor,
+        state: &S,
+        records: u64,
+    ) -> Result<(), Error> {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "recordCount is a float in the protocol; counts stay far below 2^53"
+        )]
+        let record_count = records as f64;
+        let line = StateLine {
+            kind: "STATE",
+            state: StateBody {
+                kind: "STREAM",
+                stream: StreamStateBody {
+                    stream_descriptor: descriptor,
+                    stream_state: state,
+                },
+                source_stats: Stats { record_count },
+            },
+        };
+        let start = self.buf.len();
+        if let Err(source) = serde_json::to_writer(&mut self.buf, &line) {
+            self.buf.truncate(start);
+            return Err(Error::Serialize {
+                stream: descriptor.name.clone(),
+                source,
+            });
+        }
+        self.buf.push(b'\n');
+        self.flush()
+    }
+
+    /// Writes any other protocol message.
+    pub(crate) fn message(&mut self, message: &Message) -> Result<(), Error> {
+        write_json(&mut self.buf, message);
+        self.buf.push(b'\n');
+        if self.buf.len() >= FLUSH_AT {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// A STREAM_STATUS trace.
+    pub(crate) fn stream_status(
+        &mut self,
+        descriptor: &StreamDescriptor,
+        status: StreamStatus,
+    ) -> Result<(), Error> {
+        self.message(&Message::Trace {
+            trace: TraceMessage {
+                trace_type: TraceType::StreamStatus,
+                emitted_at: trace_time(),
+                error: None,
+                estimate: None,
+                stream_status: Some(StreamStatusTrace {
+                    stream_descriptor: descriptor.clone(),
+                    status,
+                }),
+            },
+        })
+    }
+
+    /// An ERROR trace for `error`, attributed to `stream` when given.
+    pub(crate) fn error(
+        &mut self,
+        error: &Error,
+        stream: Option<&StreamDescriptor>,
+    ) -> Result<(), Error> {
+        self.message(&error_message(error, stream))
+    }
+
+    /// Hands everything buffered to the sink and flushes it.
+    pub(crate) fn flush(&mut self) -> Result<(), Error> {
+        self.drain()?;
+        self.sink.flush().map_err(Error::Output)
+    }
+
+    fn drain(&mut self) -> Result<(), Error> {
+        let result = self.sink.write_all(&self.buf);
+        self.buf.clear();
+        result.map_err(Error::Output)
+    }
+}
+
+/// The `emitted_at` of a trace: milliseconds since the epoch, as the protocol's number.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "milliseconds since the epoch fit a float's 53-bit mantissa exactly"
+)]
+fn trace_time() -> f64 {
+    now_millis() as f64
+}
+
+/// The TRACE ERROR message for `error`.
+pub(crate) fn error_message(error: &Error, stream: Option<&StreamDescriptor>) -> Message {
+    let failure_type = error.failure_type();
+    let message = match failure_type {
+        FailureType::ConfigError => format!("Configuration error: {error}"),
+        FailureType::TransientError | FailureType::SystemError => error.to_string(),
+    };
+    Message::Trace {
+        trace: TraceMessage {
+            trace_type: TraceType::Error,
+            emitted_at: trace_time(),
+            error: Some(ErrorTrace {
+                message,
+                internal_message: Some(error.internal_message()),
+                stack_trace: None,
+                failure_type: Some(failure_type),
+                stream_descriptor: stream.cloned(),
+            }),
+            estimate: None,
+            stream_status: None,
+        },
+    }
+}
+
+/// Whether an output error means the reader of stdout went away.
+pub(crate) fn is_closed_pipe(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::BrokenPipe
+}

@@ -1,0 +1,332 @@
+//! The connector's command line: `spec`, `check`, `discover`, `read`, `--help`, `--version`.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use serde_json::Value;
+
+use crate::emitter::{Emitter, is_closed_pipe};
+use crate::error::{Error, InputFile};
+use crate::input;
+use crate::protocol::{
+    Catalog, ConfiguredCatalog, ConnectionStatus, ConnectorSpecification, Message, Status,
+    StreamDescriptor, StreamStatus,
+};
+use crate::source::Source;
+use crate::state::InputState;
+
+/// Exit status of a run that failed (a stream, the configuration or the output).
+const FAILURE: u8 = 1;
+
+#[derive(Parser)]
+#[command(
+    about = "An Airbyte source connector built with tidemark.",
+    long_about = "An Airbyte source connector built with tidemark.\n\n\
+                  Protocol messages go to stdout, one JSON object per line; everything meant \
+                  for people goes to stderr."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the connector's specification (the JSON Schema of its config)
+    Spec,
+    /// Check that a config works; prints CONNECTION_STATUS
+    Check {
+        /// Path to the config JSON file
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// List the streams this connector offers; prints CATALOG
+    Discover {
+        /// Path to the config JSON file
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Read the streams selected in a configured catalog; prints RECORD, STATE and TRACE
+    Read {
+        /// Path to the config JSON file
+        #[arg(long)]
+        config: PathBuf,
+        /// Path to the configured catalog JSON file
+        #[arg(long)]
+        catalog: PathBuf,
+        /// Path to the state JSON file of the previous sync
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+}
+
+/// Runs the connector with the process's arguments, stdout and stderr. Call it from `main`:
+///
+/// ```no_run
+/// # struct Shop;
+/// # impl tidemark::Source for Shop {
+/// #     const NAME: &'static str = "source-shop";
+/// #     const VERSION: &'static str = "0.1.0";
+/// #     type Config = ();
+/// #     fn check(&self, _: &()) -> Result<(), tidemark::Error> { Ok(()) }
+/// #     fn streams<'a>(&'a self, _: &'a ()) -> Result<tidemark::Streams<'a>, tidemark::Error> {
+/// #         Ok(tidemark::Streams::new())
+/// #     }
+/// # }
+/// fn main() -> std::process::ExitCode {
+///     tidemark::run(Shop)
+/// }
+/// ```
+///
+/// Exit status: 0 on success (and for `check`, whatever its outcome), 1 when a stream, the
+/// configuration or the output failed, 2 for a command-line usage error.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "`main` hands its source over: `tidemark::run(Shop)`"
+)]
+pub fn run<S: Source>(source: S) -> ExitCode {
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    let code = run_with(
+        &source,
+        std::env::args_os(),
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+    );
+    ExitCode::from(code)
+}
+
+/// Runs the connector with the given arguments (the first is the program name) and output
+/// streams; returns the exit status. [`run`] calls it with the process's own.
+pub fn run_with<S, I, T>(source: &S, args: I, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8
+where
+    S: Source,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let command = Cli::command().name(S::NAME).version(S::VERSION);
+    let cli = match command
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
+        Ok(cli) => cli,
+        Err(err) => {
+            let text = err.render().to_string();
+            let target: &mut dyn Write = if err.use_stderr() { stderr } else { stdout };
+            let _ = target.write_all(text.as_bytes());
+            let _ = target.flush();
+            return u8::try_from(err.exit_code()).unwrap_or(2);
+        }
+    };
+    let mut out = Emitter::new(stdout);
+    let result = match cli.command {
+        Command::Spec => spec::<S>(&mut out),
+        Command::Check { config } => check(source, &config, &mut out),
+        Command::Discover { config } => discover(source, &config, &mut out, stderr),
+        Command::Read {
+            config,
+            catalog,
+            state,
+        } => read_files(
+            source,
+            &config,
+            &catalog,
+            state.as_deref(),
+            &mut out,
+            stderr,
+        ),
+    };
+    let result = result.and_then(|code| out.flush().map(|()| code));
+    match result {
+        Ok(code) => code,
+        Err(Error::Output(err)) => {
+            let line = if is_closed_pipe(&err) {
+                format!("{}: stdout was closed by its reader; stopping\n", S::NAME)
+            } else {
+                format!("{}: cannot write to stdout: {err}; stopping\n", S::NAME)
+            };
+            let _ = stderr.write_all(line.as_bytes());
+            FAILURE
+        }
+        Err(other) => {
+            // Any other error was already reported as a trace before reaching here.
+            let _ = writeln!(stderr, "{}: {other}", S::NAME);
+            FAILURE
+        }
+    }
+}
+
+/// The SPEC message of a source.
+#[must_use]
+pub fn specification<S: Source>() -> ConnectorSpecification {
+    ConnectorSpecification {
+        documentation_url: S::DOCUMENTATION_URL.map(str::to_owned),
+        connection_specification: input::config_schema::<S::Config>(),
+        supports_incremental: Some(true),
+        protocol_version: None,
+    }
+}
+
+fn spec<S: Source>(out: &mut Emitter<'_>) -> Result<u8, Error> {
+    out.message(&Message::Spec {
+        spec: specification::<S>(),
+    })?;
+    Ok(0)
+}
+
+fn load_config<S: Source>(path: &Path) -> Result<S::Config, Error> {
+    input::parse_config(input::read_json(InputFile::Config, path)?)
+}
+
+fn check<S: Source>(source: &S, config: &Path, out: &mut Emitter<'_>) -> Result<u8, Error> {
+    let outcome = load_config::<S>(config).and_then(|config| source.check(&config));
+    let connection_status = match outcome {
+        Ok(()) => ConnectionStatus {
+            status: Status::Succeeded,
+            message: None,
+        },
+        Err(error) => ConnectionStatus {
+            status: Status::Failed,
+            message: Some(error.to_string()),
+        },
+    };
+    out.message(&Message::ConnectionStatus { connection_status })?;
+    Ok(0)
+}
+
+/// Reports a failure of the whole command: a TRACE ERROR on stdout, a line on stderr.
+fn fail(
+    error: &Error,
+    stream: Option<&StreamDescriptor>,
+    out: &mut Emitter<'_>,
+    stderr: &mut dyn Write,
+) -> Result<u8, Error> {
+    if let Error::Output(err) = error {
+        return Err(Error::Output(io::Error::new(err.kind(), err.to_string())));
+    }
+    out.error(error, stream)?;
+    let _ = match stream {
+        Some(stream) => writeln!(stderr, "stream `{stream}` failed: {error}"),
+        None => writeln!(stderr, "error: {error}"),
+    };
+    Ok(FAILURE)
+}
+
+fn discover<S: Source>(
+    source: &S,
+    config: &Path,
+    out: &mut Emitter<'_>,
+    stderr: &mut dyn Write,
+) -> Result<u8, Error> {
+    let config = match load_config::<S>(config) {
+        Ok(config) => config,
+        Err(error) => return fail(&error, None, out, stderr),
+    };
+    let streams = match source.streams(&config) {
+        Ok(streams) => streams,
+        Err(error) => return fail(&error, None, out, stderr),
+    };
+    let catalog = Catalog {
+        streams: streams
+            .iter()
+            .map(crate::source::ErasedStream::catalog_entry)
+            .collect(),
+    };
+    out.message(&Message::Catalog { catalog })?;
+    Ok(0)
+}
+
+fn read_files<S: Source>(
+    source: &S,
+    config: &Path,
+    catalog: &Path,
+    state: Option<&Path>,
+    out: &mut Emitter<'_>,
+    stderr: &mut dyn Write,
+) -> Result<u8, Error> {
+    let loaded = (|| {
+        let config = input::read_json(InputFile::Config, config)?;
+        let catalog =
+            input::parse_catalog(input::read_json(InputFile::Catalog, catalog)?, catalog)?;
+        let state = match state {
+            Some(path) => input::parse_state(input::read_json(InputFile::State, path)?, path)?,
+            None => InputState::default(),
+        };
+        Ok((config, catalog, state))
+    })();
+    match loaded {
+        Ok((config, catalog, state)) => read(source, config, &catalog, &state, out, stderr),
+        Err(error) => fail(&error, None, out, stderr),
+    }
+}
+
+/// The `read` command on already-loaded inputs.
+pub(crate) fn read<S: Source>(
+    source: &S,
+    config: Value,
+    catalog: &ConfiguredCatalog,
+    state: &InputState,
+    out: &mut Emitter<'_>,
+    stderr: &mut dyn Write,
+) -> Result<u8, Error> {
+    let started_at = Utc::now();
+    let config: S::Config = match input::parse_config(config) {
+        Ok(config) => config,
+        Err(error) => return fail(&error, None, out, stderr),
+    };
+    let mut streams = match source.streams(&config) {
+        Ok(streams) => streams,
+        Err(error) => return fail(&error, None, out, stderr),
+    };
+
+    // Validate the selection and every saved state before reading anything.
+    let mut seen = HashSet::new();
+    let mut code = 0;
+    for configured in &catalog.streams {
+        let descriptor = StreamDescriptor {
+            name: configured.stream.name.clone(),
+            namespace: configured.stream.namespace.clone(),
+        };
+        if !seen.insert(descriptor.clone()) {
+            let error = Error::Input {
+                file: InputFile::Catalog,
+                path: "(configured catalog)".to_owned(),
+                message: format!("stream `{descriptor}` is configured twice"),
+            };
+            return fail(&error, None, out, stderr);
+        }
+        if configured.sync_mode == crate::protocol::SyncMode::Incremental
+            && let Some(stream) = streams.find(&descriptor)
+            && let Err(error) = stream.check_state(state)
+        {
+            code = fail(&error, Some(&descriptor), out, stderr)?;
+        }
+    }
+    if code != 0 {
+        return Ok(code);
+    }
+
+    for configured in &catalog.streams {
+        let descriptor = StreamDescriptor {
+            name: configured.stream.name.clone(),
+            namespace: configured.stream.namespace.clone(),
+        };
+        let Some(stream) = streams.find(&descriptor) else {
+            out.stream_status(&descriptor, StreamStatus::Incomplete)?;
+            let error = Error::UnknownStream {
+                stream: descriptor.to_string(),
+            };
+            code = fail(&error, Some(&descriptor), out, stderr)?;
+            continue;
+        };
+        if let Some(failure) = stream.read(configured.sync_mode, state, started_at, out)? {
+            code = fail(&failure.error, Some(&descriptor), out, stderr)?;
+        }
+    }
+    Ok(code)
+}

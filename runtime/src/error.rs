@@ -1,0 +1,202 @@
+//! The one error type of the runtime and of connector code.
+
+use std::fmt;
+
+use crate::protocol::FailureType;
+
+/// Everything that can stop a command or a stream.
+///
+/// Connector code builds errors with [`Error::config`], [`Error::transient`] and
+/// [`Error::system`]; the runtime produces the other variants itself. Each variant maps to the
+/// Airbyte `failure_type` reported in the TRACE ERROR message ([`Error::failure_type`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file given on the command line (`--config`, `--catalog`, `--state`) cannot be read, is
+    /// not JSON, or does not have the expected shape. Reported as `config_error`.
+    #[error("{file} file {path}: {message}")]
+    Input {
+        /// Which file: `config`, `catalog` or `state`.
+        file: InputFile,
+        /// The path given on the command line.
+        path: String,
+        /// What is wrong, naming the field or position where there is one.
+        message: String,
+    },
+    /// The configuration is well-formed JSON but does not satisfy the connector's specification,
+    /// or connector code rejected it with [`Error::config`]. Reported as `config_error`.
+    #[error("{message}")]
+    Config {
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// The saved state of a stream does not fit the stream's state type (for example a cursor
+    /// that is not a timestamp). The stream is not read: re-reading it from scratch silently would
+    /// duplicate everything. Reported as `config_error`.
+    #[error("saved state of stream `{stream}` is invalid: {message} (state: {json})")]
+    State {
+        /// The stream whose state is invalid.
+        stream: String,
+        /// What is wrong.
+        message: String,
+        /// The offending `stream_state` JSON.
+        json: String,
+    },
+    /// A stream selected in the configured catalog is not provided by this connector.
+    /// Reported as `config_error`.
+    #[error(
+        "stream `{stream}` is in the configured catalog but this connector has no such stream; \
+         refresh the source schema and remove it from the connection"
+    )]
+    UnknownStream {
+        /// The stream name as written in the catalog.
+        stream: String,
+    },
+    /// A stream declared `order = "asc"` produced a record whose cursor is below the previous
+    /// record's cursor. The stream stops and no state past the violation is emitted.
+    /// Reported as `system_error`.
+    #[error(
+        "stream `{stream}` is declared in ascending cursor order but a record with cursor \
+         {next} came after one with cursor {previous}"
+    )]
+    OrderViolation {
+        /// The stream that broke its declared order.
+        stream: String,
+        /// The cursor of the previous record, as JSON.
+        previous: String,
+        /// The cursor of the offending record, as JSON.
+        next: String,
+    },
+    /// A record could not be serialized to JSON (for example a map with non-string keys).
+    /// Reported as `system_error`.
+    #[error("a record of stream `{stream}` cannot be serialized: {source}")]
+    Serialize {
+        /// The stream whose record failed.
+        stream: String,
+        /// The serializer's error.
+        source: serde_json::Error,
+    },
+    /// A failure that may go away on retry (a timeout, a rate limit, a server error), reported by
+    /// connector code with [`Error::transient`]. Reported as `transient_error`.
+    #[error("{message}")]
+    Transient {
+        /// A message for the person running the sync.
+        message: String,
+        /// The underlying cause, if any; its text becomes the trace's `internal_message`.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// An unexpected failure reported by connector code with [`Error::system`] or converted
+    /// from another error type. Reported as `system_error`.
+    #[error("{message}")]
+    System {
+        /// A message for the person running the sync.
+        message: String,
+        /// The underlying cause, if any; its text becomes the trace's `internal_message`.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// Writing protocol messages to stdout failed, usually because the reading end of the pipe
+    /// was closed. The run ends: nothing more can be delivered.
+    #[error("cannot write to stdout: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+/// The input files of the `check`, `discover` and `read` commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputFile {
+    /// `--config`
+    Config,
+    /// `--catalog`
+    Catalog,
+    /// `--state`
+    State,
+}
+
+impl fmt::Display for InputFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InputFile::Config => "config",
+            InputFile::Catalog => "catalog",
+            InputFile::State => "state",
+        })
+    }
+}
+
+impl Error {
+    /// The configuration is unusable: a wrong credential, a missing resource, a value out of
+    /// range. The user has to change the configuration; retrying will not help.
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+        }
+    }
+
+    /// A failure that may succeed on retry (timeouts, rate limits, 5xx responses).
+    pub fn transient(message: impl Into<String>) -> Self {
+        Error::Transient {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An unexpected failure: a bug, or a source that answered something it should not have.
+    pub fn system(message: impl Into<String>) -> Self {
+        Error::System {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches an underlying cause to a [`Error::Transient`] or [`Error::System`] error; its
+    /// text is reported as the trace's `internal_message`. Other variants are returned unchanged.
+    #[must_use]
+    pub fn with_source(
+        mut self,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        if let Error::Transient { source, .. } | Error::System { source, .. } = &mut self {
+            *source = Some(cause.into());
+        }
+        self
+    }
+
+    /// The Airbyte `failure_type` this error is reported with.
+    #[must_use]
+    pub fn failure_type(&self) -> FailureType {
+        match self {
+            Error::Input { .. }
+            | Error::Config { .. }
+            | Error::State { .. }
+            | Error::UnknownStream { .. } => FailureType::ConfigError,
+            Error::Transient { .. } => FailureType::TransientError,
+            Error::OrderViolation { .. }
+            | Error::Serialize { .. }
+            | Error::System { .. }
+            | Error::Output(_) => FailureType::SystemError,
+        }
+    }
+
+    /// Text for the trace's `internal_message`: the chain of causes, when there is one.
+    pub(crate) fn internal_message(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(inner) = cause {
+            text.push_str(": ");
+            text.push_str(&inner.to_string());
+            cause = inner.source();
+        }
+        text
+    }
+}
+
+impl From<std::io::Error> for Error {
+    /// An I/O error in connector code (a file, a socket) is a system error.
+    fn from(err: std::io::Error) -> Self {
+        Error::System {
+            message: format!("I/O error: {err}"),
+            source: Some(Box::new(err)),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Airbyte-protocol source connectors whose incremental state is declared, checked by the
+//! compiler, documented on the generated types and tested.
+//!
+//! A connector annotates each record struct with [`incremental_stream`], registers a reader per
+//! stream in its [`Source`], and hands the source to [`run`]:
+//!
+//! ```no_run
+//! use chrono::{DateTime, Utc};
+//! use tidemark::{Error, Records, Slice, Source, Streams};
+//!
+//! #[derive(serde::Serialize, schemars::JsonSchema)]
+//! #[tidemark::incremental_stream(cursor = "updated_at", primary_key = "id", checkpoint_interval = 500)]
+//! struct Order {
+//!     id: u64,
+//!     updated_at: DateTime<Utc>,
+//! }
+//!
+//! #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! struct ShopConfig {
+//!     /// Base URL of the shop's API.
+//!     url: String,
+//! }
+//!
+//! struct Shop;
+//!
+//! impl Source for Shop {
+//!     const NAME: &'static str = "source-shop";
+//!     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+//!     type Config = ShopConfig;
+//!
+//!     fn check(&self, config: &ShopConfig) -> Result<(), Error> {
+//!         if config.url.starts_with("https://") {
+//!             Ok(())
+//!         } else {
+//!             Err(Error::config("`url` must start with https://"))
+//!         }
+//!     }
+//!
+//!     fn streams<'a>(&'a self, _config: &'a ShopConfig) -> Result<Streams<'a>, Error> {
+//!         Ok(Streams::new().stream(|slice: &Slice<Order>, out: &mut Records<Order>| {
+//!             // Fetch orders updated after `slice.after()` in ascending `updated_at` order
+//!             // and push each one:
+//!             # let fetched: Vec<Order> = Vec::new();
+//!             for order in fetched {
+//!                 out.emit(&order)?;
+//!             }
+//!             Ok(())
+//!         }))
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     tidemark::run(Shop)
+//! }
+//! ```
+//!
+//! # The state contract
+//!
+//! A STATE `{"updated_at": W}` means: **every record with `updated_at <= W` that existed when
+//! the sync started has been emitted before this STATE.** The next sync reads records with
+//! `updated_at > W`. The runtime makes this true for every connector:
+//!
+//! - an interval checkpoint never splits a run of equal cursor values: it waits for the next
+//!   cursor change;
+//! - records at or below the resume point are dropped even when the source returns them;
+//! - a record below its predecessor stops the stream (`order = "asc"` is a promise);
+//! - a time cursor's watermark never passes the moment the sync started;
+//! - after a failure, the last STATE claims only values below the last emitted one.
+//!
+//! | declaration | STATE is emitted | the next sync after a failure starts |
+//! |---|---|---|
+//! | `checkpoint_interval = N` | every N records (at the next cursor change when the Nth record is inside a tie), at every slice end, at stream end | after the last emitted STATE's watermark |
+//! | (default) | at every slice end and at stream end | after the last finished slice |
+//! | `checkpoint = "end"` | once, when the stream completes | where the previous successful sync ended |
+//!
+//! A STATE always follows the records it covers, is flushed to stdout before the runtime goes
+//! on, and is not repeated when the watermark did not move (except the one final STATE of each
+//! stream).
+//!
+//! # Failure
+//!
+//! When a reader returns an error (or a record breaks the declared order), the runtime emits
+//! the last safe STATE if it moved, a `STREAM_STATUS` `INCOMPLETE`, and a TRACE ERROR with the
+//! failure type of the [`Error`]; the other streams are still read and the process exits 1.
+//!
+//! # Commands
+//!
+//! `spec`, `check --config F`, `discover --config F`,
+//! `read --config F --catalog F [--state F]`, `--help`, `--version`. stdout carries only
+//! protocol messages, one JSON object per line.
+
+mod checkpoint;
+mod cursor;
+mod emitter;
+mod entrypoint;
+mod error;
+mod input;
+pub mod protocol;
+mod source;
+pub mod state;
+mod stream;
+pub mod testing;
+
+pub use checkpoint::{Admit, Engine, OrderViolation};
+pub use cursor::{Cursor, CursorKind};
+pub use entrypoint::{run, run_with, specification};
+pub use error::{Error, InputFile};
+pub use source::{Records, Source, Streams};
+pub use stream::{CheckpointAt, CheckpointPolicy, IncrementalStream, Slice, StreamState};
+/// Declares a record struct as an incremental stream. See the crate docs of
+/// [`tidemark_macros`] for every key.
+pub use tidemark_macros::incremental_stream;
+
+pub use chrono;
+pub use schemars;
+pub use serde;
+pub use serde_json;
+
+/// Paths used by the code `#[incremental_stream]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use ::core;
+    pub use ::serde;
+    pub use ::serde_json::Value;
+
+    pub use crate::cursor::Cursor;
+    pub use crate::stream::{CheckpointAt, CheckpointPolicy, IncrementalStream, StreamState};
+
+    /// The record's JSON Schema (draft-07, inlined) for `discover`.
+    #[must_use]
+    pub fn json_schema<T: ::schemars::JsonSchema>() -> Value {
+        ::schemars::generate::SchemaSettings::draft07()
+            .into_generator()
+            .into_root_schema_for::<T>()
+            .to_value()
+    }
+
+    /// The cursor type of a stream whose declaration has errors (never constructed).
+    #[derive(
+        ::core::clone::Clone,
+        ::core::fmt::Debug,
+        ::core::cmp::PartialEq,
+        ::core::cmp::Eq,
+        ::core::cmp::PartialOrd,
+        ::core::cmp::Ord,
+        ::serde::Serialize,
+        ::serde::Deserialize,
+    )]
+    pub enum Unresolved {}
+
+    impl Cursor for Unresolved {
+        const KIND: crate::cursor::CursorKind = crate::cursor::CursorKind::Integer;
+    }
+
+    /// Asserts at compile time that a field's type is a cursor (the error lands on the type).
+    pub const fn assert_cursor<T: Cursor>() {}
+
+    /// `NonZeroU64` from a literal the macro already checked to be at least 1.
+    #[must_use]
+    pub const fn interval(records: u64) -> ::core::option::Option<::core::num::NonZeroU64> {
+        ::core::num::NonZeroU64::new(records)
+    }
+}

@@ -1,0 +1,193 @@
+//! What `#[incremental_stream]` implements: the stream's description, its typed state and its
+//! slices.
+
+use std::fmt::Debug;
+use std::num::NonZeroU64;
+use std::ops::{Bound, RangeBounds};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::cursor::Cursor;
+use crate::protocol;
+
+/// A record type that is an incremental stream.
+///
+/// Implemented by `#[incremental_stream(...)]`; the constants are the declaration, checked at
+/// compile time. Implementing it by hand is possible but loses those checks.
+pub trait IncrementalStream: Serialize {
+    /// The type of the cursor field.
+    type Cursor: Cursor;
+    /// The stream's typed state: the watermark with a getter and a setter named after the
+    /// cursor field.
+    type State: StreamState<Cursor = Self::Cursor>;
+
+    /// Stream name in the catalog and in state.
+    const NAME: &'static str;
+    /// Stream namespace, if declared.
+    const NAMESPACE: Option<&'static str>;
+    /// The cursor field as a path of JSON keys (serde names).
+    const CURSOR_FIELD: &'static [&'static str];
+    /// The primary key: a list of fields, each a path of JSON keys. Empty when not declared.
+    const PRIMARY_KEY: &'static [&'static [&'static str]];
+    /// When state is emitted.
+    const POLICY: CheckpointPolicy;
+
+    /// The record's cursor value.
+    fn cursor(&self) -> &Self::Cursor;
+
+    /// The JSON Schema of the record, as shown by `discover`.
+    fn json_schema() -> Value;
+
+    /// The stream's entry in the `discover` catalog.
+    #[must_use]
+    fn catalog_entry() -> protocol::Stream {
+        let primary_key: Vec<Vec<String>> = Self::PRIMARY_KEY
+            .iter()
+            .map(|path| path.iter().map(|key| (*key).to_owned()).collect())
+            .collect();
+        protocol::Stream {
+            name: Self::NAME.to_owned(),
+            json_schema: Self::json_schema(),
+            supported_sync_modes: vec![
+                protocol::SyncMode::FullRefresh,
+                protocol::SyncMode::Incremental,
+            ],
+            source_defined_cursor: Some(true),
+            default_cursor_field: Some(
+                Self::CURSOR_FIELD
+                    .iter()
+                    .map(|key| (*key).to_owned())
+                    .collect(),
+            ),
+            source_defined_primary_key: (!primary_key.is_empty()).then_some(primary_key),
+            namespace: Self::NAMESPACE.map(str::to_owned),
+            is_resumable: Some(true),
+        }
+    }
+
+    /// The stream's descriptor: name and namespace.
+    #[must_use]
+    fn descriptor() -> protocol::StreamDescriptor {
+        protocol::StreamDescriptor::new(Self::NAME, Self::NAMESPACE)
+    }
+}
+
+/// A stream's typed state: the watermark, serialized as the `stream_state` JSON object.
+///
+/// Implemented by the state type that `#[incremental_stream]` generates. `W` in the state means
+/// every record with cursor `<= W` that existed when the sync started has been emitted.
+pub trait StreamState: Clone + Debug + Default + Serialize + DeserializeOwned {
+    /// The cursor type.
+    type Cursor: Cursor;
+    /// The JSON key of the watermark in the `stream_state` object.
+    const KEY: &'static str;
+
+    /// The watermark, or `None` when nothing has been synced yet.
+    fn watermark(&self) -> Option<&Self::Cursor>;
+
+    /// A state holding `watermark`.
+    fn from_watermark(watermark: Option<Self::Cursor>) -> Self;
+}
+
+/// When a stream emits state, as declared by `checkpoint_interval` and `checkpoint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// `checkpoint_interval = N`: a STATE after every N records (never inside a tie).
+    pub interval: Option<NonZeroU64>,
+    /// `checkpoint = "slice"` (default) or `"end"`.
+    pub at: CheckpointAt,
+}
+
+/// The `checkpoint` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointAt {
+    /// State at the end of every slice and when the stream completes.
+    Slice,
+    /// One state, when the stream completes; nothing is persisted mid-sync.
+    End,
+}
+
+impl CheckpointPolicy {
+    /// A policy with the given interval; state also at every slice end.
+    #[must_use]
+    pub const fn every(records: u64) -> Self {
+        CheckpointPolicy {
+            interval: NonZeroU64::new(records),
+            at: CheckpointAt::Slice,
+        }
+    }
+
+    /// The default policy: state at every slice end and when the stream completes.
+    pub const SLICE: Self = CheckpointPolicy {
+        interval: None,
+        at: CheckpointAt::Slice,
+    };
+
+    /// One state when the stream completes.
+    pub const END: Self = CheckpointPolicy {
+        interval: None,
+        at: CheckpointAt::End,
+    };
+}
+
+/// The part of a stream's cursor range one reader call must produce.
+///
+/// A reader returns every record whose cursor lies in the slice, in ascending cursor order.
+/// Records outside it are dropped by the runtime, so an API that can only filter with `>=` (or
+/// by day) is still correct: the duplicates it returns never reach the destination.
+#[derive(Debug)]
+pub struct Slice<'s, S: IncrementalStream> {
+    state: &'s S::State,
+    lower: Bound<S::Cursor>,
+    upper: Bound<S::Cursor>,
+}
+
+impl<'s, S: IncrementalStream> Slice<'s, S> {
+    pub(crate) fn new(
+        state: &'s S::State,
+        lower: Bound<S::Cursor>,
+        upper: Bound<S::Cursor>,
+    ) -> Self {
+        Slice {
+            state,
+            lower,
+            upper,
+        }
+    }
+
+    /// The state this sync started from (the previous sync's last STATE for this stream).
+    #[must_use]
+    pub fn state(&self) -> &S::State {
+        self.state
+    }
+
+    /// The exclusive lower bound, when the slice starts after a saved watermark: read records
+    /// with cursor strictly greater than this. `None` means "from the beginning" (or from an
+    /// inclusive bound, see [`Slice::lower`]).
+    #[must_use]
+    pub fn after(&self) -> Option<&S::Cursor> {
+        match &self.lower {
+            Bound::Excluded(value) => Some(value),
+            Bound::Included(_) | Bound::Unbounded => None,
+        }
+    }
+
+    /// The lower bound of the slice.
+    #[must_use]
+    pub fn lower(&self) -> Bound<&S::Cursor> {
+        self.lower.as_ref()
+    }
+
+    /// The upper bound of the slice (`Unbounded` for the open slice of a stream without `step`).
+    #[must_use]
+    pub fn upper(&self) -> Bound<&S::Cursor> {
+        self.upper.as_ref()
+    }
+
+    /// Whether a cursor value lies in the slice.
+    pub fn contains(&self, cursor: &S::Cursor) -> bool {
+        (self.lower.as_ref(), self.upper.as_ref()).contains(cursor)
+    }
+}
