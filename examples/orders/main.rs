@@ -46,13 +46,23 @@ pub struct Order {
 const STATUSES: [&str; 4] = ["pending", "paid", "shipped", "cancelled"];
 
 /// `updated_at` of record 0.
-pub fn epoch() -> DateTime<Utc> {
+///
+/// # Panics
+///
+/// Never: the timestamp is a constant in range.
+#[must_use]
+pub(crate) fn epoch() -> DateTime<Utc> {
     DateTime::from_timestamp(1_704_067_200, 0).expect("2024-01-01T00:00:00Z is representable")
 }
 
 impl Order {
     /// Record `i` of the synthetic data set.
-    pub fn synthetic(i: u64) -> Self {
+    ///
+    /// # Panics
+    ///
+    /// When `i` does not fit an `i64` number of seconds.
+    #[must_use]
+    pub(crate) fn synthetic(i: u64) -> Self {
         let seconds = i64::try_from(i).expect("record index fits i64");
         Order {
             id: i,
@@ -64,7 +74,7 @@ impl Order {
             sku: format!("SKU-{}", i % 5000),
             quantity: i % 10 + 1,
             note: "synthetic order row for throughput bench",
-            is_gift: i % 2 == 0,
+            is_gift: i.is_multiple_of(2),
         }
     }
 }

@@ -1,8 +1,7 @@
 //! The generated code: constants and short impls calling the runtime.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
+use quote::{format_ident, quote};
 use syn::{DeriveInput, Type};
 
 use crate::args::CheckpointAt;
@@ -75,24 +74,14 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         CheckpointAt::End => quote!(#private::CheckpointAt::End),
     };
 
-    let (cursor_ty, cursor_json, cursor_body, getter, setter, assertion) = match &model.cursor {
+    let (cursor_ty, cursor_json, cursor_body, getter, setter) = match &model.cursor {
         Some(cursor) => {
             let ty = cursor.ty;
             let field = cursor.ident;
             let json = cursor.json_name.clone();
             let getter = format_ident!("{}", field.to_string().trim_start_matches("r#"));
             let setter = format_ident!("set_{}", getter);
-            let assertion = quote_spanned! {ty.span()=>
-                const _: () = #private::assert_cursor::<#ty>();
-            };
-            (
-                quote!(#ty),
-                json,
-                quote!(&self.#field),
-                getter,
-                setter,
-                assertion,
-            )
+            (quote!(#ty), json, quote!(&self.#field), getter, setter)
         }
         None => (
             quote!(#private::Unresolved),
@@ -100,7 +89,6 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             quote!(#private::core::unreachable!()),
             format_ident!("watermark"),
             format_ident!("set_watermark"),
-            TokenStream::new(),
         ),
     };
 
@@ -126,8 +114,6 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     );
 
     quote! {
-        #assertion
-
         #[doc = #stream_doc]
         #[automatically_derived]
         impl #impl_generics #private::IncrementalStream for #ident #ty_generics #where_clause {

@@ -154,15 +154,15 @@ impl<C: Cursor> Engine<C> {
     /// The stream completed. Returns the `recordCount` of the final STATE, which is always
     /// emitted, even when the watermark did not move.
     pub fn finish(&mut self) -> u64 {
-        if let Some(last) = &self.last {
+        let moved = self.last.as_ref().and_then(|last| {
             Self::advance(
                 &mut self.committed,
                 &mut self.since_state,
                 last,
                 self.cap.as_ref(),
-            );
-        }
-        std::mem::take(&mut self.since_state)
+            )
+        });
+        moved.unwrap_or_else(|| std::mem::take(&mut self.since_state))
     }
 
     /// The stream failed. Returns the `recordCount` of a last safe STATE to emit, if the safe
@@ -256,7 +256,8 @@ mod tests {
     fn failure_claims_only_values_below_the_last_emitted_one() {
         let mut engine = Engine::new(CheckpointPolicy::SLICE, None, None);
         run(&mut engine, &[1, 2, 2]);
-        assert_eq!(engine.fail(), Some(1));
+        // recordCount: the three records emitted since the (absent) previous STATE.
+        assert_eq!(engine.fail(), Some(3));
         assert_eq!(engine.watermark(), Some(&1));
     }
 

@@ -152,9 +152,6 @@ pub mod __private {
         const KIND: crate::cursor::CursorKind = crate::cursor::CursorKind::Integer;
     }
 
-    /// Asserts at compile time that a field's type is a cursor (the error lands on the type).
-    pub const fn assert_cursor<T: Cursor>() {}
-
     /// `NonZeroU64` from a literal the macro already checked to be at least 1.
     #[must_use]
     pub const fn interval(records: u64) -> ::core::option::Option<::core::num::NonZeroU64> {

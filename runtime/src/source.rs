@@ -232,9 +232,7 @@ where
         };
         match result {
             Ok(()) => {
-                if let Some(records) = run.engine.end_slice() {
-                    run.write_state(records)?;
-                }
+                // The open slice is the last one: the final STATE covers its end.
                 let records = run.engine.finish();
                 run.write_state(records)?;
                 run.out

@@ -6,6 +6,8 @@
 //! - a list of state messages: `STREAM` (per stream), `GLOBAL` (its `stream_states` are used;
 //!   `global_` is accepted as an alias) and `LEGACY` (its `data` is a legacy object);
 //! - a single state message object;
+//! - a protocol message `{"type": "STATE", "state": {...}}` as printed on stdout, alone or in
+//!   a list, so an emitted STATE line can be fed back as it is;
 //! - a bare legacy object `{ "<stream>": { ... } }`;
 //! - `[]`, `{}` and `null`: no state;
 //! - explicit `null` anywhere a value is optional; unknown fields; duplicate keys (the last
@@ -44,7 +46,7 @@ impl InputState {
                         .map_err(|err| format!("state message [{index}]: {err}"))?;
                 }
             }
-            Value::Object(object) if looks_like_message(&object) => {
+            Value::Object(object) if looks_like_message(&object) || is_envelope(&object) => {
                 state.add_message(Value::Object(object))?;
             }
             Value::Object(object) => state.add_legacy(object),
@@ -87,6 +89,9 @@ impl InputState {
                 ));
             }
         };
+        if let Some(inner) = unwrap_envelope(&mut object) {
+            return self.add_message(inner);
+        }
         let state_type = match object.get("type") {
             None | Some(Value::Null) => None,
             Some(Value::String(name)) => Some(name.clone()),
@@ -181,6 +186,18 @@ impl InputState {
             }
         }
     }
+}
+
+/// `{"type": "STATE", "state": {...}}`: a STATE line as printed on stdout.
+fn is_envelope(object: &Map<String, Value>) -> bool {
+    object.get("type") == Some(&Value::String("STATE".to_owned()))
+        && object.get("state").is_some_and(Value::is_object)
+}
+
+fn unwrap_envelope(object: &mut Map<String, Value>) -> Option<Value> {
+    is_envelope(object)
+        .then(|| object.remove("state"))
+        .flatten()
 }
 
 /// A single state message rather than a legacy object keyed by stream names.

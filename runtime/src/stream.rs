@@ -79,8 +79,9 @@ pub trait IncrementalStream: Serialize {
 /// Implemented by the state type that `#[incremental_stream]` generates. `W` in the state means
 /// every record with cursor `<= W` that existed when the sync started has been emitted.
 pub trait StreamState: Clone + Debug + Default + Serialize + DeserializeOwned {
-    /// The cursor type.
-    type Cursor: Cursor;
+    /// The cursor type. Left unbounded here so that a cursor type that is not a [`Cursor`] is
+    /// reported once, by [`IncrementalStream::Cursor`]; the stream's bound always applies.
+    type Cursor;
     /// The JSON key of the watermark in the `stream_state` object.
     const KEY: &'static str;
 

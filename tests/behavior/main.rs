@@ -1,1 +1,11 @@
-//! Behaviour tests.
+//! Behaviour tests: streams run in-process into memory, and the `orders` example end to end.
+
+mod checkpoints;
+mod cli;
+mod failures;
+mod inputs;
+mod orders;
+mod orders_fixture;
+mod protocol_schema;
+mod state_forms;
+mod support;
