@@ -1,1 +1,41 @@
-//! UI tests.
+//! UI tests of `#[incremental_stream]`: every diagnostic the macro promises, compared with the
+//! blessed `.stderr` files in `tests/ui/fail/`, and declarations that must compile and run in
+//! `tests/ui/pass/`.
+//!
+//! Regenerate the `.stderr` files with `TRYBUILD=overwrite cargo test --test ui`, then review
+//! every diff. Diagnostics change between compiler versions, so the test runs only on the
+//! compiler that blessed them.
+
+use std::process::Command;
+
+/// The `rustc --version` prefix of the compiler that produced the `.stderr` files.
+const BLESSED_RUSTC: &str = "rustc 1.95";
+
+/// The version line of the compiler cargo builds with (`$RUSTC`, else `rustc`).
+fn rustc_version() -> Option<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(rustc).arg("--version").output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+#[test]
+fn ui() {
+    let version = rustc_version();
+    if !version
+        .as_deref()
+        .is_some_and(|version| version.starts_with(BLESSED_RUSTC))
+    {
+        eprintln!(
+            "skipping the UI tests: the .stderr files were blessed with {BLESSED_RUSTC}, \
+             this is {}",
+            version.as_deref().unwrap_or("an unknown compiler")
+        );
+        return;
+    }
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("tests/ui/fail/*.rs");
+    cases.pass("tests/ui/pass/*.rs");
+}

@@ -97,8 +97,14 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             continue;
         };
         let key_name = key.to_string();
-        let value = match iter.next() {
-            Some(TokenTree::Punct(eq)) if eq.as_char() == '=' => collect_value(&mut iter),
+        if key_name == "cursor" {
+            args.cursor_given = true;
+        }
+        let value = match iter.peek() {
+            Some(TokenTree::Punct(eq)) if eq.as_char() == '=' => {
+                iter.next();
+                collect_value(&mut iter)
+            }
             _ => {
                 errors.at(
                     key.span(),
@@ -116,6 +122,8 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             let mut message = format!("unknown `incremental_stream` argument `{key_name}`");
             match closest(&key_name, KEYS.iter().copied()) {
                 Some(suggestion) => {
+                    // A misspelt `cursor` is reported once, not also as missing.
+                    args.cursor_given |= suggestion == "cursor";
                     let _ = write!(message, "\nhelp: did you mean `{suggestion}`?");
                 }
                 None => {
@@ -143,7 +151,6 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
 fn assign(args: &mut Args, key: &Ident, value: Value, errors: &mut Errors) {
     match key.to_string().as_str() {
         "cursor" => {
-            args.cursor_given = true;
             match value {
                 Value::Str(lit) if lit.value().is_empty() => {
                     errors.at(lit.span(), "`cursor` must name a field");

@@ -82,7 +82,11 @@ impl<'a> Record<'a> {
 
     /// The field with this Rust name.
     pub(crate) fn field(&self, name: &str) -> Option<&Field<'a>> {
-        self.fields.iter().find(|field| field.ident == name)
+        let unraw = |name: &str| name.strip_prefix("r#").unwrap_or(name).to_owned();
+        let name = unraw(name);
+        self.fields
+            .iter()
+            .find(|field| unraw(&field.ident.to_string()) == name)
     }
 
     /// The Rust names of all fields.

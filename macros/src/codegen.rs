@@ -79,8 +79,9 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             let ty = cursor.ty;
             let field = cursor.ident;
             let json = cursor.json_name.clone();
-            let getter = format_ident!("{}", field.to_string().trim_start_matches("r#"));
-            let setter = format_ident!("set_{}", getter);
+            let getter = field.clone();
+            // `format_ident!` drops the `r#` of a raw identifier: `r#type` -> `set_type`.
+            let setter = format_ident!("set_{}", field);
             (quote!(#ty), json, quote!(&self.#field), getter, setter)
         }
         None => (

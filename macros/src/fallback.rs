@@ -7,7 +7,7 @@ use quote::quote;
 use syn::DeriveInput;
 
 use crate::args::CheckpointAt;
-use crate::codegen::{self, Model};
+use crate::codegen::{self, CursorModel, Model};
 use crate::errors::Errors;
 
 /// The struct, the errors and stub impls.
@@ -15,6 +15,7 @@ pub(crate) fn emit(
     input: &DeriveInput,
     krate: syn::Path,
     name: String,
+    cursor: Option<CursorModel<'_>>,
     errors: &Errors,
 ) -> TokenStream {
     let compile_errors = errors.to_compile_errors();
@@ -24,7 +25,7 @@ pub(crate) fn emit(
             krate,
             name,
             namespace: None,
-            cursor: None,
+            cursor,
             primary_key: Vec::new(),
             interval: None,
             at: CheckpointAt::Slice,

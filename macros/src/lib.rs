@@ -72,24 +72,26 @@ fn expand(
         syn::LitStr::value,
     );
     let Some(record) = record else {
-        return fallback::emit(&input, krate, name, &errors);
+        return fallback::emit(&input, krate, name, None, &errors);
     };
     let cursor = validate::check_cursor_field(&args, &record, &mut errors);
     let primary_key = validate::check_primary_key(&args, &record, &mut errors);
     validate::check_policy(&args, &mut errors);
-    let Some(cursor) = cursor.filter(|_| errors.is_empty()) else {
-        return fallback::emit(&input, krate, name, &errors);
-    };
+    let cursor = cursor.map(|field| CursorModel {
+        ident: field.ident,
+        ty: field.ty,
+        json_name: field.json_name.clone(),
+    });
+    if !errors.is_empty() || cursor.is_none() {
+        // Keep what resolved, so code using the stream sees only our errors.
+        return fallback::emit(&input, krate, name, cursor, &errors);
+    }
     let model = Model {
         input: &input,
         krate,
         name,
         namespace: args.namespace.as_ref().map(syn::LitStr::value),
-        cursor: Some(CursorModel {
-            ident: cursor.ident,
-            ty: cursor.ty,
-            json_name: cursor.json_name.clone(),
-        }),
+        cursor,
         primary_key,
         interval: args
             .checkpoint_interval
