@@ -1,8 +1,8 @@
 //! The `#[incremental_stream]` attribute of [tidemark](https://docs.rs/tidemark).
 //!
 //! Use it through `tidemark::incremental_stream`; the runtime crate re-exports it and documents
-//! the generated items. The pipeline is parse ([`args`], [`ast`]), validate ([`validate`]),
-//! expand ([`codegen`]), with [`fallback`] emitting the struct and stub impls when the
+//! the generated items. The pipeline is parse (`args`, `ast`), validate (`validate`),
+//! expand (`codegen`), with `fallback` emitting the struct and stub impls when the
 //! declaration has errors, so only our messages appear.
 
 mod args;
