@@ -1,7 +1,7 @@
 //! A stream that fails: last safe state, INCOMPLETE, ERROR, the other streams go on, exit 1.
 
 use serde_json::json;
-use tidemark::protocol::{FailureType, StreamStatus, TraceType};
+use tidemark::protocol::{FailureType, StreamStatus};
 
 use crate::support::{Script, ids, read, transcript};
 
@@ -38,10 +38,7 @@ fn a_reader_failing_mid_stream_leaves_a_safe_state_and_the_other_streams_complet
             "T notes Complete",
         ]
     );
-    let error = output.traces(TraceType::Error)[0]
-        .error
-        .clone()
-        .expect("error");
+    let error = crate::support::first_error(&output);
     assert_eq!(error.message, "the API timed out");
     assert!(
         output.stderr.contains("events"),
@@ -123,10 +120,7 @@ fn a_record_out_of_order_stops_the_stream_without_a_state_past_it() {
             "T error SystemError events",
         ]
     );
-    let error = output.traces(TraceType::Error)[0]
-        .error
-        .clone()
-        .expect("error");
+    let error = crate::support::first_error(&output);
     assert_eq!(error.failure_type, Some(FailureType::SystemError));
     assert!(
         error.message.contains("cursor 2") && error.message.contains("cursor 3"),

@@ -70,10 +70,7 @@ fn a_missing_config_file() {
         ],
     );
     assert_eq!(output.exit_code, 1);
-    let error = output.traces(TraceType::Error)[0]
-        .error
-        .clone()
-        .expect("error");
+    let error = crate::support::first_error(&output);
     assert!(
         error.message.contains("/nonexistent/config.json")
             && error.message.contains("cannot be read"),

@@ -1,7 +1,7 @@
 //! The `orders` example, run in-process with its own config and catalog files.
 
 use serde_json::{Value, json};
-use tidemark::protocol::{FailureType, Status, TraceType};
+use tidemark::protocol::{FailureType, Status};
 use tidemark::testing::{self, Output};
 
 #[allow(
@@ -130,10 +130,7 @@ fn a_count_that_is_not_a_number_is_a_config_error_naming_it() {
         );
         assert_eq!(output.exit_code, 1, "{config}");
         assert_eq!(output.messages.len(), 1, "{}", output.stdout);
-        let error = output.traces(TraceType::Error)[0]
-            .error
-            .clone()
-            .expect("error");
+        let error = crate::support::first_error(&output);
         assert_eq!(error.failure_type, Some(FailureType::ConfigError));
         assert!(
             error.message.contains("count"),
@@ -179,10 +176,7 @@ fn a_state_whose_cursor_is_not_a_timestamp_is_a_config_error_naming_the_stream()
         let output = read_with_count(10, Some(&state));
         assert_eq!(output.exit_code, 1);
         assert!(output.records().is_empty());
-        let error = output.traces(TraceType::Error)[0]
-            .error
-            .clone()
-            .expect("error");
+        let error = crate::support::first_error(&output);
         assert_eq!(error.failure_type, Some(FailureType::ConfigError));
         assert!(error.message.contains("`orders`"), "{}", error.message);
     }

@@ -1,7 +1,7 @@
 //! Every form of input state a platform or tool passes with `--state`.
 
 use serde_json::{Value, json};
-use tidemark::protocol::{FailureType, TraceType};
+use tidemark::protocol::FailureType;
 
 use crate::support::{Script, ids, read, read_files, transcript};
 
@@ -122,10 +122,7 @@ fn rejected(state: &Value, mentions: &str) {
         ["T error ConfigError events"],
         "state {state}: nothing may be read"
     );
-    let error = output.traces(TraceType::Error)[0]
-        .error
-        .clone()
-        .expect("error");
+    let error = crate::support::first_error(&output);
     assert_eq!(error.failure_type, Some(FailureType::ConfigError));
     assert!(
         error.message.contains("`events`") && error.message.contains(mentions),

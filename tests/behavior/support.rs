@@ -235,3 +235,12 @@ pub fn read_files(script: &Script, config: &str, catalog: &str, state: Option<&s
     }
     testing::run(&Scripted::new(script.clone()), &args)
 }
+
+/// The first TRACE ERROR of a run.
+pub fn first_error(output: &Output) -> tidemark::protocol::ErrorTrace {
+    output
+        .traces(TraceType::Error)
+        .first()
+        .and_then(|trace| trace.error.clone())
+        .unwrap_or_else(|| panic!("no TRACE ERROR in: {}", output.stdout))
+}
