@@ -14,8 +14,8 @@ use crate::emitter::{Emitter, is_closed_pipe};
 use crate::error::{Error, InputFile};
 use crate::input;
 use crate::protocol::{
-    Catalog, ConfiguredCatalog, ConnectionStatus, ConnectorSpecification, Message, Status,
-    StreamDescriptor, StreamStatus,
+    Catalog, ConfiguredCatalog, ConfiguredStream, ConnectionStatus, ConnectorSpecification,
+    Message, Status, StreamDescriptor, StreamStatus,
 };
 use crate::source::Source;
 use crate::state::InputState;
@@ -288,10 +288,7 @@ pub(crate) fn read<S: Source>(
     let mut seen = HashSet::new();
     let mut code = 0;
     for configured in &catalog.streams {
-        let descriptor = StreamDescriptor {
-            name: configured.stream.name.clone(),
-            namespace: configured.stream.namespace.clone(),
-        };
+        let descriptor = descriptor_of(configured);
         if !seen.insert(descriptor.clone()) {
             let error = Error::Input {
                 file: InputFile::Catalog,
@@ -312,10 +309,7 @@ pub(crate) fn read<S: Source>(
     }
 
     for configured in &catalog.streams {
-        let descriptor = StreamDescriptor {
-            name: configured.stream.name.clone(),
-            namespace: configured.stream.namespace.clone(),
-        };
+        let descriptor = descriptor_of(configured);
         let Some(stream) = streams.find(&descriptor) else {
             out.stream_status(&descriptor, StreamStatus::Incomplete)?;
             let error = Error::UnknownStream {
@@ -329,4 +323,12 @@ pub(crate) fn read<S: Source>(
         }
     }
     Ok(code)
+}
+
+/// The descriptor of a configured stream.
+fn descriptor_of(configured: &ConfiguredStream) -> StreamDescriptor {
+    StreamDescriptor {
+        name: configured.stream.name.clone(),
+        namespace: configured.stream.namespace.clone(),
+    }
 }
