@@ -9,6 +9,7 @@ use syn::{Lit, LitStr};
 use std::fmt::Write as _;
 
 use crate::errors::{self, Errors, closest};
+use crate::iso;
 
 /// Every key the attribute accepts.
 pub(crate) const KEYS: &[&str] = &[
@@ -18,6 +19,11 @@ pub(crate) const KEYS: &[&str] = &[
     "primary_key",
     "checkpoint_interval",
     "checkpoint",
+    "order",
+    "step",
+    "start",
+    "lookback",
+    "on_null",
     "crate",
 ];
 
@@ -68,11 +74,47 @@ pub(crate) enum CheckpointAt {
     End,
 }
 
+/// The `order` key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    Asc,
+    Unsorted,
+}
+
+/// The `on_null` key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnNull {
+    Fail,
+    Skip,
+    Emit,
+}
+
+/// A `step` or `lookback`: an integer count or an ISO-8601 duration.
+#[derive(Clone, Copy)]
+pub(crate) enum Distance {
+    Count(u64),
+    Duration(iso::Duration),
+}
+
+/// A `start`: an integer or an instant.
+#[derive(Clone, Copy)]
+pub(crate) enum Start {
+    Int(i128),
+    Instant(iso::Instant),
+}
+
+/// A value with the text it was written as and the span of its literal.
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) text: String,
+    pub(crate) span: Span,
+}
+
 /// The parsed arguments. Each is `None` when absent or invalid (the error is recorded).
 #[derive(Default)]
 pub(crate) struct Args {
-    /// The `cursor` literal: a field name.
-    pub(crate) cursor: Option<LitStr>,
+    /// The `cursor` literals: one field, or the fields of a compound cursor.
+    pub(crate) cursor: Option<Vec<LitStr>>,
     pub(crate) name: Option<LitStr>,
     pub(crate) namespace: Option<LitStr>,
     /// Field names, each with its literal's span.
@@ -80,6 +122,12 @@ pub(crate) struct Args {
     /// The interval and the key's span.
     pub(crate) checkpoint_interval: Option<(u64, Ident)>,
     pub(crate) checkpoint: Option<(CheckpointAt, Ident)>,
+    pub(crate) order: Option<(Order, Ident)>,
+    pub(crate) step: Option<Spanned<Distance>>,
+    pub(crate) lookback: Option<Spanned<Distance>>,
+    pub(crate) start: Option<Spanned<Start>>,
+    /// The policy and the key.
+    pub(crate) on_null: Option<(OnNull, Ident)>,
     pub(crate) krate: Option<syn::Path>,
     /// Whether `cursor` was written at all (even with a bad value).
     pub(crate) cursor_given: bool,
@@ -150,15 +198,41 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
 /// Stores one known key's value, checking its kind.
 fn assign(args: &mut Args, key: &Ident, value: Value, errors: &mut Errors) {
     match key.to_string().as_str() {
-        "cursor" => {
-            match value {
-                Value::Str(lit) if lit.value().is_empty() => {
-                    errors.at(lit.span(), "`cursor` must name a field");
-                }
-                Value::Str(lit) => args.cursor = Some(lit),
-                other => other.error(errors, "a string naming the cursor field"),
+        "cursor" => args.cursor = cursor(value, errors),
+        "order" => match value {
+            Value::Str(lit) => match lit.value().as_str() {
+                "asc" => args.order = Some((Order::Asc, key.clone())),
+                "unsorted" => args.order = Some((Order::Unsorted, key.clone())),
+                other => errors.at(
+                    lit.span(),
+                    format!("unknown order `{other}`, expected `\"asc\"` or `\"unsorted\"`"),
+                ),
+            },
+            other => other.error(errors, "`\"asc\"` or `\"unsorted\"`"),
+        },
+        "on_null" => match value {
+            Value::Str(lit) => match lit.value().as_str() {
+                "fail" => args.on_null = Some((OnNull::Fail, key.clone())),
+                "skip" => args.on_null = Some((OnNull::Skip, key.clone())),
+                "emit" => args.on_null = Some((OnNull::Emit, key.clone())),
+                other => errors.at(
+                    lit.span(),
+                    format!(
+                        "unknown `on_null` policy `{other}`, expected `\"fail\"`, `\"skip\"` or `\"emit\"`"
+                    ),
+                ),
+            },
+            other => other.error(errors, "`\"fail\"`, `\"skip\"` or `\"emit\"`"),
+        },
+        "step" | "lookback" => {
+            let distance = distance(key, value, errors);
+            if key == "step" {
+                args.step = distance;
+            } else {
+                args.lookback = distance;
             }
         }
+        "start" => args.start = start(value, errors),
         "name" | "namespace" => match value {
             Value::Str(lit) if lit.value().is_empty() => {
                 errors.at(lit.span(), format!("`{key}` must not be empty"));
@@ -218,6 +292,146 @@ fn assign(args: &mut Args, key: &Ident, value: Value, errors: &mut Errors) {
         },
         _ => unreachable!("keys are checked against KEYS before assignment"),
     }
+}
+
+/// A `cursor` value: one field name, or a list of them (a compound cursor).
+fn cursor(value: Value, errors: &mut Errors) -> Option<Vec<LitStr>> {
+    match value {
+        Value::Str(lit) if lit.value().is_empty() => {
+            errors.at(lit.span(), "`cursor` must name a field");
+            None
+        }
+        Value::Str(lit) => Some(vec![lit]),
+        Value::List { items, span } if items.is_empty() => {
+            errors.at(
+                span,
+                "a compound `cursor` needs at least one field, such as `[\"updated_at\", \"id\"]`",
+            );
+            None
+        }
+        Value::List { items, .. } => {
+            let mut fields: Vec<LitStr> = Vec::new();
+            for lit in items {
+                if lit.value().is_empty() {
+                    errors.at(lit.span(), "`cursor` must name a field");
+                } else if fields.iter().any(|seen| seen.value() == lit.value()) {
+                    errors.at(
+                        lit.span(),
+                        format!("`{}` appears twice in the compound cursor", lit.value()),
+                    );
+                } else {
+                    fields.push(lit);
+                }
+            }
+            Some(fields)
+        }
+        other => {
+            other.error(
+                errors,
+                "a string naming the cursor field or a list of field names",
+            );
+            None
+        }
+    }
+}
+
+/// A `step` or `lookback` value: a positive integer or an ISO-8601 duration.
+fn distance(key: &Ident, value: Value, errors: &mut Errors) -> Option<Spanned<Distance>> {
+    match value {
+        Value::Str(lit) => match iso::duration(&lit.value()) {
+            Ok(duration) => Some(Spanned {
+                value: Distance::Duration(duration),
+                text: lit.value(),
+                span: lit.span(),
+            }),
+            Err(message) => {
+                errors.at(lit.span(), message);
+                None
+            }
+        },
+        Value::Int {
+            tokens,
+            negative: true,
+            ..
+        } => {
+            errors.spanned(&tokens, format!("`{key}` must be positive"));
+            None
+        }
+        Value::Int { tokens, digits, .. } => match digits.parse::<u64>() {
+            Ok(0) => {
+                errors.spanned(&tokens, format!("`{key}` must be positive"));
+                None
+            }
+            Ok(count) => Some(Spanned {
+                value: Distance::Count(count),
+                text: digits,
+                span: last_span(&tokens),
+            }),
+            Err(_) => {
+                errors.spanned(&tokens, format!("`{key}` is too large"));
+                None
+            }
+        },
+        other => {
+            other.error(
+                errors,
+                "an ISO-8601 duration such as `\"P1D\"` (time cursors) or a positive integer (integer cursors)",
+            );
+            None
+        }
+    }
+}
+
+/// A `start` value: an integer or an RFC 3339 timestamp or date.
+fn start(value: Value, errors: &mut Errors) -> Option<Spanned<Start>> {
+    match value {
+        Value::Str(lit) => match iso::instant(&lit.value()) {
+            Ok(instant) => Some(Spanned {
+                value: Start::Instant(instant),
+                text: lit.value(),
+                span: lit.span(),
+            }),
+            Err(message) => {
+                errors.at(lit.span(), message);
+                None
+            }
+        },
+        Value::Int {
+            tokens,
+            negative,
+            digits,
+        } => match digits.parse::<i128>() {
+            Ok(number) => Some(Spanned {
+                value: Start::Int(if negative { -number } else { number }),
+                text: if negative {
+                    format!("-{digits}")
+                } else {
+                    digits
+                },
+                span: last_span(&tokens),
+            }),
+            Err(_) => {
+                errors.spanned(&tokens, "`start` is too large");
+                None
+            }
+        },
+        other => {
+            other.error(
+                errors,
+                "an RFC 3339 timestamp such as `\"2024-01-01T00:00:00Z\"` or an integer",
+            );
+            None
+        }
+    }
+}
+
+/// The span of a value's literal (the last token: `5` in `-5`).
+fn last_span(tokens: &TokenStream) -> Span {
+    tokens
+        .clone()
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |token| token.span())
 }
 
 /// Reads the tokens of one value up to the next top-level comma.

@@ -1,16 +1,21 @@
 //! The generated code: constants and short impls calling the runtime.
 
+use std::fmt::Write as _;
+
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::{DeriveInput, Type};
 
-use crate::args::CheckpointAt;
+use crate::args::{CheckpointAt, Distance, OnNull, Order, Spanned, Start};
+use crate::iso;
 
-/// The cursor as the generated code needs it.
-pub(crate) struct CursorModel<'a> {
+/// One field of the cursor as the generated code needs it.
+pub(crate) struct CursorPart<'a> {
     pub(crate) ident: &'a Ident,
+    /// The cursor type (`T` for an `Option<T>` field).
     pub(crate) ty: &'a Type,
     pub(crate) json_name: String,
+    pub(crate) optional: bool,
 }
 
 /// Everything codegen needs, resolved and checked.
@@ -19,30 +24,127 @@ pub(crate) struct Model<'a> {
     pub(crate) krate: syn::Path,
     pub(crate) name: String,
     pub(crate) namespace: Option<String>,
-    /// `None` only in the fallback, when the cursor could not be resolved.
-    pub(crate) cursor: Option<CursorModel<'a>>,
+    /// Empty only in the fallback, when the cursor could not be resolved.
+    pub(crate) cursor: Vec<CursorPart<'a>>,
     pub(crate) primary_key: Vec<String>,
     pub(crate) interval: Option<u64>,
     pub(crate) at: CheckpointAt,
+    pub(crate) order: Order,
+    pub(crate) on_null: Option<OnNull>,
+    pub(crate) step: Option<&'a Spanned<Distance>>,
+    pub(crate) lookback: Option<&'a Spanned<Distance>>,
+    pub(crate) start: Option<&'a Spanned<Start>>,
 }
 
-/// The one-sentence checkpoint policy, as printed in the generated docs.
-pub(crate) fn policy_sentence(interval: Option<u64>, at: CheckpointAt, cursor: &str) -> String {
-    match (at, interval) {
-        (CheckpointAt::End, _) => format!(
+impl Model<'_> {
+    /// The cursor as written in prose: `updated_at` or `(updated_at, id)`.
+    fn cursor_words(&self) -> String {
+        let names: Vec<&str> = self.cursor.iter().map(|p| p.json_name.as_str()).collect();
+        match names.as_slice() {
+            [one] => (*one).to_owned(),
+            many => format!("({})", many.join(", ")),
+        }
+    }
+}
+
+/// What the stream's state means, in a few sentences, as printed in the generated docs.
+pub(crate) fn policy_doc(model: &Model<'_>) -> String {
+    let cursor = model.cursor_words();
+    let mut doc = match (model.at, model.interval, model.order, model.step) {
+        (CheckpointAt::End, ..) => format!(
             "State is emitted once, when the stream completes; after a failure the next sync \
              starts again from where the last successful sync ended (its `{cursor}`)."
         ),
-        (CheckpointAt::Slice, Some(n)) => format!(
+        (CheckpointAt::Slice, Some(n), ..) => format!(
             "State is emitted every {n} records (at the next change of `{cursor}` when the \
              {n}th record is inside a run of equal values), at the end of each slice and when \
              the stream completes; after a failure the next sync resumes after the last \
              emitted `{cursor}`."
         ),
-        (CheckpointAt::Slice, None) => format!(
+        (CheckpointAt::Slice, None, Order::Unsorted, None) => format!(
+            "Records come in any order, so state is emitted only when the stream completes; \
+             after a failure the next sync starts again after the previous sync's `{cursor}`."
+        ),
+        (CheckpointAt::Slice, None, Order::Unsorted, Some(_)) => format!(
+            "Records come in any order within a window, so state is emitted at the end of each \
+             window and when the stream completes; after a failure the next sync resumes after \
+             the last finished window's `{cursor}`."
+        ),
+        (CheckpointAt::Slice, None, Order::Asc, _) => format!(
             "State is emitted at the end of each slice and when the stream completes; after a \
              failure the next sync resumes after the last finished slice's `{cursor}`."
         ),
+    };
+    if let Some(step) = model.step {
+        let _ = write!(
+            doc,
+            " The range is read in windows of `{}`, each covering `lower < {cursor} <= upper`, \
+             from the saved state (or `start`) up to the sync's start (time cursors) or the \
+             reader's end.",
+            step.text
+        );
+    }
+    if let Some(start) = model.start {
+        let _ = write!(
+            doc,
+            " Without saved state the first sync starts at `{}` (included), unless the reader \
+             supplies another start.",
+            start.text
+        );
+    }
+    if let Some(lookback) = model.lookback {
+        let _ = write!(
+            doc,
+            " Every sync starts `{}` before the saved `{cursor}`: records in that overlap are \
+             sent again (expected duplicates) and never move the watermark backwards.",
+            lookback.text
+        );
+    }
+    if model.cursor.iter().any(|part| part.optional) {
+        let _ = match model.on_null {
+            Some(OnNull::Skip) => write!(doc, " Records without `{cursor}` are dropped."),
+            Some(OnNull::Emit) => write!(
+                doc,
+                " Records without `{cursor}` are emitted, never move the watermark, and are sent \
+                 again by every sync whose reader returns them."
+            ),
+            _ => write!(
+                doc,
+                " A record without `{cursor}` stops the stream with an error."
+            ),
+        };
+    }
+    doc
+}
+
+/// A `step` or `lookback` value as an expression of the runtime's types.
+fn distance(private: &TokenStream, distance: &Spanned<Distance>) -> TokenStream {
+    match distance.value {
+        Distance::Count(count) => quote_spanned!(distance.span=> #count),
+        Distance::Duration(iso::Duration::Date { months, days }) => {
+            quote_spanned!(distance.span=> #private::DatePeriod::new(#months, #days))
+        }
+        Distance::Duration(iso::Duration::Time {
+            months,
+            days,
+            seconds,
+            nanos,
+        }) => {
+            quote_spanned!(distance.span=> #private::Period::new(#months, #days, #seconds, #nanos))
+        }
+    }
+}
+
+/// A `start` value as an expression of the runtime's types.
+fn start(private: &TokenStream, start: &Spanned<Start>) -> TokenStream {
+    match start.value {
+        Start::Int(value) => quote_spanned!(start.span=> #value),
+        Start::Instant(iso::Instant::Timestamp { seconds, nanos }) => {
+            quote_spanned!(start.span=> #private::Timestamp::new(#seconds, #nanos))
+        }
+        Start::Instant(iso::Instant::Date { year, month, day }) => {
+            quote_spanned!(start.span=> #private::Date::new(#year, #month, #day))
+        }
     }
 }
 
@@ -55,64 +157,195 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let input = model.input;
     let krate = &model.krate;
     let private = quote!(#krate::__private);
+    let option = quote!(#private::core::option::Option);
     let ident = &input.ident;
     let vis = &input.vis;
     let state = format_ident!("{}State", ident);
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let mut where_clause = where_clause
+        .cloned()
+        .unwrap_or_else(|| syn::parse_quote!(where));
+    where_clause.predicates.push(syn::parse_quote!(
+        Self: #private::serde::Serialize + #private::JsonSchema
+    ));
     let name = &model.name;
     let namespace = match &model.namespace {
-        Some(namespace) => quote!(#private::core::option::Option::Some(#namespace)),
-        None => quote!(#private::core::option::Option::None),
+        Some(namespace) => quote!(#option::Some(#namespace)),
+        None => quote!(#option::None),
     };
     let primary_key = model.primary_key.iter().map(|key| quote!(&[#key]));
     let interval = match model.interval {
         Some(records) => quote!(#private::interval(#records)),
-        None => quote!(#private::core::option::Option::None),
+        None => quote!(#option::None),
     };
     let at = match model.at {
         CheckpointAt::Slice => quote!(#private::CheckpointAt::Slice),
         CheckpointAt::End => quote!(#private::CheckpointAt::End),
     };
+    let order = match model.order {
+        Order::Asc => quote!(#private::Order::Asc),
+        Order::Unsorted => quote!(#private::Order::Unsorted),
+    };
+    let on_null = match model.on_null {
+        None | Some(OnNull::Fail) => quote!(#private::OnNull::Fail),
+        Some(OnNull::Skip) => quote!(#private::OnNull::Skip),
+        Some(OnNull::Emit) => quote!(#private::OnNull::Emit),
+    };
 
-    let (cursor_ty, cursor_json, cursor_body, getter, setter) = match &model.cursor {
-        Some(cursor) => {
-            let ty = cursor.ty;
-            let field = cursor.ident;
-            let json = cursor.json_name.clone();
-            let getter = field.clone();
-            // `format_ident!` drops the `r#` of a raw identifier: `r#type` -> `set_type`.
-            let setter = format_ident!("set_{}", field);
-            (quote!(#ty), json, quote!(&self.#field), getter, setter)
+    // The state's fields: one per cursor part (a placeholder when the cursor did not resolve).
+    let unresolved = model.cursor.is_empty();
+    let fields: Vec<Ident> = if unresolved {
+        vec![format_ident!("watermark")]
+    } else {
+        model.cursor.iter().map(|part| part.ident.clone()).collect()
+    };
+    let types: Vec<TokenStream> = if unresolved {
+        vec![quote!(#private::Unresolved)]
+    } else {
+        model
+            .cursor
+            .iter()
+            .map(|part| {
+                let ty = part.ty;
+                quote!(#ty)
+            })
+            .collect()
+    };
+    let keys: Vec<String> = if unresolved {
+        vec![String::new()]
+    } else {
+        model
+            .cursor
+            .iter()
+            .map(|part| part.json_name.clone())
+            .collect()
+    };
+    let leading_key = &keys[0];
+    let cursor_ty = match types.as_slice() {
+        [one] => one.clone(),
+        many => quote!((#(#many),*)),
+    };
+    let cursor_body = match model.cursor.as_slice() {
+        [] => quote!(#private::core::unreachable!()),
+        [part] if part.optional => {
+            let field = part.ident;
+            quote!(#option::map(#option::as_ref(&self.#field), #private::Cow::Borrowed))
         }
-        None => (
-            quote!(#private::Unresolved),
-            String::new(),
-            quote!(#private::core::unreachable!()),
-            format_ident!("watermark"),
-            format_ident!("set_watermark"),
+        [part] => {
+            let field = part.ident;
+            quote!(#option::Some(#private::Cow::Borrowed(&self.#field)))
+        }
+        parts => {
+            let fields = parts.iter().map(|part| part.ident);
+            quote!(#option::Some(#private::Cow::Owned((
+                #(#private::Clone::clone(&self.#fields)),*
+            ))))
+        }
+    };
+    let (watermark_body, from_watermark_body) = match fields.as_slice() {
+        [field] => (
+            quote!(#private::Clone::clone(&self.#field)),
+            quote!(Self { #field: watermark }),
+        ),
+        many => (
+            quote! {
+                match (#(&self.#many),*) {
+                    (#(#option::Some(#many)),*) => #option::Some((#(#private::Clone::clone(#many)),*)),
+                    _ => #option::None,
+                }
+            },
+            quote! {
+                match watermark {
+                    #option::Some((#(#many),*)) => Self { #(#many: #option::Some(#many)),* },
+                    #option::None => #private::core::default::Default::default(),
+                }
+            },
         ),
     };
+
+    let mut windows = TokenStream::new();
+    if let Some(step) = model.step {
+        let value = distance(&private, step);
+        let text = &step.text;
+        let call = quote_spanned!(step.span=> #private::window_bound(origin, &#value, index));
+        windows.extend(quote! {
+            const STEP: #option<&'static str> = #option::Some(#text);
+
+            fn window_bound(origin: &Self::Cursor, index: u64) -> #option<Self::Cursor> {
+                #call
+            }
+        });
+    }
+    if let Some(lookback) = model.lookback {
+        let value = distance(&private, lookback);
+        let text = &lookback.text;
+        let call = quote_spanned!(lookback.span=> #private::look_back(watermark, &#value));
+        windows.extend(quote! {
+            const LOOKBACK: #option<&'static str> = #option::Some(#text);
+
+            fn resume_bound(watermark: &Self::Cursor) -> #private::Bound<Self::Cursor> {
+                #call
+            }
+        });
+    }
+    if let Some(literal) = model.start {
+        let value = start(&private, literal);
+        let text = &literal.text;
+        let call = quote_spanned!(literal.span=> #private::start(&#value, #text));
+        windows.extend(quote! {
+            fn start() -> #option<#private::core::result::Result<Self::Cursor, #private::String>> {
+                #option::Some(#call)
+            }
+        });
+    }
 
     let serde_path = format!("{}::__private::serde", quote!(#krate));
     let is_none = format!(
         "{}::__private::core::option::Option::is_none",
         quote!(#krate)
     );
-    let sentence = policy_sentence(model.interval, model.at, &cursor_json);
-    let stream_doc = format!("Reads `{ident}` as the incremental stream `{name}`. {sentence}");
+    let policy = policy_doc(model);
+    let cursor_words = model.cursor_words();
+    let stream_doc = format!("Reads `{ident}` as the incremental stream `{name}`. {policy}");
     let state_doc = format!(
-        "Saved state of the `{name}` stream: the `{cursor_json}` watermark.\n\n\
-         A state holding `W` means every record with `{cursor_json} <= W` that existed when the \
-         sync started has been emitted; the next sync reads records with `{cursor_json} > W`. \
-         {sentence}"
+        "Saved state of the `{name}` stream: the `{cursor_words}` watermark.\n\n\
+         A state holding `W` means every record with `{cursor_words} <= W` that existed when the \
+         sync started has been emitted; the next sync reads records with `{cursor_words} > W`. \
+         {policy}"
     );
-    let getter_doc = format!(
-        "The watermark: every record with `{cursor_json}` at or below it was emitted by an \
-         earlier sync. `None` before the first sync."
-    );
-    let setter_doc = format!(
-        "Sets the watermark: the next sync reads only records with `{cursor_json}` above it."
-    );
+    let compound_note = if fields.len() > 1 {
+        " The state's watermark is set only when every part of the compound cursor is."
+    } else {
+        ""
+    };
+    let getters = fields
+        .iter()
+        .zip(&types)
+        .zip(&keys)
+        .map(|((field, ty), key)| {
+            let getter_doc = format!(
+                "The watermark's `{key}`: every record with `{cursor_words}` at or below the \
+             watermark was emitted by an earlier sync. `None` before the first sync."
+            );
+            let setter_doc = format!(
+                "Sets the watermark's `{key}`: the next sync reads only records with \
+             `{cursor_words}` above the watermark.{compound_note}"
+            );
+            // `format_ident!` drops the `r#` of a raw identifier: `r#type` -> `set_type`.
+            let setter = format_ident!("set_{}", field);
+            quote! {
+                #[doc = #getter_doc]
+                #[must_use]
+                #vis fn #field(&self) -> #option<&#ty> {
+                    #option::as_ref(&self.#field)
+                }
+
+                #[doc = #setter_doc]
+                #vis fn #setter(&mut self, value: #ty) {
+                    self.#field = #option::Some(value);
+                }
+            }
+        });
 
     quote! {
         #[doc = #stream_doc]
@@ -121,21 +354,25 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             type Cursor = #cursor_ty;
             type State = #state;
             const NAME: &'static str = #name;
-            const NAMESPACE: #private::core::option::Option<&'static str> = #namespace;
-            const CURSOR_FIELD: &'static [&'static str] = &[#cursor_json];
+            const NAMESPACE: #option<&'static str> = #namespace;
+            const CURSOR_FIELD: &'static [&'static str] = &[#leading_key];
             const PRIMARY_KEY: &'static [&'static [&'static str]] = &[#(#primary_key),*];
             const POLICY: #private::CheckpointPolicy = #private::CheckpointPolicy {
                 interval: #interval,
                 at: #at,
             };
+            const ORDER: #private::Order = #order;
+            const ON_NULL: #private::OnNull = #on_null;
 
-            fn cursor(&self) -> &Self::Cursor {
+            fn cursor(&self) -> #option<#private::Cow<'_, Self::Cursor>> {
                 #cursor_body
             }
 
             fn json_schema() -> #private::Value {
                 #private::json_schema::<Self>()
             }
+
+            #windows
         }
 
         #[doc = #state_doc]
@@ -149,35 +386,28 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         )]
         #[serde(crate = #serde_path)]
         #vis struct #state {
-            #[serde(rename = #cursor_json, default, skip_serializing_if = #is_none)]
-            watermark: #private::core::option::Option<#cursor_ty>,
+            #(
+                #[serde(rename = #keys, default, skip_serializing_if = #is_none)]
+                #fields: #option<#types>,
+            )*
         }
 
         #[automatically_derived]
         impl #state {
-            #[doc = #getter_doc]
-            #[must_use]
-            #vis fn #getter(&self) -> #private::core::option::Option<&#cursor_ty> {
-                self.watermark.as_ref()
-            }
-
-            #[doc = #setter_doc]
-            #vis fn #setter(&mut self, value: #cursor_ty) {
-                self.watermark = #private::core::option::Option::Some(value);
-            }
+            #(#getters)*
         }
 
         #[automatically_derived]
         impl #private::StreamState for #state {
             type Cursor = #cursor_ty;
-            const KEY: &'static str = #cursor_json;
+            const KEYS: &'static [&'static str] = &[#(#keys),*];
 
-            fn watermark(&self) -> #private::core::option::Option<&Self::Cursor> {
-                self.watermark.as_ref()
+            fn watermark(&self) -> #option<Self::Cursor> {
+                #watermark_body
             }
 
-            fn from_watermark(watermark: #private::core::option::Option<Self::Cursor>) -> Self {
-                Self { watermark }
+            fn from_watermark(watermark: #option<Self::Cursor>) -> Self {
+                #from_watermark_body
             }
         }
     }

@@ -6,8 +6,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-use crate::args::CheckpointAt;
-use crate::codegen::{self, CursorModel, Model};
+use crate::args::{CheckpointAt, Order};
+use crate::codegen::{self, CursorPart, Model};
 use crate::errors::Errors;
 
 /// The struct, the errors and stub impls.
@@ -15,7 +15,7 @@ pub(crate) fn emit(
     input: &DeriveInput,
     krate: syn::Path,
     name: String,
-    cursor: Option<CursorModel<'_>>,
+    cursor: Vec<CursorPart<'_>>,
     errors: &Errors,
 ) -> TokenStream {
     let compile_errors = errors.to_compile_errors();
@@ -29,6 +29,11 @@ pub(crate) fn emit(
             primary_key: Vec::new(),
             interval: None,
             at: CheckpointAt::Slice,
+            order: Order::Asc,
+            on_null: None,
+            step: None,
+            lookback: None,
+            start: None,
         })
     } else {
         TokenStream::new()

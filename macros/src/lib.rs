@@ -10,13 +10,14 @@ mod ast;
 mod codegen;
 mod errors;
 mod fallback;
+mod iso;
 mod validate;
 
 use proc_macro::TokenStream;
 use quote::quote;
 
-use crate::args::CheckpointAt;
-use crate::codegen::{CursorModel, Model};
+use crate::args::{CheckpointAt, Order};
+use crate::codegen::{CursorPart, Model};
 use crate::errors::Errors;
 
 /// Declares a record struct as an incremental stream.
@@ -72,17 +73,27 @@ fn expand(
         syn::LitStr::value,
     );
     let Some(record) = record else {
-        return fallback::emit(&input, krate, name, None, &errors);
+        return fallback::emit(&input, krate, name, Vec::new(), &errors);
     };
-    let cursor = validate::check_cursor_field(&args, &record, &mut errors);
+    let parts = validate::check_cursor_fields(&args, &record, &mut errors);
     let primary_key = validate::check_primary_key(&args, &record, &mut errors);
     validate::check_policy(&args, &mut errors);
-    let cursor = cursor.map(|field| CursorModel {
-        ident: field.ident,
-        ty: field.ty,
-        json_name: field.json_name.clone(),
-    });
-    if !errors.is_empty() || cursor.is_none() {
+    validate::check_order(&args, &mut errors);
+    if let Some(parts) = &parts {
+        validate::check_on_null(&args, parts, &mut errors);
+        validate::check_windows(&args, parts, &mut errors);
+    }
+    let cursor: Vec<CursorPart<'_>> = parts
+        .iter()
+        .flatten()
+        .map(|part| CursorPart {
+            ident: part.field.ident,
+            ty: part.ty,
+            json_name: part.field.json_name.clone(),
+            optional: part.optional,
+        })
+        .collect();
+    if !errors.is_empty() || cursor.is_empty() {
         // Keep what resolved, so code using the stream sees only our errors.
         return fallback::emit(&input, krate, name, cursor, &errors);
     }
@@ -101,6 +112,11 @@ fn expand(
             .checkpoint
             .as_ref()
             .map_or(CheckpointAt::Slice, |(at, _)| *at),
+        order: args.order.as_ref().map_or(Order::Asc, |(order, _)| *order),
+        on_null: args.on_null.as_ref().map(|(on_null, _)| *on_null),
+        step: args.step.as_ref(),
+        lookback: args.lookback.as_ref(),
+        start: args.start.as_ref(),
     };
     let impls = codegen::expand(&model);
     quote! {

@@ -1,8 +1,9 @@
 //! Cross-checks between the arguments and the struct: one function per rule.
 
 use proc_macro2::Span;
+use syn::{LitStr, Type};
 
-use crate::args::{Args, CheckpointAt};
+use crate::args::{Args, CheckpointAt, Order};
 use crate::ast::{Field, Record};
 use crate::errors::{Errors, closest, list};
 
@@ -17,25 +18,153 @@ pub(crate) fn check_cursor_given(args: &Args, errors: &mut Errors) {
     }
 }
 
-/// `cursor` must name a field that is serialized: the state stores its value under its name.
-pub(crate) fn check_cursor_field<'r, 'a>(
-    args: &Args,
+/// One field of the cursor, resolved.
+pub(crate) struct CursorPart<'r, 'a> {
+    pub(crate) field: &'r Field<'a>,
+    /// The cursor type: the field's type, or `T` for an `Option<T>` field.
+    pub(crate) ty: &'a Type,
+    /// Whether the field is an `Option`.
+    pub(crate) optional: bool,
+    /// The `cursor` literal naming it.
+    pub(crate) lit: &'r LitStr,
+}
+
+/// Every `cursor` entry must name a field that is serialized: the state stores its value under
+/// its name. Returns the parts that resolved; `None` when one did not.
+pub(crate) fn check_cursor_fields<'r, 'a>(
+    args: &'r Args,
     record: &'r Record<'a>,
     errors: &mut Errors,
-) -> Option<&'r Field<'a>> {
-    let lit = args.cursor.as_ref()?;
-    let field = find_field(record, &lit.value(), lit.span(), "cursor", errors)?;
-    if field.skipped {
-        errors.at(
-            lit.span(),
+) -> Option<Vec<CursorPart<'r, 'a>>> {
+    let lits = args.cursor.as_ref()?;
+    let mut parts = Vec::new();
+    for lit in lits {
+        let Some(field) = find_field(record, &lit.value(), lit.span(), "cursor", errors) else {
+            continue;
+        };
+        if field.skipped {
+            errors.at(
+                lit.span(),
+                format!(
+                    "the cursor field `{}` is skipped by serde, so records would carry no cursor value",
+                    field.ident
+                ),
+            );
+            continue;
+        }
+        let (ty, optional) = match option_inner(field.ty) {
+            Some(inner) => (inner, true),
+            None => (field.ty, false),
+        };
+        parts.push(CursorPart {
+            field,
+            ty,
+            optional,
+            lit,
+        });
+    }
+    (parts.len() == lits.len() && !parts.is_empty()).then_some(parts)
+}
+
+/// An `Option` cursor needs `on_null`: a record without a value has no place in the order, and
+/// only the author knows whether that is an error, noise or data to keep. A compound cursor's
+/// parts cannot be optional: the pair would have no order.
+pub(crate) fn check_on_null(args: &Args, parts: &[CursorPart<'_, '_>], errors: &mut Errors) {
+    let optional: Vec<&CursorPart<'_, '_>> = parts.iter().filter(|part| part.optional).collect();
+    if parts.len() > 1 {
+        for part in &optional {
+            errors.at(
+                part.lit.span(),
+                format!(
+                    "`{}` is an `Option`, but the fields of a compound cursor must always have a value",
+                    part.field.ident
+                ),
+            );
+        }
+        return;
+    }
+    match (optional.first(), &args.on_null) {
+        (Some(part), None) => errors.at(
+            part.lit.span(),
             format!(
-                "the cursor field `{}` is skipped by serde, so records would carry no cursor value",
-                field.ident
+                "the cursor field `{}` is an `Option`, so `on_null` is required\nhelp: add \
+                 `on_null = \"fail\"`, `\"skip\"` or `\"emit\"` to say what a record without a \
+                 cursor value does",
+                part.field.ident
             ),
+        ),
+        (None, Some((_, key))) => errors.at(
+            key.span(),
+            "`on_null` applies only to a cursor field of type `Option<T>`",
+        ),
+        _ => {}
+    }
+}
+
+/// `order = "unsorted"` with an interval: a running maximum of unsorted records is not a safe
+/// resume point, since lower values may still come.
+pub(crate) fn check_order(args: &Args, errors: &mut Errors) {
+    if let (Some((Order::Unsorted, _)), Some((_, key))) = (&args.order, &args.checkpoint_interval) {
+        errors.at(
+            key.span(),
+            "`checkpoint_interval` cannot be combined with `order = \"unsorted\"`: the largest \
+             cursor seen in unsorted records is not a safe resume point\nhelp: use `step` to \
+             checkpoint at the end of every window instead",
         );
+    }
+}
+
+/// `step`, `lookback` and `start` measure one cursor value; a compound cursor's pair has no
+/// distance and no single starting value.
+pub(crate) fn check_windows(args: &Args, parts: &[CursorPart<'_, '_>], errors: &mut Errors) {
+    if parts.len() < 2 {
+        return;
+    }
+    for (key, span) in [
+        ("step", args.step.as_ref().map(|s| s.span)),
+        ("lookback", args.lookback.as_ref().map(|s| s.span)),
+        ("start", args.start.as_ref().map(|s| s.span)),
+    ] {
+        if let Some(span) = span {
+            errors.at(
+                span,
+                format!(
+                    "`{key}` cannot be used with a compound cursor, which has no notion of distance"
+                ),
+            );
+        }
+    }
+}
+
+/// `Option<T>` as written (`Option`, `std::option::Option`, `core::option::Option`).
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
         return None;
     }
-    Some(field)
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|segment| segment.ident.to_string())
+        .collect();
+    let is_option = match segments.as_slice() {
+        [option] => option == "Option",
+        [krate, module, option] => {
+            (krate == "std" || krate == "core") && module == "option" && option == "Option"
+        }
+        _ => false,
+    };
+    let last = path.path.segments.last()?;
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) if is_option && args.args.len() == 1 => {
+            match args.args.first()? {
+                syn::GenericArgument::Type(inner) => Some(inner),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Every `primary_key` entry must name a field: the destination deduplicates on them.

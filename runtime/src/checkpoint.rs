@@ -7,18 +7,26 @@
 //!
 //! - checkpointing an interval only when the cursor moves past the last emitted value, so a run
 //!   of equal values (a tie) is never split;
-//! - dropping records at or below the resume point, whatever the source returns;
+//! - dropping records outside the current slice (at or below the resume point, above the
+//!   window), whatever the source returns;
 //! - refusing records below their predecessor when the stream promises ascending order;
-//! - capping the watermark at the sync's start for time cursors;
+//! - with `order = "unsorted"`, moving the watermark only when a whole slice is done;
+//! - never claiming a value that is past the sync's start (time cursors), so rows written
+//!   during the sync are read again next time;
 //! - on failure, claiming only the largest value strictly below the last emitted one.
 
+use std::ops::{Bound, RangeBounds};
+
+use chrono::{DateTime, Utc};
+
 use crate::cursor::Cursor;
-use crate::stream::{CheckpointAt, CheckpointPolicy};
+use crate::stream::{CheckpointAt, CheckpointPolicy, Order};
 
 /// What to do with one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admit {
-    /// The record is at or below the resume point: already delivered by an earlier sync.
+    /// The record is outside the slice: at or below the resume point (already delivered by an
+    /// earlier sync) or beyond the window (the next window reads it).
     Drop,
     /// Emit the record.
     Emit,
@@ -43,16 +51,20 @@ pub struct OrderViolation<C> {
 #[derive(Debug, Clone)]
 pub struct Engine<C: Cursor> {
     policy: CheckpointPolicy,
-    /// Records at or below this were delivered by an earlier sync.
-    resume: Option<C>,
-    /// The watermark may not pass this (time cursors: just before the sync started).
-    cap: Option<C>,
+    order: Order,
+    /// When the sync started: values past it are never claimed.
+    started: DateTime<Utc>,
+    /// The slice being read: records outside it are dropped.
+    lower: Bound<C>,
+    upper: Bound<C>,
     /// Watermark of the last STATE (or of the input state).
     committed: Option<C>,
-    /// Cursor of the last emitted record.
+    /// Ascending: cursor of the last emitted record. Unsorted: the largest emitted cursor.
     last: Option<C>,
     /// Largest emitted cursor strictly below `last`: complete, since records come in order.
     below_last: Option<C>,
+    /// Largest emitted cursor that is not past the sync's start.
+    settled: Option<C>,
     /// Records emitted since the last STATE.
     since_state: u64,
     /// The interval was reached; checkpoint at the next cursor change.
@@ -62,20 +74,35 @@ pub struct Engine<C: Cursor> {
 }
 
 impl<C: Cursor> Engine<C> {
-    /// An engine starting from `resume` (the input state's watermark, if any).
+    /// An engine for a sync that started at `started`, resuming from `watermark` (the input
+    /// state's, if any). The slice is unbounded until [`Engine::set_slice`] narrows it.
     #[must_use]
-    pub fn new(policy: CheckpointPolicy, resume: Option<C>, cap: Option<C>) -> Self {
+    pub fn new(
+        policy: CheckpointPolicy,
+        order: Order,
+        watermark: Option<C>,
+        started: DateTime<Utc>,
+    ) -> Self {
         Engine {
             policy,
-            committed: resume.clone(),
-            resume,
-            cap,
+            order,
+            started,
+            lower: Bound::Unbounded,
+            upper: Bound::Unbounded,
+            committed: watermark,
             last: None,
             below_last: None,
+            settled: None,
             since_state: 0,
             due: false,
             poisoned: false,
         }
+    }
+
+    /// The slice about to be read: records outside `lower..upper` are dropped from now on.
+    pub fn set_slice(&mut self, lower: Bound<C>, upper: Bound<C>) {
+        self.lower = lower;
+        self.upper = upper;
     }
 
     /// The watermark of the latest STATE (or of the input state): what a STATE emitted now says.
@@ -91,21 +118,45 @@ impl<C: Cursor> Engine<C> {
     }
 
     /// Decides what happens to a record with cursor `cursor`.
+    ///
+    /// # Errors
+    ///
+    /// With `order = "asc"`, a cursor below the previous record's; the engine is then poisoned
+    /// and claims nothing more.
     pub fn admit(&mut self, cursor: &C) -> Result<Admit, OrderViolation<C>> {
-        if self.resume.as_ref().is_some_and(|resume| cursor <= resume) {
+        if !(self.lower.as_ref(), self.upper.as_ref()).contains(cursor) {
             return Ok(Admit::Drop);
         }
+        let admit = match self.order {
+            Order::Asc => self.admit_ascending(cursor)?,
+            Order::Unsorted => {
+                if self.last.as_ref().is_none_or(|last| cursor > last) {
+                    self.last = Some(cursor.clone());
+                }
+                self.settle(cursor);
+                Admit::Emit
+            }
+        };
+        self.count();
+        Ok(admit)
+    }
+
+    /// A record without a cursor value (`on_null = "emit"`): it is emitted and counted, and
+    /// leaves the watermark alone.
+    pub fn admit_null(&mut self) -> Admit {
+        self.count();
+        Admit::Emit
+    }
+
+    fn admit_ascending(&mut self, cursor: &C) -> Result<Admit, OrderViolation<C>> {
         let mut admit = Admit::Emit;
         match &mut self.last {
             None => self.last = Some(cursor.clone()),
             Some(last) if cursor > last => {
                 if self.due
-                    && let Some(records) = Self::advance(
-                        &mut self.committed,
-                        &mut self.since_state,
-                        last,
-                        self.cap.as_ref(),
-                    )
+                    && let Some(target) = Self::target(last, self.settled.as_ref(), self.started)
+                    && let Some(records) =
+                        Self::advance(&mut self.committed, &mut self.since_state, target)
                 {
                     self.due = false;
                     admit = Admit::CheckpointThenEmit { records };
@@ -121,78 +172,84 @@ impl<C: Cursor> Engine<C> {
                     next: cursor.clone(),
                 });
             }
-            Some(_) => {}
+            Some(_) => return Ok(admit),
         }
+        self.settle(cursor);
+        Ok(admit)
+    }
+
+    fn count(&mut self) {
         self.since_state += 1;
-        if let Some(interval) = self.policy.interval
+        if self.order == Order::Asc
+            && let Some(interval) = self.policy.interval
             && self.since_state >= interval.get()
         {
             self.due = true;
         }
-        Ok(admit)
     }
 
-    /// The slice ended with every record in it emitted. Returns the `recordCount` of a STATE to
-    /// emit now, if the policy asks for one and the watermark moved.
-    pub fn end_slice(&mut self) -> Option<u64> {
+    /// Remembers `cursor` as the largest emitted value a watermark may claim, if it is one.
+    fn settle(&mut self, cursor: &C) {
+        if !cursor.is_past(self.started) && self.settled.as_ref().is_none_or(|s| cursor > s) {
+            self.settled = Some(cursor.clone());
+        }
+    }
+
+    /// The window ending at `upper` (inclusive) was read in full. Returns the `recordCount` of
+    /// a STATE to emit now, if the policy asks for one and the watermark moved.
+    pub fn end_window(&mut self, upper: &C) -> Option<u64> {
         if self.policy.at == CheckpointAt::End || self.poisoned {
             return None;
         }
-        let last = self.last.as_ref()?;
-        let records = Self::advance(
-            &mut self.committed,
-            &mut self.since_state,
-            last,
-            self.cap.as_ref(),
-        );
+        let target = Self::target(upper, self.settled.as_ref(), self.started)?;
+        let records = Self::advance(&mut self.committed, &mut self.since_state, target);
         if records.is_some() {
             self.due = false;
         }
         records
     }
 
-    /// The stream completed. Returns the `recordCount` of the final STATE, which is always
-    /// emitted, even when the watermark did not move.
-    pub fn finish(&mut self) -> u64 {
-        let moved = self.last.as_ref().and_then(|last| {
-            Self::advance(
-                &mut self.committed,
-                &mut self.since_state,
-                last,
-                self.cap.as_ref(),
-            )
-        });
+    /// The stream completed; `upper` is the end of its last window (`None` for an open slice,
+    /// whose end is the last emitted record). Returns the `recordCount` of the final STATE,
+    /// which is always emitted, even when the watermark did not move.
+    pub fn finish(&mut self, upper: Option<&C>) -> u64 {
+        let moved = upper
+            .or(self.last.as_ref())
+            .and_then(|end| Self::target(end, self.settled.as_ref(), self.started))
+            .and_then(|target| Self::advance(&mut self.committed, &mut self.since_state, target));
         moved.unwrap_or_else(|| std::mem::take(&mut self.since_state))
     }
 
     /// The stream failed. Returns the `recordCount` of a last safe STATE to emit, if the safe
     /// watermark moved: the largest emitted value strictly below the last emitted one, since
-    /// more records equal to the last one may have been lost with the failure.
+    /// more records equal to the last one may have been lost with the failure. An unsorted
+    /// stream has no safe value inside a slice: it resumes at its last finished window.
     pub fn fail(&mut self) -> Option<u64> {
-        if self.policy.at == CheckpointAt::End || self.poisoned {
+        if self.policy.at == CheckpointAt::End || self.poisoned || self.order == Order::Unsorted {
             return None;
         }
         let safe = self.below_last.as_ref()?;
-        Self::advance(
-            &mut self.committed,
-            &mut self.since_state,
-            safe,
-            self.cap.as_ref(),
-        )
+        let target = Self::target(safe, self.settled.as_ref(), self.started)?;
+        Self::advance(&mut self.committed, &mut self.since_state, target)
     }
 
-    /// Moves the committed watermark to `min(candidate, cap)` if that is past it; returns the
-    /// records covered by the new STATE.
-    fn advance(
-        committed: &mut Option<C>,
-        since_state: &mut u64,
-        candidate: &C,
-        cap: Option<&C>,
-    ) -> Option<u64> {
-        let target = match cap {
-            Some(cap) if cap < candidate => cap,
-            _ => candidate,
-        };
+    /// What a watermark may claim when everything up to `candidate` is complete: `candidate`
+    /// itself, or, when it is past the sync's start, the largest emitted value that is not.
+    fn target<'a>(
+        candidate: &'a C,
+        settled: Option<&'a C>,
+        started: DateTime<Utc>,
+    ) -> Option<&'a C> {
+        if candidate.is_past(started) {
+            settled.filter(|settled| *settled <= candidate)
+        } else {
+            Some(candidate)
+        }
+    }
+
+    /// Moves the committed watermark to `target` if that is past it; returns the records
+    /// covered by the new STATE.
+    fn advance(committed: &mut Option<C>, since_state: &mut u64, target: &C) -> Option<u64> {
         if committed.as_ref().is_some_and(|done| done >= target) {
             return None;
         }
@@ -203,15 +260,22 @@ impl<C: Cursor> Engine<C> {
         Some(std::mem::take(since_state))
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run(engine: &mut Engine<u32>, cursors: &[u32]) -> Vec<String> {
+    fn epoch() -> DateTime<Utc> {
+        DateTime::UNIX_EPOCH
+    }
+
+    fn engine(policy: CheckpointPolicy, order: Order, watermark: Option<u32>) -> Engine<u32> {
+        Engine::new(policy, order, watermark, epoch())
+    }
+
+    fn run<C: Cursor + std::fmt::Display>(engine: &mut Engine<C>, cursors: &[C]) -> Vec<String> {
         let mut out = Vec::new();
-        for &c in cursors {
-            match engine.admit(&c).expect("in order") {
+        for c in cursors {
+            match engine.admit(c).expect("in order") {
                 Admit::Drop => out.push(format!("drop {c}")),
                 Admit::Emit => out.push(format!("{c}")),
                 Admit::CheckpointThenEmit { records } => {
@@ -228,18 +292,18 @@ mod tests {
 
     #[test]
     fn interval_checkpoints_land_after_every_n_records_without_ties() {
-        let mut engine = Engine::new(CheckpointPolicy::every(2), None, None);
+        let mut engine = engine(CheckpointPolicy::every(2), Order::Asc, None);
         assert_eq!(
             run(&mut engine, &[1, 2, 3, 4, 5]),
             ["1", "2", "STATE 2 (2)", "3", "4", "STATE 4 (2)", "5"]
         );
-        assert_eq!(engine.finish(), 1);
+        assert_eq!(engine.finish(None), 1);
         assert_eq!(engine.watermark(), Some(&5));
     }
 
     #[test]
     fn a_due_checkpoint_waits_for_the_end_of_a_tie() {
-        let mut engine = Engine::new(CheckpointPolicy::every(2), None, None);
+        let mut engine = engine(CheckpointPolicy::every(2), Order::Asc, None);
         assert_eq!(
             run(&mut engine, &[1, 2, 2, 2, 3]),
             ["1", "2", "2", "2", "STATE 2 (4)", "3"]
@@ -247,14 +311,18 @@ mod tests {
     }
 
     #[test]
-    fn records_at_or_below_the_resume_point_are_dropped() {
-        let mut engine = Engine::new(CheckpointPolicy::every(10), Some(3), None);
-        assert_eq!(run(&mut engine, &[2, 3, 4]), ["drop 2", "drop 3", "4"]);
+    fn records_outside_the_slice_are_dropped() {
+        let mut engine = engine(CheckpointPolicy::every(10), Order::Asc, Some(3));
+        engine.set_slice(Bound::Excluded(3), Bound::Included(5));
+        assert_eq!(
+            run(&mut engine, &[2, 3, 4, 5, 6]),
+            ["drop 2", "drop 3", "4", "5", "drop 6"]
+        );
     }
 
     #[test]
     fn failure_claims_only_values_below_the_last_emitted_one() {
-        let mut engine = Engine::new(CheckpointPolicy::SLICE, None, None);
+        let mut engine = engine(CheckpointPolicy::SLICE, Order::Asc, None);
         run(&mut engine, &[1, 2, 2]);
         // recordCount: the three records emitted since the (absent) previous STATE.
         assert_eq!(engine.fail(), Some(3));
@@ -262,19 +330,46 @@ mod tests {
     }
 
     #[test]
-    fn the_cap_bounds_the_watermark_and_no_state_repeats() {
-        let mut engine = Engine::new(CheckpointPolicy::every(1), None, Some(2));
-        assert_eq!(
-            run(&mut engine, &[1, 2, 3, 4]),
-            ["1", "STATE 1 (1)", "2", "STATE 2 (1)", "3", "4"]
-        );
-        assert_eq!(engine.finish(), 2);
-        assert_eq!(engine.watermark(), Some(&2));
+    fn a_finished_window_claims_its_upper_bound_even_without_records_on_it() {
+        let mut engine = engine(CheckpointPolicy::SLICE, Order::Asc, None);
+        engine.set_slice(Bound::Unbounded, Bound::Included(10));
+        run(&mut engine, &[1, 4]);
+        assert_eq!(engine.end_window(&10), Some(2));
+        engine.set_slice(Bound::Excluded(10), Bound::Included(20));
+        // An empty window still moves the watermark: nothing exists in it.
+        assert_eq!(engine.end_window(&20), Some(0));
+        assert_eq!(engine.finish(Some(&20)), 0);
+        assert_eq!(engine.watermark(), Some(&20));
+    }
+
+    #[test]
+    fn the_watermark_never_claims_values_past_the_sync_start() {
+        let at = |s: i64| DateTime::from_timestamp(s, 0).expect("in range");
+        let mut engine = Engine::new(CheckpointPolicy::every(1), Order::Asc, None, at(3));
+        let records: Vec<String> = run(&mut engine, &[at(1), at(2), at(3), at(4)])
+            .into_iter()
+            .map(|line| line.replace("1970-01-01 00:00:0", "").replace(" UTC", ""))
+            .collect();
+        assert_eq!(records, ["1", "STATE 1 (1)", "2", "STATE 2 (1)", "3", "4"]);
+        // 3 and 4 are at or after the start: the final STATE stays at 2.
+        assert_eq!(engine.finish(None), 2);
+        assert_eq!(engine.watermark(), Some(&at(2)));
+    }
+
+    #[test]
+    fn a_compound_cursor_is_capped_by_its_leading_part() {
+        let at = |s: i64| DateTime::from_timestamp(s, 0).expect("in range");
+        let mut engine = Engine::new(CheckpointPolicy::SLICE, Order::Asc, None, at(3));
+        for cursor in [(at(1), 7), (at(2), 1), (at(2), 5), (at(3), 0)] {
+            assert_eq!(engine.admit(&cursor), Ok(Admit::Emit));
+        }
+        assert_eq!(engine.finish(None), 4);
+        assert_eq!(engine.watermark(), Some(&(at(2), 5)));
     }
 
     #[test]
     fn an_order_violation_poisons_the_engine() {
-        let mut engine = Engine::new(CheckpointPolicy::every(1), None, None);
+        let mut engine = engine(CheckpointPolicy::every(1), Order::Asc, None);
         run(&mut engine, &[1, 3]);
         assert_eq!(
             engine.admit(&2),
@@ -284,16 +379,49 @@ mod tests {
             })
         );
         assert_eq!(engine.fail(), None);
-        assert_eq!(engine.end_slice(), None);
+        assert_eq!(engine.end_window(&5), None);
+    }
+
+    #[test]
+    fn unsorted_records_move_the_watermark_only_at_window_ends() {
+        let mut engine = engine(CheckpointPolicy::SLICE, Order::Unsorted, Some(0));
+        engine.set_slice(Bound::Excluded(0), Bound::Included(10));
+        assert_eq!(run(&mut engine, &[7, 2, 9, 1]), ["7", "2", "9", "1"]);
+        assert_eq!(engine.end_window(&10), Some(4));
+        engine.set_slice(Bound::Excluded(10), Bound::Included(20));
+        run(&mut engine, &[15, 12]);
+        // A failure inside a window claims nothing: the window is not known complete.
+        assert_eq!(engine.fail(), None);
+        assert_eq!(engine.watermark(), Some(&10));
+    }
+
+    #[test]
+    fn records_without_a_cursor_are_counted_and_leave_the_watermark_alone() {
+        let mut engine = engine(CheckpointPolicy::SLICE, Order::Asc, Some(5));
+        assert_eq!(engine.admit_null(), Admit::Emit);
+        run(&mut engine, &[6]);
+        assert_eq!(engine.admit_null(), Admit::Emit);
+        assert_eq!(engine.finish(None), 3);
+        assert_eq!(engine.watermark(), Some(&6));
+    }
+
+    #[test]
+    fn a_lookback_overlap_never_moves_the_watermark_backwards() {
+        let mut engine = engine(CheckpointPolicy::every(1), Order::Asc, Some(10));
+        engine.set_slice(Bound::Excluded(7), Bound::Unbounded);
+        assert_eq!(
+            run(&mut engine, &[8, 9, 10, 11, 12]),
+            ["8", "9", "10", "11", "STATE 11 (4)", "12"]
+        );
     }
 
     #[test]
     fn checkpoint_end_emits_nothing_before_the_end() {
-        let mut engine = Engine::new(CheckpointPolicy::END, None, None);
+        let mut engine = engine(CheckpointPolicy::END, Order::Asc, None);
         assert_eq!(run(&mut engine, &[1, 2, 3]), ["1", "2", "3"]);
-        assert_eq!(engine.end_slice(), None);
+        assert_eq!(engine.end_window(&3), None);
         assert_eq!(engine.fail(), None);
-        assert_eq!(engine.finish(), 3);
+        assert_eq!(engine.finish(None), 3);
         assert_eq!(engine.watermark(), Some(&3));
     }
 }

@@ -10,23 +10,46 @@ use serde::de::DeserializeOwned;
 ///
 /// A cursor must be totally ordered (so a watermark means one thing), serializable (it is
 /// stored in state) and cheap to compare. Implemented for every integer type, `String`,
-/// [`chrono::DateTime<Utc>`] and [`chrono::NaiveDate`]. Time zones are explicit: only UTC
-/// timestamps are cursors, so a state never depends on the machine's local zone.
+/// [`chrono::DateTime<Utc>`], [`chrono::NaiveDate`], and for pairs and triples of cursors
+/// (compound keyset cursors, ordered lexicographically). Time zones are explicit: only UTC timestamps are cursors, so a
+/// state never depends on the machine's local zone.
 ///
 /// Floating-point numbers are deliberately not cursors: `NaN` breaks ordering and equal-looking
 /// values round differently between systems.
+///
+/// # Your own cursor type
+///
+/// A newtype over a cursor implements the trait in two lines; add [`Step`] and [`Start`] (see
+/// [`window`](crate::window)) if it should accept `step`, `lookback` or `start`:
+///
+/// ```
+/// use tidemark::{Cursor, CursorKind};
+///
+/// /// A log sequence number.
+/// #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+/// #[serde(transparent)]
+/// pub struct Lsn(u64);
+///
+/// impl Cursor for Lsn {
+///     const KIND: CursorKind = CursorKind::Integer;
+/// }
+/// ```
+///
+/// [`Step`]: crate::window::Step
+/// [`Start`]: crate::window::Start
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be used as an incremental cursor",
     label = "`{Self}` does not implement `tidemark::Cursor`",
     note = "a cursor must be totally ordered and serializable: integers, `String`, \
-            `chrono::DateTime<Utc>` and `chrono::NaiveDate` implement `Cursor`",
+            `chrono::DateTime<Utc>`, `chrono::NaiveDate` and tuples of these implement `Cursor`",
     note = "floating-point numbers are not totally ordered; store the value as an integer or a timestamp"
 )]
 pub trait Cursor: Ord + Clone + Debug + Serialize + DeserializeOwned + Send + 'static {
     /// What kind of value this is.
     const KIND: CursorKind;
 
-    /// The highest watermark a sync that started at `sync_started` may record.
+    /// The highest watermark a sync that started at `sync_started` may record, and the end of
+    /// the last window of a stream with `step`.
     ///
     /// Time cursors return the last value strictly before the sync started, so rows written
     /// while the sync runs are read again next time instead of being skipped. Cursors without a
@@ -35,6 +58,14 @@ pub trait Cursor: Ord + Clone + Debug + Serialize + DeserializeOwned + Send + 's
     fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
         let _ = sync_started;
         None
+    }
+
+    /// Whether rows with this value may still be written by the time a sync that started at
+    /// `sync_started` ends, so a watermark must not claim it. By default: the value is above
+    /// [`Cursor::upper_cap`]. Must be monotone: every value above a past value is past.
+    #[must_use]
+    fn is_past(&self, sync_started: DateTime<Utc>) -> bool {
+        Self::upper_cap(sync_started).is_some_and(|cap| *self > cap)
     }
 }
 
@@ -50,6 +81,8 @@ pub enum CursorKind {
     Date,
     /// A string compared byte-wise (for example an opaque, sortable token).
     Text,
+    /// A tuple of cursors compared lexicographically (a keyset such as `(updated_at, id)`).
+    Compound,
 }
 
 macro_rules! integer_cursors {
@@ -83,6 +116,25 @@ impl Cursor for NaiveDate {
     /// The day before the sync started (UTC): rows of the current day may still be written.
     fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
         sync_started.date_naive().checked_sub_days(Days::new(1))
+    }
+}
+
+/// A compound cursor is past when its leading component is: `(updated_at, id)` stops at the
+/// sync's start like `updated_at` does.
+impl<A: Cursor, B: Cursor> Cursor for (A, B) {
+    const KIND: CursorKind = CursorKind::Compound;
+
+    fn is_past(&self, sync_started: DateTime<Utc>) -> bool {
+        self.0.is_past(sync_started)
+    }
+}
+
+/// Like the pair: ordered lexicographically, past when the leading component is.
+impl<A: Cursor, B: Cursor, C: Cursor> Cursor for (A, B, C) {
+    const KIND: CursorKind = CursorKind::Compound;
+
+    fn is_past(&self, sync_started: DateTime<Utc>) -> bool {
+        self.0.is_past(sync_started)
     }
 }
 

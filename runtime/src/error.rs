@@ -67,6 +67,18 @@ pub enum Error {
         /// The cursor of the offending record, as JSON.
         next: String,
     },
+    /// A record of a stream whose cursor is an `Option` declared `on_null = "fail"` has no
+    /// cursor value. The stream stops. Reported as `system_error`.
+    #[error(
+        "a record of stream `{stream}` has no `{field}` (null cursor); the stream declares \
+         `on_null = \"fail\"`"
+    )]
+    NullCursor {
+        /// The stream.
+        stream: String,
+        /// The cursor field, as a dotted JSON path.
+        field: String,
+    },
     /// A record could not be serialized to JSON (for example a map with non-string keys).
     /// Reported as `system_error`.
     #[error("a record of stream `{stream}` cannot be serialized: {source}")]
@@ -172,6 +184,7 @@ impl Error {
             | Error::UnknownStream { .. } => FailureType::ConfigError,
             Error::Transient { .. } => FailureType::TransientError,
             Error::OrderViolation { .. }
+            | Error::NullCursor { .. }
             | Error::Serialize { .. }
             | Error::System { .. }
             | Error::Output(_) => FailureType::SystemError,

@@ -100,13 +100,16 @@ mod source;
 pub mod state;
 mod stream;
 pub mod testing;
+pub mod window;
 
 pub use checkpoint::{Admit, Engine, OrderViolation};
 pub use cursor::{Cursor, CursorKind};
 pub use entrypoint::{run, run_with, specification};
 pub use error::{Error, InputFile};
-pub use source::{Records, Source, Streams};
-pub use stream::{CheckpointAt, CheckpointPolicy, IncrementalStream, Slice, StreamState};
+pub use source::{Reader, Records, Source, Streams};
+pub use stream::{
+    CheckpointAt, CheckpointPolicy, IncrementalStream, OnNull, Order, Slice, StreamState,
+};
 /// Declares a record struct as an incremental stream. See the crate docs of
 /// [`tidemark_macros`] for every key.
 pub use tidemark_macros::incremental_stream;
@@ -120,11 +123,19 @@ pub use serde_json;
 #[doc(hidden)]
 pub mod __private {
     pub use ::core;
+    pub use ::schemars::JsonSchema;
     pub use ::serde;
     pub use ::serde_json::Value;
+    pub use ::std::borrow::Cow;
+    pub use ::std::clone::Clone;
+    pub use ::std::ops::Bound;
+    pub use ::std::string::String;
 
     pub use crate::cursor::Cursor;
-    pub use crate::stream::{CheckpointAt, CheckpointPolicy, IncrementalStream, StreamState};
+    pub use crate::stream::{
+        CheckpointAt, CheckpointPolicy, IncrementalStream, OnNull, Order, StreamState,
+    };
+    pub use crate::window::{Date, DatePeriod, Period, Start, Step, Timestamp};
 
     /// The record's JSON Schema (draft-07, inlined) for `discover`.
     #[must_use]
@@ -133,6 +144,32 @@ pub mod __private {
             .into_generator()
             .into_root_schema_for::<T>()
             .to_value()
+    }
+
+    /// `origin + index * step`, for `IncrementalStream::window_bound`.
+    #[must_use]
+    pub fn window_bound<C: Step<D>, D>(origin: &C, step: &D, index: u64) -> Option<C> {
+        origin.forward(step, index)
+    }
+
+    /// Where a sync resumes with `lookback`: after `watermark - lookback`, or from the
+    /// beginning when that leaves the cursor type's range.
+    #[must_use]
+    pub fn look_back<C: Step<D>, D>(watermark: &C, lookback: &D) -> Bound<C> {
+        match watermark.backward(lookback) {
+            Some(from) => Bound::Excluded(from),
+            None => Bound::Unbounded,
+        }
+    }
+
+    /// The declared `start` as a cursor value, or why it does not fit the cursor type.
+    pub fn start<C: Start<L>, L>(literal: &L, text: &str) -> Result<C, String> {
+        C::start(literal).ok_or_else(|| {
+            ::std::format!(
+                "{text} is out of the range of the cursor type `{}`",
+                ::core::any::type_name::<C>()
+            )
+        })
     }
 
     /// The cursor type of a stream whose declaration has errors (never constructed).

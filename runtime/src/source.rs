@@ -14,7 +14,7 @@ use crate::emitter::{Emitter, RecordFrame};
 use crate::error::Error;
 use crate::protocol::{self, StreamDescriptor, StreamStatus, SyncMode};
 use crate::state::{InputState, parse_stream_state};
-use crate::stream::{IncrementalStream, Slice, StreamState};
+use crate::stream::{IncrementalStream, OnNull, Slice, StreamState};
 
 /// A source connector: its configuration, its connection check and its streams.
 ///
@@ -96,16 +96,31 @@ impl<'a> Streams<'a> {
         }
     }
 
-    /// Registers the stream of record type `S`, read by `reader`.
+    /// Registers the stream of record type `S`, read by the closure `reader`.
     ///
-    /// The runtime calls `reader` once per slice. The reader pushes every record of the slice,
-    /// in ascending cursor order, into the [`Records`] sink, and returns `Err` when it cannot
-    /// go on (the runtime then reports the failure and emits the last safe state).
+    /// The runtime calls `reader` once per slice (once per window with `step`). The reader
+    /// pushes every record of the slice into the [`Records`] sink, in ascending cursor order
+    /// unless the stream is declared `order = "unsorted"`, and returns `Err` when it cannot go
+    /// on (the runtime then reports the failure and emits the last safe state).
     #[must_use]
-    pub fn stream<S, F>(mut self, reader: F) -> Self
+    pub fn stream<S, F>(self, reader: F) -> Self
     where
         S: IncrementalStream + 'a,
         F: FnMut(&Slice<'_, S>, &mut Records<'_, S>) -> Result<(), Error> + 'a,
+    {
+        self.reader(FnReader {
+            read: reader,
+            _stream: PhantomData::<fn(&S)>,
+        })
+    }
+
+    /// Registers the stream of record type `S`, read by a [`Reader`]: use this when the
+    /// reader supplies a start or an end bound at run time.
+    #[must_use]
+    pub fn reader<S, R>(mut self, reader: R) -> Self
+    where
+        S: IncrementalStream + 'a,
+        R: Reader<S> + 'a,
     {
         self.streams.push(Box::new(Registered {
             reader,
@@ -129,6 +144,96 @@ impl<'a> Streams<'a> {
     }
 }
 
+/// Reads one stream, slice by slice.
+///
+/// A closure passed to [`Streams::stream`] is a reader that only reads. Implement the trait on
+/// your own type when the bounds of the stream's range come from the configuration or the
+/// source at run time:
+///
+/// ```
+/// use tidemark::{Error, Reader, Records, Slice};
+///
+/// #[derive(serde::Serialize, schemars::JsonSchema)]
+/// #[tidemark::incremental_stream(cursor = "id", step = 1000)]
+/// struct Customer {
+///     id: u64,
+/// }
+///
+/// /// Reads customers from a table whose highest id is known when the sync starts.
+/// struct Customers {
+///     first_id: u64,
+///     max_id: u64,
+/// }
+///
+/// impl Reader<Customer> for Customers {
+///     fn read(&mut self, slice: &Slice<Customer>, out: &mut Records<Customer>) -> Result<(), Error> {
+///         // `lower < id <= upper`; the first window of a first sync includes `first_id`.
+///         let from = slice.after().map_or(self.first_id, |id| id + 1);
+///         let until = slice.until().copied().unwrap_or(self.max_id);
+///         for id in from..=until {
+///             out.emit(&Customer { id })?;
+///         }
+///         Ok(())
+///     }
+///
+///     fn start(&mut self) -> Result<Option<u64>, Error> {
+///         Ok(Some(self.first_id))
+///     }
+///
+///     fn end(&mut self) -> Result<Option<u64>, Error> {
+///         Ok(Some(self.max_id))
+///     }
+/// }
+/// # let _ = Customers { first_id: 1, max_id: 10 };
+/// ```
+pub trait Reader<S: IncrementalStream> {
+    /// Pushes every record of `slice` into `out`; see [`Streams::stream`].
+    ///
+    /// # Errors
+    ///
+    /// Whatever stops the stream: the runtime reports it with the error's failure type.
+    fn read(&mut self, slice: &Slice<'_, S>, out: &mut Records<'_, S>) -> Result<(), Error>;
+
+    /// The lower bound of a sync without saved state, overriding the declared `start` (for
+    /// example a start date from the configuration). Called once per sync, only when there is no
+    /// state. `None` keeps the declared `start`.
+    ///
+    /// # Errors
+    ///
+    /// The bound cannot be determined; the stream fails without reading anything.
+    fn start(&mut self) -> Result<Option<S::Cursor>, Error> {
+        Ok(None)
+    }
+
+    /// The upper bound of the range this sync reads (inclusive), called once per sync before
+    /// the first slice. `None` means: for time cursors, just before the sync started; for other
+    /// cursors, no bound. A stream with `step` on a cursor that is not a time needs one (for
+    /// example the table's highest id).
+    ///
+    /// # Errors
+    ///
+    /// The bound cannot be determined; the stream fails without reading anything.
+    fn end(&mut self) -> Result<Option<S::Cursor>, Error> {
+        Ok(None)
+    }
+}
+
+/// A closure as a [`Reader`].
+struct FnReader<S, F> {
+    read: F,
+    _stream: PhantomData<fn(&S)>,
+}
+
+impl<S, F> Reader<S> for FnReader<S, F>
+where
+    S: IncrementalStream,
+    F: FnMut(&Slice<'_, S>, &mut Records<'_, S>) -> Result<(), Error>,
+{
+    fn read(&mut self, slice: &Slice<'_, S>, out: &mut Records<'_, S>) -> Result<(), Error> {
+        (self.read)(slice, out)
+    }
+}
+
 /// The sink a reader pushes records into.
 pub struct Records<'r, S: IncrementalStream> {
     sink: &'r mut (dyn RecordSink<S> + 'r),
@@ -137,8 +242,9 @@ pub struct Records<'r, S: IncrementalStream> {
 impl<S: IncrementalStream> Records<'_, S> {
     /// Emits one record.
     ///
-    /// Records at or below the resume point are dropped silently (they were delivered by an
-    /// earlier sync). Returns an error when the stream must stop: a record out of the declared
+    /// Records outside the slice are dropped silently: at or below the resume point they were
+    /// delivered by an earlier sync, beyond the window the next window reads them. A record
+    /// whose `Option` cursor is `None` follows the stream's `on_null`. Returns an error when the stream must stop: a record out of the declared
     /// order, a record that cannot be serialized, or stdout closed. Propagate it with `?`; once
     /// an error is returned, every later call returns an error too and emits nothing.
     pub fn emit(&mut self, record: &S) -> Result<(), Error> {
@@ -172,15 +278,15 @@ pub(crate) trait ErasedStream {
     ) -> Result<Option<StreamFailure>, Error>;
 }
 
-struct Registered<S, F> {
-    reader: F,
+struct Registered<S, R> {
+    reader: R,
     _stream: PhantomData<fn(&S)>,
 }
 
-impl<S, F> ErasedStream for Registered<S, F>
+impl<S, R> ErasedStream for Registered<S, R>
 where
     S: IncrementalStream,
-    F: FnMut(&Slice<'_, S>, &mut Records<'_, S>) -> Result<(), Error>,
+    R: Reader<S>,
 {
     fn descriptor(&self) -> StreamDescriptor {
         S::descriptor()
@@ -211,9 +317,9 @@ where
             }
             SyncMode::FullRefresh => S::State::default(),
         };
-        let resume = state.watermark().cloned();
+        let watermark = state.watermark();
         let mut run = StreamRun::<S> {
-            engine: Engine::new(S::POLICY, resume.clone(), S::Cursor::upper_cap(started_at)),
+            engine: Engine::new(S::POLICY, S::ORDER, watermark.clone(), started_at),
             frame: RecordFrame::new(&descriptor),
             descriptor,
             out,
@@ -222,9 +328,13 @@ where
         };
         run.out
             .stream_status(&run.descriptor, StreamStatus::Started)?;
-        let lower = resume.map_or(Bound::Unbounded, Bound::Excluded);
-        let slice = Slice::new(&state, lower, Bound::Unbounded);
-        let result = (self.reader)(&slice, &mut Records { sink: &mut run });
+        let result = read_slices(
+            &mut self.reader,
+            &state,
+            watermark.as_ref(),
+            started_at,
+            &mut run,
+        );
         // An error from `Records::emit` wins over what the reader made of it.
         let result = match run.failed.take() {
             Some(error) => Err(error),
@@ -232,9 +342,6 @@ where
         };
         match result {
             Ok(()) => {
-                // The open slice is the last one: the final STATE covers its end.
-                let records = run.engine.finish();
-                run.write_state(records)?;
                 run.out
                     .stream_status(&run.descriptor, StreamStatus::Complete)?;
                 Ok(None)
@@ -249,6 +356,99 @@ where
                 Ok(Some(StreamFailure { error }))
             }
         }
+    }
+}
+
+/// Reads the stream's slices: one open slice, or the windows of `step`. Ends with the final
+/// STATE when every slice was read.
+fn read_slices<S: IncrementalStream>(
+    reader: &mut impl Reader<S>,
+    state: &S::State,
+    watermark: Option<&S::Cursor>,
+    started_at: DateTime<Utc>,
+    run: &mut StreamRun<'_, '_, S>,
+) -> Result<(), Error> {
+    let lower = match watermark {
+        Some(watermark) => S::resume_bound(watermark),
+        None => match reader.start()? {
+            Some(start) => Bound::Included(start),
+            None => match S::start() {
+                Some(start) => Bound::Included(start.map_err(|message| {
+                    Error::system(format!(
+                        "stream `{}`: the declared `start` {message}",
+                        run.descriptor
+                    ))
+                })?),
+                None => Bound::Unbounded,
+            },
+        },
+    };
+    let end = reader.end()?;
+    let Some(step) = S::STEP else {
+        run.engine.set_slice(
+            lower.clone(),
+            end.clone().map_or(Bound::Unbounded, Bound::Included),
+        );
+        let slice = Slice::new(state, lower, end.map_or(Bound::Unbounded, Bound::Included));
+        read_slice(reader, &slice, run)?;
+        let records = run.engine.finish(None);
+        return run.write_state(records);
+    };
+    let (Bound::Included(origin) | Bound::Excluded(origin)) = lower.clone() else {
+        return Err(Error::system(format!(
+            "stream `{}` is read in windows of {step} but has neither a saved state nor a \
+             start: declare `start` or return one from `Reader::start`",
+            run.descriptor
+        )));
+    };
+    let Some(end) = end.or_else(|| S::Cursor::upper_cap(started_at)) else {
+        return Err(Error::system(format!(
+            "stream `{}` is read in windows of {step} but its reader gives no end: return the \
+             range's upper bound from `Reader::end`",
+            run.descriptor
+        )));
+    };
+    let mut lower = lower;
+    let mut last_end = None;
+    let mut index = 0;
+    while match &lower {
+        Bound::Included(from) => *from <= end,
+        Bound::Excluded(after) => *after < end,
+        Bound::Unbounded => false,
+    } {
+        index += 1;
+        let upper = S::window_bound(&origin, index)
+            .filter(|bound| *bound < end)
+            .unwrap_or_else(|| end.clone());
+        let last = upper == end;
+        run.engine
+            .set_slice(lower.clone(), Bound::Included(upper.clone()));
+        let slice = Slice::new(state, lower, Bound::Included(upper.clone()));
+        read_slice(reader, &slice, run)?;
+        if last {
+            last_end = Some(upper);
+            break;
+        }
+        if let Some(records) = run.engine.end_window(&upper) {
+            run.write_state(records)?;
+        }
+        lower = Bound::Excluded(upper);
+    }
+    let records = run.engine.finish(last_end.as_ref());
+    run.write_state(records)
+}
+
+/// Calls the reader on one slice; an error `emit` returned ends the stream even when the reader
+/// swallowed it.
+fn read_slice<S: IncrementalStream>(
+    reader: &mut impl Reader<S>,
+    slice: &Slice<'_, S>,
+    run: &mut StreamRun<'_, '_, S>,
+) -> Result<(), Error> {
+    reader.read(slice, &mut Records { sink: run })?;
+    match run.failed.take() {
+        Some(error) => Err(error),
+        None => Ok(()),
     }
 }
 
@@ -270,14 +470,27 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
     }
 
     fn try_emit(&mut self, record: &S) -> Result<(), Error> {
-        let admit =
-            self.engine
-                .admit(record.cursor())
-                .map_err(|violation| Error::OrderViolation {
-                    stream: self.descriptor.to_string(),
-                    previous: cursor::to_json(&violation.previous),
-                    next: cursor::to_json(&violation.next),
-                })?;
+        let admit = match record.cursor() {
+            Some(cursor) => {
+                self.engine
+                    .admit(&cursor)
+                    .map_err(|violation| Error::OrderViolation {
+                        stream: self.descriptor.to_string(),
+                        previous: cursor::to_json(&violation.previous),
+                        next: cursor::to_json(&violation.next),
+                    })?
+            }
+            None => match S::ON_NULL {
+                OnNull::Fail => {
+                    return Err(Error::NullCursor {
+                        stream: self.descriptor.to_string(),
+                        field: S::CURSOR_FIELD.join("."),
+                    });
+                }
+                OnNull::Skip => Admit::Drop,
+                OnNull::Emit => self.engine.admit_null(),
+            },
+        };
         match admit {
             Admit::Drop => return Ok(()),
             Admit::Emit => {}

@@ -265,9 +265,30 @@ pub fn parse_stream_state<S: IncrementalStream>(
     if object.is_empty() || object.get(NO_CURSOR_SENTINEL) == Some(&Value::Bool(true)) {
         return Ok(None);
     }
-    let key = <S::State as StreamState>::KEY;
-    if !object.contains_key(key) {
-        return Err(invalid(format!("no `{key}` in the state")));
+    let keys = <S::State as StreamState>::KEYS;
+    let quoted = |keys: &[&str]| -> String {
+        let keys: Vec<String> = keys.iter().map(|key| format!("`{key}`")).collect();
+        keys.join(" and ")
+    };
+    let missing: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|key| !object.contains_key(*key))
+        .collect();
+    if !missing.is_empty() {
+        return Err(invalid(format!("no {} in the state", quoted(&missing))));
+    }
+    // All parts null is "no watermark yet"; some null is a state that claims half a cursor.
+    let nulls: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|key| object.get(*key).is_some_and(Value::is_null))
+        .collect();
+    if !nulls.is_empty() && nulls.len() < keys.len() {
+        return Err(invalid(format!(
+            "{} is null but the rest of the compound cursor is set",
+            quoted(&nulls)
+        )));
     }
     let state: S::State = serde_path_to_error::deserialize(json)
         .map_err(|err| invalid(format!("`{}`: {}", err.path(), err.inner())))?;

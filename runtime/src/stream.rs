@@ -1,6 +1,7 @@
 //! What `#[incremental_stream]` implements: the stream's description, its typed state and its
 //! slices.
 
+use std::borrow::Cow;
 use std::fmt::Debug;
 use std::num::NonZeroU64;
 use std::ops::{Bound, RangeBounds};
@@ -27,18 +28,49 @@ pub trait IncrementalStream: Serialize {
     const NAME: &'static str;
     /// Stream namespace, if declared.
     const NAMESPACE: Option<&'static str>;
-    /// The cursor field as a path of JSON keys (serde names).
+    /// The cursor field as a path of JSON keys (serde names): the catalog's
+    /// `default_cursor_field`. For a compound cursor, its leading field.
     const CURSOR_FIELD: &'static [&'static str];
     /// The primary key: a list of fields, each a path of JSON keys. Empty when not declared.
     const PRIMARY_KEY: &'static [&'static [&'static str]];
     /// When state is emitted.
     const POLICY: CheckpointPolicy;
+    /// What the reader promises about record order (`order`).
+    const ORDER: Order = Order::Asc;
+    /// What a record without a cursor value does (`on_null`; only `Option` cursors have one).
+    const ON_NULL: OnNull = OnNull::Fail;
+    /// The `step` as declared, when the stream is read in windows.
+    const STEP: Option<&'static str> = None;
+    /// The `lookback` as declared, when there is one.
+    const LOOKBACK: Option<&'static str> = None;
 
-    /// The record's cursor value.
-    fn cursor(&self) -> &Self::Cursor;
+    /// The record's cursor value; `None` when an `Option` cursor field is `None`.
+    ///
+    /// Borrowed from the record, except for compound cursors, which are assembled from their
+    /// fields.
+    fn cursor(&self) -> Option<Cow<'_, Self::Cursor>>;
 
     /// The JSON Schema of the record, as shown by `discover`.
     fn json_schema() -> Value;
+
+    /// The `start` bound, used when there is no saved state: `None` when not declared, an error
+    /// message when the declared value does not fit the cursor type.
+    #[must_use]
+    fn start() -> Option<Result<Self::Cursor, String>> {
+        None
+    }
+
+    /// The `index`-th window bound counted from `origin` (`origin + index * step`), or `None`
+    /// when there is no `step` or the bound is out of the cursor type's range.
+    fn window_bound(origin: &Self::Cursor, index: u64) -> Option<Self::Cursor> {
+        let _ = (origin, index);
+        None
+    }
+
+    /// Where a sync resuming from `watermark` starts: after `watermark`, or `lookback` before it.
+    fn resume_bound(watermark: &Self::Cursor) -> Bound<Self::Cursor> {
+        Bound::Excluded(watermark.clone())
+    }
 
     /// The stream's entry in the `discover` catalog.
     #[must_use]
@@ -82,14 +114,38 @@ pub trait StreamState: Clone + Debug + Default + Serialize + DeserializeOwned {
     /// The cursor type. Left unbounded here so that a cursor type that is not a [`Cursor`] is
     /// reported once, by [`IncrementalStream::Cursor`]; the stream's bound always applies.
     type Cursor;
-    /// The JSON key of the watermark in the `stream_state` object.
-    const KEY: &'static str;
+    /// The JSON keys of the watermark in the `stream_state` object: one per cursor field (a
+    /// nested field's key is its dotted path).
+    const KEYS: &'static [&'static str];
 
-    /// The watermark, or `None` when nothing has been synced yet.
-    fn watermark(&self) -> Option<&Self::Cursor>;
+    /// The watermark, or `None` when nothing has been synced yet (or, for a compound cursor,
+    /// when not every part is set).
+    fn watermark(&self) -> Option<Self::Cursor>;
 
     /// A state holding `watermark`.
     fn from_watermark(watermark: Option<Self::Cursor>) -> Self;
+}
+
+/// The `order` key: what a reader promises about the order of the records of one slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Ascending cursor order (the default). Checked: a record below its predecessor stops
+    /// the stream. Allows checkpoints inside a slice.
+    Asc,
+    /// Any order. The watermark only moves when a whole slice (window) is done.
+    Unsorted,
+}
+
+/// The `on_null` key: what a record whose `Option` cursor is `None` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnNull {
+    /// The stream stops with an error naming the cursor field.
+    Fail,
+    /// The record is dropped.
+    Skip,
+    /// The record is emitted and the watermark is left alone. Such a record cannot be resumed
+    /// past: it is sent again by every sync whose reader returns it.
+    Emit,
 }
 
 /// When a stream emits state, as declared by `checkpoint_interval` and `checkpoint`.
@@ -135,9 +191,16 @@ impl CheckpointPolicy {
 
 /// The part of a stream's cursor range one reader call must produce.
 ///
-/// A reader returns every record whose cursor lies in the slice, in ascending cursor order.
-/// Records outside it are dropped by the runtime, so an API that can only filter with `>=` (or
-/// by day) is still correct: the duplicates it returns never reach the destination.
+/// A reader returns every record whose cursor lies in the slice, in ascending cursor order
+/// (any order with `order = "unsorted"`). Records outside it are dropped by the runtime, so an
+/// API that can only filter with `>=` (or by day) is still correct: the duplicates it returns
+/// never reach the destination.
+///
+/// Without `step` a stream has one open slice: after the saved watermark (or from `start`),
+/// without an upper bound. With `step` the range is cut into windows that are half-open:
+/// `lower < cursor <= upper`, so a record exactly on a bound belongs to the window that ends
+/// there and is read once. Only the first window of a sync without state includes its lower
+/// bound (the `start`).
 #[derive(Debug)]
 pub struct Slice<'s, S: IncrementalStream> {
     state: &'s S::State,
@@ -185,6 +248,15 @@ impl<'s, S: IncrementalStream> Slice<'s, S> {
     #[must_use]
     pub fn upper(&self) -> Bound<&S::Cursor> {
         self.upper.as_ref()
+    }
+
+    /// The inclusive upper bound of a window; `None` for an open slice.
+    #[must_use]
+    pub fn until(&self) -> Option<&S::Cursor> {
+        match &self.upper {
+            Bound::Included(value) => Some(value),
+            Bound::Excluded(_) | Bound::Unbounded => None,
+        }
     }
 
     /// Whether a cursor value lies in the slice.

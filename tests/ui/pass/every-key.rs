@@ -35,6 +35,6 @@ fn main() {
         id: 2,
         version: 3,
     };
-    assert_eq!(member.cursor(), &3);
+    assert_eq!(member.cursor().as_deref(), Some(&3));
     assert_eq!(member.org_id + member.id, 3);
 }
