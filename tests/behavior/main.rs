@@ -2,6 +2,7 @@
 
 mod checkpoints;
 mod cli;
+mod cursors;
 mod failures;
 mod inputs;
 mod orders;
@@ -9,3 +10,5 @@ mod orders_fixture;
 mod protocol_schema;
 mod state_forms;
 mod support;
+mod table;
+mod windows;
