@@ -304,6 +304,54 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         "{}::__private::core::option::Option::is_none",
         quote!(#krate)
     );
+    let result = quote!(#private::core::result::Result);
+    let serializers: Vec<String> = fields
+        .iter()
+        .map(|field| {
+            format!(
+                "{state}::{}",
+                format_ident!("__tidemark_serialize_{}", field)
+            )
+        })
+        .collect();
+    let deserializers: Vec<String> = fields
+        .iter()
+        .map(|field| {
+            format!(
+                "{state}::{}",
+                format_ident!("__tidemark_deserialize_{}", field)
+            )
+        })
+        .collect();
+    // State (de)serialization goes through `Cursor::serialize_state` when the type is a cursor,
+    // chosen by method lookup, so a type that is not one is reported only by the stream's bound.
+    let state_serde = fields.iter().zip(&types).map(|(field, ty)| {
+        let serialize = format_ident!("__tidemark_serialize_{}", field);
+        let deserialize = format_ident!("__tidemark_deserialize_{}", field);
+        quote! {
+            #[doc(hidden)]
+            fn #serialize<__S: #private::serde::Serializer>(
+                value: &#option<#ty>,
+                serializer: __S,
+            ) -> #result<__S::Ok, __S::Error> {
+                #[allow(unused_imports)]
+                use #private::{ViaCursor as _, ViaSerde as _};
+                match value {
+                    #option::Some(value) => (&&#private::Watermark(value)).serialize_watermark(serializer),
+                    #option::None => #private::serde::Serializer::serialize_none(serializer),
+                }
+            }
+
+            #[doc(hidden)]
+            fn #deserialize<'de, __D: #private::serde::Deserializer<'de>>(
+                deserializer: __D,
+            ) -> #result<#option<#ty>, __D::Error> {
+                #[allow(unused_imports)]
+                use #private::{ReadViaCursor as _, ReadViaSerde as _};
+                (&&#private::Read::<#ty>::new()).deserialize_watermark(deserializer)
+            }
+        }
+    });
     let policy = policy_doc(model);
     let cursor_words = model.cursor_words();
     let stream_doc = format!("Reads `{ident}` as the incremental stream `{name}`. {policy}");
@@ -387,7 +435,13 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         #[serde(crate = #serde_path)]
         #vis struct #state {
             #(
-                #[serde(rename = #keys, default, skip_serializing_if = #is_none)]
+                #[serde(
+                    rename = #keys,
+                    default,
+                    skip_serializing_if = #is_none,
+                    serialize_with = #serializers,
+                    deserialize_with = #deserializers
+                )]
                 #fields: #option<#types>,
             )*
         }
@@ -395,6 +449,8 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         #[automatically_derived]
         impl #state {
             #(#getters)*
+
+            #(#state_serde)*
         }
 
         #[automatically_derived]

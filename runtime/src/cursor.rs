@@ -3,15 +3,16 @@
 use std::fmt::Debug;
 
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserializer, Serialize, Serializer};
 
 /// A value that orders the records of an incremental stream.
 ///
 /// A cursor must be totally ordered (so a watermark means one thing), serializable (it is
 /// stored in state) and cheap to compare. Implemented for every integer type, `String`,
-/// [`chrono::DateTime<Utc>`], [`chrono::NaiveDate`], and for pairs and triples of cursors
-/// (compound keyset cursors, ordered lexicographically). Time zones are explicit: only UTC timestamps are cursors, so a
+/// [`chrono::DateTime<Utc>`], [`chrono::NaiveDate`], `time::OffsetDateTime` and `time::Date`
+/// (with the `time` feature), and for pairs and triples of cursors (compound keyset cursors,
+/// ordered lexicographically). Time zones are explicit: only UTC timestamps are cursors, so a
 /// state never depends on the machine's local zone.
 ///
 /// Floating-point numbers are deliberately not cursors: `NaN` breaks ordering and equal-looking
@@ -66,6 +67,26 @@ pub trait Cursor: Ord + Clone + Debug + Serialize + DeserializeOwned + Send + 's
     #[must_use]
     fn is_past(&self, sync_started: DateTime<Utc>) -> bool {
         Self::upper_cap(sync_started).is_some_and(|cap| *self > cap)
+    }
+
+    /// Writes the value into a saved state (and into messages). By default through its
+    /// `Serialize` impl; a type whose serde form is not its natural JSON one overrides it
+    /// (`time::OffsetDateTime` writes RFC 3339 here).
+    ///
+    /// # Errors
+    ///
+    /// Whatever the serializer returns.
+    fn serialize_state<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.serialize(serializer)
+    }
+
+    /// Reads the value back from a saved state: the inverse of [`Cursor::serialize_state`].
+    ///
+    /// # Errors
+    ///
+    /// The state's value is not a valid cursor of this type.
+    fn deserialize_state<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::deserialize(deserializer)
     }
 }
 
@@ -138,7 +159,13 @@ impl<A: Cursor, B: Cursor, C: Cursor> Cursor for (A, B, C) {
     }
 }
 
-/// The cursor value as JSON, for messages.
+/// The cursor value as JSON, as a state would hold it, for messages.
 pub(crate) fn to_json<C: Cursor>(value: &C) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| format!("{value:?}"))
+    struct AsState<'c, C>(&'c C);
+    impl<C: Cursor> Serialize for AsState<'_, C> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.0.serialize_state(serializer)
+        }
+    }
+    serde_json::to_string(&AsState(value)).unwrap_or_else(|_| format!("{value:?}"))
 }

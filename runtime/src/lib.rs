@@ -124,6 +124,8 @@ mod source;
 pub mod state;
 mod stream;
 pub mod testing;
+#[cfg(feature = "time")]
+mod time_cursors;
 pub mod window;
 
 pub use checkpoint::{Admit, Engine, OrderViolation};
@@ -142,6 +144,9 @@ pub use chrono;
 pub use schemars;
 pub use serde;
 pub use serde_json;
+/// The `time` crate, whose `OffsetDateTime` and `Date` are cursors with the `time` feature.
+#[cfg(feature = "time")]
+pub use time;
 
 /// Paths used by the code `#[incremental_stream]` generates. Not public API.
 #[doc(hidden)]
@@ -194,6 +199,134 @@ pub mod __private {
                 ::core::any::type_name::<C>()
             )
         })
+    }
+
+    /// A watermark part of a generated state type, serialized through
+    /// [`Cursor::serialize_state`] when its type is a cursor and through `Serialize` otherwise.
+    /// The generated code calls `(&&Watermark(value)).serialize_watermark(serializer)`: method
+    /// lookup picks [`ViaCursor`] when it applies. A type that is not a cursor is reported once,
+    /// by the stream's `Cursor` bound, instead of again by the state type.
+    pub struct Watermark<'a, T>(pub &'a T);
+
+    /// The cursor's own state form; see [`Watermark`].
+    pub trait ViaCursor {
+        /// Serializes the watermark.
+        ///
+        /// # Errors
+        ///
+        /// Whatever the serializer returns.
+        fn serialize_watermark<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error>;
+    }
+
+    impl<C: Cursor> ViaCursor for &Watermark<'_, C> {
+        fn serialize_watermark<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            self.0.serialize_state(serializer)
+        }
+    }
+
+    /// The plain serde form, for types that are not cursors; see [`Watermark`].
+    pub trait ViaSerde {
+        /// Serializes the watermark.
+        ///
+        /// # Errors
+        ///
+        /// Whatever the serializer returns.
+        fn serialize_watermark<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error>;
+    }
+
+    impl<T: ::serde::Serialize> ViaSerde for Watermark<'_, T> {
+        fn serialize_watermark<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            self.0.serialize(serializer)
+        }
+    }
+
+    /// Deserializes a watermark part of a generated state type, the way [`Watermark`]
+    /// serializes it: `(&&Read::<T>::new()).deserialize_watermark(deserializer)`.
+    pub struct Read<T>(::core::marker::PhantomData<fn() -> T>);
+
+    impl<T> Read<T> {
+        /// The probe.
+        #[must_use]
+        pub const fn new() -> Self {
+            Read(::core::marker::PhantomData)
+        }
+    }
+
+    impl<T> Default for Read<T> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// Reads a cursor's own state form; see [`Read`].
+    pub trait ReadViaCursor {
+        /// The value read.
+        type Value;
+        /// Deserializes the watermark; `null` is no value.
+        ///
+        /// # Errors
+        ///
+        /// The value is not valid.
+        fn deserialize_watermark<'de, D: ::serde::Deserializer<'de>>(
+            &self,
+            deserializer: D,
+        ) -> Result<Option<Self::Value>, D::Error>;
+    }
+
+    impl<C: Cursor> ReadViaCursor for &Read<C> {
+        type Value = C;
+        fn deserialize_watermark<'de, D: ::serde::Deserializer<'de>>(
+            &self,
+            deserializer: D,
+        ) -> Result<Option<C>, D::Error> {
+            struct State<C>(C);
+            impl<'de, C: Cursor> ::serde::Deserialize<'de> for State<C> {
+                fn deserialize<D: ::serde::Deserializer<'de>>(
+                    deserializer: D,
+                ) -> Result<Self, D::Error> {
+                    C::deserialize_state(deserializer).map(State)
+                }
+            }
+            let value: Option<State<C>> = ::serde::Deserialize::deserialize(deserializer)?;
+            Ok(value.map(|State(value)| value))
+        }
+    }
+
+    /// Reads the plain serde form; see [`Read`].
+    pub trait ReadViaSerde {
+        /// The value read.
+        type Value;
+        /// Deserializes the watermark; `null` is no value.
+        ///
+        /// # Errors
+        ///
+        /// The value is not valid.
+        fn deserialize_watermark<'de, D: ::serde::Deserializer<'de>>(
+            &self,
+            deserializer: D,
+        ) -> Result<Option<Self::Value>, D::Error>;
+    }
+
+    impl<T: ::serde::de::DeserializeOwned> ReadViaSerde for Read<T> {
+        type Value = T;
+        fn deserialize_watermark<'de, D: ::serde::Deserializer<'de>>(
+            &self,
+            deserializer: D,
+        ) -> Result<Option<T>, D::Error> {
+            ::serde::Deserialize::deserialize(deserializer)
+        }
     }
 
     /// The cursor type of a stream whose declaration has errors (never constructed).

@@ -5,14 +5,21 @@
 //! [`Step`] and [`Start`] that the cursor type accepts it, so `step = "P1D"` on a `String` cursor
 //! or `start = 5` on a timestamp cursor is a compile error on the literal.
 //!
-//! | literal | type | cursor types |
+//! | `step` / `lookback` literal | type | cursor types |
 //! |---|---|---|
-//! | `step = 1000`, `lookback = 10` | `u64` | integers |
-//! | `step = "P1D"`, `"P1M"`, `"P1Y2W"` (no time part) | [`DatePeriod`] | timestamps, dates |
-//! | `step = "PT1H"`, `"P1DT12H"`, `"PT0.5S"` | [`Period`] | timestamps |
-//! | `start = 0`, `start = -5` | `i128` | integers (checked against the type's range at run time) |
-//! | `start = "2024-01-01T00:00:00Z"` (RFC 3339, any offset) | [`Timestamp`] | timestamps |
-//! | `start = "2024-01-01"` | [`Date`] | dates, timestamps (midnight UTC) |
+//! | `1000`, `10` | `u64` | integers |
+//! | `"P1D"`, `"P1M"`, `"P1Y2W"` (no time part) | [`DatePeriod`] | timestamps, dates |
+//! | `"PT1H"`, `"P1DT12H"`, `"PT0.5S"` | [`Period`] | timestamps |
+//!
+//! | `start` literal | type | cursor types |
+//! |---|---|---|
+//! | `0`, `-5` | `i128` | integers (checked against the type's range at run time) |
+//! | `"2024-01-01T00:00:00Z"` (RFC 3339, any offset) | [`Timestamp`] | timestamps |
+//! | `"2024-01-01"` | [`Date`] | dates, timestamps (midnight UTC) |
+//!
+//! Timestamps are `chrono::DateTime<Utc>` and, with the `time` feature, `time::OffsetDateTime`;
+//! dates are `chrono::NaiveDate` and, with the `time` feature, `time::Date`. A newtype cursor
+//! implements [`Step`] and [`Start`] by delegating to the type it wraps.
 //!
 //! Months and years are calendar months: `P1M` from January 31st ends on the last day of
 //! February. Window bounds are computed from the first bound (`origin + n * step`), so they do

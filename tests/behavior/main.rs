@@ -11,4 +11,5 @@ mod protocol_schema;
 mod state_forms;
 mod support;
 mod table;
+mod time_cursors;
 mod windows;
