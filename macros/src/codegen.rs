@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{DeriveInput, Type};
 
@@ -16,6 +16,49 @@ pub(crate) struct CursorPart<'a> {
     pub(crate) ty: &'a Type,
     pub(crate) json_name: String,
     pub(crate) optional: bool,
+    /// The segments after the first of a nested path (`meta.updated_at`: `["updated_at"]`).
+    pub(crate) nested: Vec<String>,
+    /// The `cursor` literal naming it: where errors about a nested path land.
+    pub(crate) span: Span,
+}
+
+impl CursorPart<'_> {
+    /// The field the path ends at: its type, an expression borrowing it from `self`, and the
+    /// JSON names of the segments after the first. Every token of a nested path carries the
+    /// literal's span, so a segment that does not exist is reported there.
+    fn reach(&self, private: &TokenStream) -> (TokenStream, TokenStream, Vec<TokenStream>) {
+        let ty = self.ty;
+        let member = self.ident;
+        let mut ty = quote!(#ty);
+        let mut access = quote!(&self.#member);
+        let mut names = Vec::new();
+        for segment in &self.nested {
+            let field =
+                quote_spanned!(self.span=> #private::Field<{ #private::field_id(#segment) }>);
+            access = quote_spanned!(self.span=> <#ty as #field>::get(#access));
+            names.push(quote_spanned!(self.span=> <#ty as #field>::JSON_NAME));
+            ty = quote_spanned!(self.span=> <#ty as #field>::Type);
+        }
+        (ty, access, names)
+    }
+
+    /// The state's field and accessor name: the last segment.
+    fn state_field(&self) -> Ident {
+        match self.nested.last() {
+            Some(segment) => format_ident!("{}", segment),
+            None => self.ident.clone(),
+        }
+    }
+
+    /// The key of this part in the state JSON: the JSON name, or the dotted path.
+    fn state_key(&self) -> String {
+        let mut key = self.json_name.clone();
+        for segment in &self.nested {
+            key.push('.');
+            key.push_str(segment);
+        }
+        key
+    }
 }
 
 /// Everything codegen needs, resolved and checked.
@@ -194,53 +237,52 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
 
     // The state's fields: one per cursor part (a placeholder when the cursor did not resolve).
     let unresolved = model.cursor.is_empty();
+    let reached: Vec<(TokenStream, TokenStream, Vec<TokenStream>)> = model
+        .cursor
+        .iter()
+        .map(|part| part.reach(&private))
+        .collect();
     let fields: Vec<Ident> = if unresolved {
         vec![format_ident!("watermark")]
     } else {
-        model.cursor.iter().map(|part| part.ident.clone()).collect()
+        model.cursor.iter().map(CursorPart::state_field).collect()
     };
     let types: Vec<TokenStream> = if unresolved {
         vec![quote!(#private::Unresolved)]
     } else {
-        model
-            .cursor
-            .iter()
-            .map(|part| {
-                let ty = part.ty;
-                quote!(#ty)
-            })
-            .collect()
+        reached.iter().map(|(ty, ..)| ty.clone()).collect()
     };
     let keys: Vec<String> = if unresolved {
         vec![String::new()]
     } else {
-        model
-            .cursor
-            .iter()
-            .map(|part| part.json_name.clone())
-            .collect()
+        model.cursor.iter().map(CursorPart::state_key).collect()
     };
-    let leading_key = &keys[0];
+    let cursor_field = match (model.cursor.first(), reached.first()) {
+        (Some(part), Some((_, _, names))) => {
+            let first = &part.json_name;
+            quote!(&[#first, #(#names),*])
+        }
+        _ => quote!(&[""]),
+    };
     let cursor_ty = match types.as_slice() {
         [one] => one.clone(),
         many => quote!((#(#many),*)),
     };
+    let optional_types: Vec<TokenStream> = types.iter().map(|ty| quote!(#option<#ty>)).collect();
+    let accesses = reached.iter().map(|(_, access, _)| access);
     let cursor_body = match model.cursor.as_slice() {
         [] => quote!(#private::core::unreachable!()),
         [part] if part.optional => {
             let field = part.ident;
             quote!(#option::map(#option::as_ref(&self.#field), #private::Cow::Borrowed))
         }
-        [part] => {
-            let field = part.ident;
-            quote!(#option::Some(#private::Cow::Borrowed(&self.#field)))
+        [_] => {
+            let access = &reached[0].1;
+            quote!(#option::Some(#private::Cow::Borrowed(#access)))
         }
-        parts => {
-            let fields = parts.iter().map(|part| part.ident);
-            quote!(#option::Some(#private::Cow::Owned((
-                #(#private::Clone::clone(&self.#fields)),*
-            ))))
-        }
+        _ => quote!(#option::Some(#private::Cow::Owned((
+            #(#private::Clone::clone(#accesses)),*
+        )))),
     };
     let (watermark_body, from_watermark_body) = match fields.as_slice() {
         [field] => (
@@ -325,13 +367,13 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         .collect();
     // State (de)serialization goes through `Cursor::serialize_state` when the type is a cursor,
     // chosen by method lookup, so a type that is not one is reported only by the stream's bound.
-    let state_serde = fields.iter().zip(&types).map(|(field, ty)| {
+    let state_serde = fields.iter().zip(&types).zip(&optional_types).map(|((field, ty), optional)| {
         let serialize = format_ident!("__tidemark_serialize_{}", field);
         let deserialize = format_ident!("__tidemark_deserialize_{}", field);
         quote! {
             #[doc(hidden)]
             fn #serialize<__S: #private::serde::Serializer>(
-                value: &#option<#ty>,
+                value: &#optional,
                 serializer: __S,
             ) -> #result<__S::Ok, __S::Error> {
                 #[allow(unused_imports)]
@@ -345,7 +387,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             #[doc(hidden)]
             fn #deserialize<'de, __D: #private::serde::Deserializer<'de>>(
                 deserializer: __D,
-            ) -> #result<#option<#ty>, __D::Error> {
+            ) -> #result<#optional, __D::Error> {
                 #[allow(unused_imports)]
                 use #private::{ReadViaCursor as _, ReadViaSerde as _};
                 (&&#private::Read::<#ty>::new()).deserialize_watermark(deserializer)
@@ -403,7 +445,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             type State = #state;
             const NAME: &'static str = #name;
             const NAMESPACE: #option<&'static str> = #namespace;
-            const CURSOR_FIELD: &'static [&'static str] = &[#leading_key];
+            const CURSOR_FIELD: &'static [&'static str] = #cursor_field;
             const PRIMARY_KEY: &'static [&'static [&'static str]] = &[#(#primary_key),*];
             const POLICY: #private::CheckpointPolicy = #private::CheckpointPolicy {
                 interval: #interval,
@@ -442,7 +484,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
                     serialize_with = #serializers,
                     deserialize_with = #deserializers
                 )]
-                #fields: #option<#types>,
+                #fields: #optional_types,
             )*
         }
 

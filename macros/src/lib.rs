@@ -11,6 +11,7 @@ mod codegen;
 mod errors;
 mod fallback;
 mod iso;
+mod nested;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -33,7 +34,7 @@ use crate::errors::Errors;
 ///
 /// | key | value | default | what it does to state | example |
 /// |---|---|---|---|---|
-/// | `cursor` | `"field"`, or a list for a compound keyset cursor | required | the state holds the watermark under the field's JSON name (one key per field of a compound cursor); the next sync reads records above it | `cursor = "updated_at"`, `cursor = ["updated_at", "id"]` |
+/// | `cursor` | `"field"`, a nested path `"meta.updated_at"` (the inner struct derives `tidemark::Nested`), or a list for a compound keyset cursor | required | the state holds the watermark under the field's JSON name (a nested path's key is the dotted path; a compound cursor has one key per field); the next sync reads records above it | `cursor = "updated_at"`, `cursor = ["updated_at", "id"]` |
 /// | `name` | string | struct name in `snake_case` | names the stream whose state it is | `name = "orders"` |
 /// | `namespace` | string | none | part of the stream descriptor the state is saved under | `namespace = "shop"` |
 /// | `primary_key` | `"id"` or a list | none | none (`source_defined_primary_key`, for deduplication downstream) | `primary_key = ["org_id", "id"]` |
@@ -53,6 +54,16 @@ use crate::errors::Errors;
 #[proc_macro_attribute]
 pub fn incremental_stream(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr.into(), &item.into()).into()
+}
+
+/// Lets a nested `cursor` path (`cursor = "meta.updated_at"`) reach into this struct: derive it
+/// on every struct such a path goes through. See `tidemark::Nested`.
+#[proc_macro_derive(Nested)]
+pub fn derive_nested(item: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(item) {
+        Ok(input) => nested::derive(&input).into(),
+        Err(error) => error.to_compile_error().into(),
+    }
 }
 
 fn expand(
@@ -98,6 +109,8 @@ fn expand(
             ty: part.ty,
             json_name: part.field.json_name.clone(),
             optional: part.optional,
+            nested: part.nested.clone(),
+            span: part.lit.span(),
         })
         .collect();
     if !errors.is_empty() || cursor.is_empty() {

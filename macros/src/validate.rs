@@ -27,6 +27,26 @@ pub(crate) struct CursorPart<'r, 'a> {
     pub(crate) optional: bool,
     /// The `cursor` literal naming it.
     pub(crate) lit: &'r LitStr,
+    /// The segments after the first of a nested path (`meta.updated_at`: `["updated_at"]`).
+    pub(crate) nested: Vec<String>,
+}
+
+impl CursorPart<'_, '_> {
+    /// The name of the field the path ends at.
+    fn name(&self) -> String {
+        self.nested
+            .last()
+            .map_or_else(|| self.field.ident.to_string(), Clone::clone)
+    }
+}
+
+/// A Rust field name as a nested path segment may hold.
+fn is_identifier(segment: &str) -> bool {
+    let mut chars = segment.chars();
+    chars
+        .next()
+        .is_some_and(|first| first == '_' || first.is_alphabetic())
+        && chars.all(|ch| ch == '_' || ch.is_alphanumeric())
 }
 
 /// Every `cursor` entry must name a field that is serialized: the state stores its value under
@@ -39,7 +59,18 @@ pub(crate) fn check_cursor_fields<'r, 'a>(
     let lits = args.cursor.as_ref()?;
     let mut parts = Vec::new();
     for lit in lits {
-        let Some(field) = find_field(record, &lit.value(), lit.span(), "cursor", errors) else {
+        let path = lit.value();
+        let mut segments = path.split('.');
+        let first = segments.next().unwrap_or_default();
+        let nested: Vec<String> = segments.map(str::to_owned).collect();
+        if first.is_empty() || nested.iter().any(|segment| !is_identifier(segment)) {
+            errors.at(
+                lit.span(),
+                format!("`{path}` is not a field name or a dotted path of field names"),
+            );
+            continue;
+        }
+        let Some(field) = find_field(record, first, lit.span(), "cursor", errors) else {
             continue;
         };
         if field.skipped {
@@ -53,14 +84,31 @@ pub(crate) fn check_cursor_fields<'r, 'a>(
             continue;
         }
         let (ty, optional) = match option_inner(field.ty) {
-            Some(inner) => (inner, true),
-            None => (field.ty, false),
+            Some(inner) if nested.is_empty() => (inner, true),
+            _ => (field.ty, false),
         };
+        let last = nested
+            .last()
+            .map_or_else(|| field.ident.to_string(), Clone::clone);
+        if parts
+            .iter()
+            .any(|part: &CursorPart<'_, '_>| part.name() == last)
+        {
+            errors.at(
+                lit.span(),
+                format!(
+                    "two fields of the compound cursor are named `{last}`; the state needs one \
+                     name per field"
+                ),
+            );
+            continue;
+        }
         parts.push(CursorPart {
             field,
             ty,
             optional,
             lit,
+            nested,
         });
     }
     (parts.len() == lits.len() && !parts.is_empty()).then_some(parts)

@@ -83,7 +83,7 @@
 //!
 //! | key | value | default | what it does to state | example |
 //! |---|---|---|---|---|
-//! | `cursor` | `"field"`, or a list for a compound keyset cursor | required | the state holds the watermark under the field's JSON name (one key per field of a compound cursor); the next sync reads records above it | `cursor = "updated_at"`, `cursor = ["updated_at", "id"]` |
+//! | `cursor` | `"field"`, a nested path `"meta.updated_at"` (the inner struct derives `tidemark::Nested`), or a list for a compound keyset cursor | required | the state holds the watermark under the field's JSON name (a nested path's key is the dotted path; a compound cursor has one key per field); the next sync reads records above it | `cursor = "updated_at"`, `cursor = ["updated_at", "id"]` |
 //! | `name` | string | struct name in `snake_case` | names the stream whose state it is | `name = "orders"` |
 //! | `namespace` | string | none | part of the stream descriptor the state is saved under | `namespace = "shop"` |
 //! | `primary_key` | `"id"` or a list | none | none (`source_defined_primary_key`, for deduplication downstream) | `primary_key = ["org_id", "id"]` |
@@ -119,6 +119,7 @@ mod emitter;
 mod entrypoint;
 mod error;
 mod input;
+mod nested;
 pub mod protocol;
 mod source;
 pub mod state;
@@ -132,10 +133,13 @@ pub use checkpoint::{Admit, Engine, OrderViolation};
 pub use cursor::{Cursor, CursorKind};
 pub use entrypoint::{run, run_with, specification};
 pub use error::{Error, InputFile};
+pub use nested::Nested;
 pub use source::{Reader, Records, Source, Streams};
 pub use stream::{
     CheckpointAt, CheckpointPolicy, IncrementalStream, OnNull, Order, Slice, StreamState,
 };
+/// Lets a nested `cursor` path reach this struct's fields; see [`Nested`](trait@Nested).
+pub use tidemark_macros::Nested;
 /// Declares a record struct as an incremental stream. See the crate docs of
 /// [`tidemark_macros`] for every key.
 pub use tidemark_macros::incremental_stream;
@@ -161,6 +165,7 @@ pub mod __private {
     pub use ::std::string::String;
 
     pub use crate::cursor::Cursor;
+    pub use crate::nested::{Field, Nested, field_id};
     pub use crate::stream::{
         CheckpointAt, CheckpointPolicy, IncrementalStream, OnNull, Order, StreamState,
     };

@@ -263,3 +263,44 @@ fn renamed_fields_name_the_cursor_in_discover_and_in_state() {
     let resumed = TableSource::new(Table::new(rows)).read(Some(&output.state_file_at(0)));
     assert!(resumed.records().is_empty());
 }
+
+/// The inner struct of a nested cursor path.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema, tidemark::Nested)]
+pub struct Meta {
+    #[serde(rename = "modifiedAt")]
+    modified_at: u64,
+}
+
+/// A record whose cursor lives in a nested object, as many JSON APIs put it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(name = "tickets", cursor = "meta.modified_at", primary_key = "id")]
+pub struct Ticket {
+    id: u64,
+    meta: Meta,
+}
+
+#[test]
+fn a_nested_cursor_is_named_by_its_json_path_and_resumes() {
+    let rows: Vec<Ticket> = [(1, 10), (2, 20), (3, 20), (4, 30)]
+        .into_iter()
+        .map(|(id, modified_at)| Ticket { id, meta: Meta { modified_at } })
+        .collect();
+    let source = TableSource::new(Table::new(rows.clone()));
+    let catalog = testing::incremental_catalog(&source, &json!({}));
+    assert_eq!(
+        catalog["streams"][0]["stream"]["default_cursor_field"],
+        json!(["meta", "modifiedAt"])
+    );
+    let output = source.read(None);
+    assert_eq!(states(&output), [json!({"meta.modified_at": 30})]);
+    assert_eq!(
+        <TicketState as tidemark::StreamState>::KEYS,
+        ["meta.modified_at"]
+    );
+
+    let state = json!({"tickets": {"meta.modified_at": 20}});
+    let mut table = Table::new(rows);
+    table.sloppy = true;
+    let resumed = TableSource::new(table).read(Some(&state));
+    assert_eq!(values(&resumed, "id"), [4]);
+}
