@@ -283,7 +283,10 @@ pub struct Ticket {
 fn a_nested_cursor_is_named_by_its_json_path_and_resumes() {
     let rows: Vec<Ticket> = [(1, 10), (2, 20), (3, 20), (4, 30)]
         .into_iter()
-        .map(|(id, modified_at)| Ticket { id, meta: Meta { modified_at } })
+        .map(|(id, modified_at)| Ticket {
+            id,
+            meta: Meta { modified_at },
+        })
         .collect();
     let source = TableSource::new(Table::new(rows.clone()));
     let catalog = testing::incremental_catalog(&source, &json!({}));
@@ -303,4 +306,74 @@ fn a_nested_cursor_is_named_by_its_json_path_and_resumes() {
     table.sloppy = true;
     let resumed = TableSource::new(table).read(Some(&state));
     assert_eq!(values(&resumed, "id"), [4]);
+}
+
+/// A connector's own cursor type: a log sequence number.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(transparent)]
+pub struct Lsn(u64);
+
+impl tidemark::Cursor for Lsn {
+    const KIND: tidemark::CursorKind = tidemark::CursorKind::Integer;
+}
+
+impl tidemark::window::Step<u64> for Lsn {
+    fn forward(&self, distance: &u64, times: u64) -> Option<Self> {
+        self.0.forward(distance, times).map(Lsn)
+    }
+
+    fn backward(&self, distance: &u64) -> Option<Self> {
+        self.0.backward(distance).map(Lsn)
+    }
+}
+
+impl tidemark::window::Start<i128> for Lsn {
+    fn start(literal: &i128) -> Option<Self> {
+        <u64 as tidemark::window::Start<i128>>::start(literal).map(Lsn)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(name = "wal", cursor = "lsn", step = 100, start = 0)]
+pub struct WalEntry {
+    lsn: Lsn,
+}
+
+#[test]
+fn a_newtype_cursor_takes_step_and_start_by_delegating() {
+    use tidemark::window::Step as _;
+    let rows: Vec<WalEntry> = [5, 100, 101, 250].map(|n| WalEntry { lsn: Lsn(n) }).into();
+    let mut table = Table::new(rows);
+    table.end = Some(Lsn(250));
+    let source = TableSource::new(table);
+    let output = source.read(None);
+    assert_eq!(output.exit_code, 0, "{}", output.stdout);
+    assert_eq!(
+        *source.slices.borrow(),
+        [
+            "Included(Lsn(0))..Included(Lsn(100))",
+            "Excluded(Lsn(100))..Included(Lsn(200))",
+            "Excluded(Lsn(200))..Included(Lsn(250))"
+        ]
+    );
+    assert_eq!(
+        states(&output),
+        [
+            json!({"lsn": 100}),
+            json!({"lsn": 200}),
+            json!({"lsn": 250})
+        ]
+    );
+    assert_eq!(Lsn(1).forward(&2, 3), Some(Lsn(7)));
 }
