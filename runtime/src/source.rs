@@ -268,6 +268,15 @@ pub(crate) trait ErasedStream {
     fn catalog_entry(&self) -> protocol::Stream;
     /// Checks the saved state before any stream is read.
     fn check_state(&self, input: &InputState) -> Result<(), Error>;
+    /// Orders two `stream_state` values of this stream by their watermarks (no watermark is
+    /// lowest), for the testing kit.
+    fn compare_states(
+        &self,
+        a: &serde_json::Value,
+        b: &serde_json::Value,
+    ) -> Result<std::cmp::Ordering, Error>;
+    /// Whether the stream declares `lookback` (its overlap is re-sent on purpose).
+    fn has_lookback(&self) -> bool;
     /// Reads the stream; `Err` only when output failed and the run must stop.
     fn read(
         &mut self,
@@ -298,6 +307,21 @@ where
 
     fn check_state(&self, input: &InputState) -> Result<(), Error> {
         parse_stream_state::<S>(input.stream_state(&S::descriptor())).map(drop)
+    }
+
+    fn compare_states(
+        &self,
+        a: &serde_json::Value,
+        b: &serde_json::Value,
+    ) -> Result<std::cmp::Ordering, Error> {
+        let watermark = |json| {
+            parse_stream_state::<S>(Some(json)).map(|state| state.and_then(|s| s.watermark()))
+        };
+        Ok(watermark(a)?.cmp(&watermark(b)?))
+    }
+
+    fn has_lookback(&self) -> bool {
+        S::LOOKBACK.is_some()
     }
 
     fn read(

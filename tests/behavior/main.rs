@@ -2,6 +2,7 @@
 
 mod checkpoints;
 mod cli;
+mod crash;
 mod cursors;
 mod failures;
 mod inputs;

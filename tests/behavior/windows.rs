@@ -51,7 +51,7 @@ pub struct Unanchored {
     n: u64,
 }
 
-fn buckets(ns: &[u64]) -> Vec<Bucket> {
+pub(crate) fn buckets(ns: &[u64]) -> Vec<Bucket> {
     ns.iter()
         .enumerate()
         .map(|(id, &n)| Bucket { id: id as u64, n })

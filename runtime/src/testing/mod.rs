@@ -35,6 +35,8 @@
 //! assert_eq!(resumed.records().len(), 1);
 //! ```
 
+mod crash;
+
 use serde_json::{Value, json};
 
 use crate::emitter::Emitter;
@@ -45,6 +47,8 @@ use crate::protocol::{
 };
 use crate::source::Source;
 use crate::state::InputState;
+
+pub use crash::{CrashFailure, CrashReport, CrashTest};
 
 /// What one in-process run printed.
 #[derive(Debug, Clone)]
