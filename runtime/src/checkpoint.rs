@@ -141,6 +141,13 @@ impl<C: Cursor> Engine<C> {
         Ok(admit)
     }
 
+    /// The last admitted record could not be written after all (it failed to serialize): it is
+    /// not counted in the next STATE. Its cursor stays the last one, which only makes the safe
+    /// watermark of a failure more conservative.
+    pub fn retract(&mut self) {
+        self.since_state = self.since_state.saturating_sub(1);
+    }
+
     /// A record without a cursor value (`on_null = "emit"`): it is emitted and counted, and
     /// leaves the watermark alone.
     pub fn admit_null(&mut self) -> Admit {

@@ -127,6 +127,17 @@ impl<'o> Emitter<'o> {
         Ok(())
     }
 
+    /// Drops the end of the buffer after the last complete line: what a panic in the middle of
+    /// serializing a record left behind.
+    pub(crate) fn discard_partial_line(&mut self) {
+        let complete = self
+            .buf
+            .iter()
+            .rposition(|&byte| byte == b'\n')
+            .map_or(0, |newline| newline + 1);
+        self.buf.truncate(complete);
+    }
+
     /// Writes a STREAM state and flushes it, with every record before it, to the sink.
     pub(crate) fn state<S: Serialize>(
         &mut self,

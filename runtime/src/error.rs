@@ -79,6 +79,16 @@ pub enum Error {
         /// The cursor field, as a dotted JSON path.
         field: String,
     },
+    /// A stream's reader (or a record's `Serialize` impl) panicked. The stream stops as if the
+    /// reader had returned an error; the other streams are still read. Needs the default
+    /// `panic = "unwind"`. Reported as `system_error`.
+    #[error("the reader of stream `{stream}` panicked: {message}")]
+    Panic {
+        /// The stream.
+        stream: String,
+        /// The panic's message.
+        message: String,
+    },
     /// A record could not be serialized to JSON (for example a map with non-string keys).
     /// Reported as `system_error`.
     #[error("a record of stream `{stream}` cannot be serialized: {source}")]
@@ -185,6 +195,7 @@ impl Error {
             Error::Transient { .. } => FailureType::TransientError,
             Error::OrderViolation { .. }
             | Error::NullCursor { .. }
+            | Error::Panic { .. }
             | Error::Serialize { .. }
             | Error::System { .. }
             | Error::Output(_) => FailureType::SystemError,

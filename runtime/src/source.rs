@@ -348,17 +348,28 @@ where
             descriptor,
             out,
             running: false,
+            writing: false,
             failed: None,
         };
         run.out
             .stream_status(&run.descriptor, StreamStatus::Started)?;
-        let result = read_slices(
-            &mut self.reader,
-            &state,
-            watermark.as_ref(),
-            started_at,
-            &mut run,
-        );
+        // A panicking reader is reported like a failing one: the other streams still run.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_slices(
+                &mut self.reader,
+                &state,
+                watermark.as_ref(),
+                started_at,
+                &mut run,
+            )
+        }))
+        .unwrap_or_else(|payload| {
+            run.recover_from_panic();
+            Err(Error::Panic {
+                stream: run.descriptor.to_string(),
+                message: panic_message(payload.as_ref()),
+            })
+        });
         // An error from `Records::emit` wins over what the reader made of it.
         let result = match run.failed.take() {
             Some(error) => Err(error),
@@ -476,6 +487,17 @@ fn read_slice<S: IncrementalStream>(
     }
 }
 
+/// The message a panic was raised with.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}
+
 /// One stream being read: the engine deciding, the emitter writing.
 struct StreamRun<'r, 'o, S: IncrementalStream> {
     engine: Engine<S::Cursor>,
@@ -483,6 +505,8 @@ struct StreamRun<'r, 'o, S: IncrementalStream> {
     frame: RecordFrame,
     out: &'r mut Emitter<'o>,
     running: bool,
+    /// A record is being written: a panic now leaves it half-written and already counted.
+    writing: bool,
     /// The first error `emit` returned; the stream is over once it is set.
     failed: Option<Error>,
 }
@@ -491,6 +515,14 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
     fn write_state(&mut self, records: u64) -> Result<(), Error> {
         let state = S::State::from_watermark(self.engine.watermark().cloned());
         self.out.state(&self.descriptor, &state, records)
+    }
+
+    /// After a panic: drops a half-written record line and its count.
+    fn recover_from_panic(&mut self) {
+        if std::mem::take(&mut self.writing) {
+            self.engine.retract();
+        }
+        self.out.discard_partial_line();
     }
 
     fn try_emit(&mut self, record: &S) -> Result<(), Error> {
@@ -525,7 +557,13 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
             self.out
                 .stream_status(&self.descriptor, StreamStatus::Running)?;
         }
-        self.out.record(&self.frame, record, &self.descriptor.name)
+        self.writing = true;
+        let written = self.out.record(&self.frame, record, &self.descriptor.name);
+        self.writing = false;
+        if written.is_err() {
+            self.engine.retract();
+        }
+        written
     }
 }
 

@@ -8,6 +8,7 @@ mod failures;
 mod inputs;
 mod orders;
 mod orders_fixture;
+mod panics;
 mod protocol_schema;
 mod state_forms;
 mod support;

@@ -1,0 +1,146 @@
+//! A panicking reader is reported like a failing one.
+
+use serde_json::json;
+use tidemark::protocol::{FailureType, StreamStatus};
+use tidemark::testing::{self, incremental_catalog};
+use tidemark::{Error, Records, Slice, Source, Streams};
+
+use crate::support::{NoConfig, first_error};
+use crate::table::states;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(
+    name = "fragile",
+    cursor = "id",
+    primary_key = "id",
+    checkpoint_interval = 2
+)]
+pub struct Fragile {
+    id: u64,
+    /// Serializing this record panics halfway through.
+    #[serde(serialize_with = "explode_on_six")]
+    payload: u64,
+}
+
+fn explode_on_six<S: serde::Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    assert_ne!(*value, 6, "payload 6 cannot be serialized");
+    serializer.serialize_u64(*value)
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(name = "steady", cursor = "id", primary_key = "id")]
+pub struct Steady {
+    id: u64,
+}
+
+/// `fragile` panics in its reader after `panic_after` records, or in a record's serialization.
+struct Panicky {
+    panic_after: Option<u64>,
+}
+
+impl Source for Panicky {
+    const NAME: &'static str = "source-panicky";
+    const VERSION: &'static str = "0.0.1";
+    type Config = NoConfig;
+
+    fn check(&self, _config: &NoConfig) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
+        Ok(Streams::new()
+            .stream(move |_slice: &Slice<Fragile>, out: &mut Records<Fragile>| {
+                for id in 1..=10 {
+                    if Some(id) == self.panic_after.map(|n| n + 1) {
+                        let missing: Option<u64> = None;
+                        missing.expect("the upstream row vanished");
+                    }
+                    out.emit(&Fragile { id, payload: id })?;
+                }
+                Ok(())
+            })
+            .stream(|_slice: &Slice<Steady>, out: &mut Records<Steady>| {
+                for id in 1..=3 {
+                    out.emit(&Steady { id })?;
+                }
+                Ok(())
+            }))
+    }
+}
+
+#[test]
+fn a_panicking_reader_fails_its_stream_and_the_others_go_on() {
+    let source = Panicky {
+        panic_after: Some(5),
+    };
+    let output = testing::read(
+        &source,
+        &json!({}),
+        &incremental_catalog(&source, &json!({})),
+        None,
+    );
+    assert_eq!(output.exit_code, 1);
+    assert_eq!(
+        output.statuses("fragile").last(),
+        Some(&StreamStatus::Incomplete)
+    );
+    assert_eq!(
+        output.statuses("steady").last(),
+        Some(&StreamStatus::Complete)
+    );
+    let error = first_error(&output);
+    assert_eq!(error.failure_type, Some(FailureType::SystemError));
+    assert!(
+        error
+            .message
+            .contains("panicked: the upstream row vanished"),
+        "{}",
+        error.message
+    );
+    // States at 2 and 4 (interval), then the safe state at 4 after 5 records: 5 may have ties.
+    assert_eq!(states(&output)[..2], [json!({"id": 2}), json!({"id": 4})]);
+}
+
+#[test]
+fn a_record_that_panics_while_serializing_leaves_no_partial_line_and_is_not_counted() {
+    let source = Panicky { panic_after: None };
+    let output = testing::read(
+        &source,
+        &json!({}),
+        &incremental_catalog(&source, &json!({})),
+        None,
+    );
+    // Every stdout line parsed as a message (`testing::read` panics otherwise).
+    assert_eq!(output.exit_code, 1);
+    let fragile: Vec<u64> = output
+        .records()
+        .iter()
+        .filter(|r| r.stream == "fragile")
+        .map(|r| r.data["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(fragile, [1, 2, 3, 4, 5]);
+    // The failure STATE covers 5 and counts only it: record 6 was admitted but never written.
+    let last = output
+        .states()
+        .into_iter()
+        .filter(|s| {
+            s.stream
+                .as_ref()
+                .is_some_and(|s| s.stream_descriptor.name == "fragile")
+        })
+        .last()
+        .expect("a state");
+    assert_eq!(
+        last.stream.as_ref().and_then(|s| s.stream_state.clone()),
+        Some(json!({"id": 5}))
+    );
+    assert_eq!(
+        last.source_stats.as_ref().and_then(|s| s.record_count),
+        Some(1.0)
+    );
+    assert!(
+        first_error(&output)
+            .message
+            .contains("payload 6 cannot be serialized")
+    );
+}
