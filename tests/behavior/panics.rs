@@ -22,6 +22,10 @@ pub struct Fragile {
     payload: u64,
 }
 
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "the signature serde's `serialize_with` calls"
+)]
 fn explode_on_six<S: serde::Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
     assert_ne!(*value, 6, "payload 6 cannot be serialized");
     serializer.serialize_u64(*value)
@@ -52,8 +56,7 @@ impl Source for Panicky {
             .stream(move |_slice: &Slice<Fragile>, out: &mut Records<Fragile>| {
                 for id in 1..=10 {
                     if Some(id) == self.panic_after.map(|n| n + 1) {
-                        let missing: Option<u64> = None;
-                        missing.expect("the upstream row vanished");
+                        panic!("the upstream row vanished");
                     }
                     out.emit(&Fragile { id, payload: id })?;
                 }
