@@ -55,9 +55,10 @@ impl Source for Panicky {
         Ok(Streams::new()
             .stream(move |_slice: &Slice<Fragile>, out: &mut Records<Fragile>| {
                 for id in 1..=10 {
-                    if Some(id) == self.panic_after.map(|n| n + 1) {
-                        panic!("the upstream row vanished");
-                    }
+                    assert!(
+                        Some(id) != self.panic_after.map(|n| n + 1),
+                        "the upstream row vanished"
+                    );
                     out.emit(&Fragile { id, payload: id })?;
                 }
                 Ok(())
@@ -126,12 +127,11 @@ fn a_record_that_panics_while_serializing_leaves_no_partial_line_and_is_not_coun
     let last = output
         .states()
         .into_iter()
-        .filter(|s| {
+        .rfind(|s| {
             s.stream
                 .as_ref()
                 .is_some_and(|s| s.stream_descriptor.name == "fragile")
         })
-        .last()
         .expect("a state");
     assert_eq!(
         last.stream.as_ref().and_then(|s| s.stream_state.clone()),
