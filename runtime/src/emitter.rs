@@ -6,6 +6,7 @@
 //! struct into the buffer, with no intermediate JSON value.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -23,6 +24,8 @@ const FLUSH_AT: usize = 64 * 1024;
 pub(crate) struct Emitter<'o> {
     buf: Vec<u8>,
     sink: &'o mut dyn Write,
+    /// Set when the process was asked to stop (SIGTERM during `read`).
+    stop: Option<&'static AtomicBool>,
 }
 
 /// The JSON prefix and suffix that frame the records of one stream.
@@ -97,7 +100,18 @@ impl<'o> Emitter<'o> {
         Emitter {
             buf: Vec::with_capacity(FLUSH_AT + 4096),
             sink,
+            stop: None,
         }
+    }
+
+    /// Watches `flag`: once it is set, [`Emitter::stop_requested`] says so.
+    pub(crate) fn stop_on(&mut self, flag: &'static AtomicBool) {
+        self.stop = Some(flag);
+    }
+
+    /// Whether the process was asked to stop.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
 
     /// Writes one record line. The record is serialized before anything is committed to the

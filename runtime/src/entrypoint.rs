@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -92,18 +93,49 @@ enum Command {
 pub fn run<S: Source>(source: S) -> ExitCode {
     let stdout = io::stdout();
     let stderr = io::stderr();
-    let code = run_with(
+    let code = execute(
         &source,
         std::env::args_os(),
         &mut stdout.lock(),
         &mut stderr.lock(),
+        true,
     );
+    if TERMINATE.load(Ordering::Relaxed) {
+        // Everything is flushed: end the way SIGTERM ends a process.
+        let _ = writeln!(stderr.lock(), "{}: stopped by SIGTERM", S::NAME);
+        #[cfg(unix)]
+        let _ = signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGTERM);
+        return ExitCode::from(128 + 15);
+    }
     ExitCode::from(code)
 }
 
+/// Set by SIGTERM while `read` runs in a connector process (see [`run`]).
+static TERMINATE: AtomicBool = AtomicBool::new(false);
+
 /// Runs the connector with the given arguments (the first is the program name) and output
 /// streams; returns the exit status. [`run`] calls it with the process's own.
+///
+/// Unlike [`run`], it installs no signal handler: SIGTERM keeps its default action.
 pub fn run_with<S, I, T>(source: &S, args: I, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8
+where
+    S: Source,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    execute(source, args, stdout, stderr, false)
+}
+
+/// The commands. With `handle_sigterm`, `read` (only `read`: `spec`, `check` and `discover`
+/// keep SIGTERM's default action) stops at the next record on SIGTERM, after the stream's
+/// last safe STATE.
+fn execute<S, I, T>(
+    source: &S,
+    args: I,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    handle_sigterm: bool,
+) -> u8
 where
     S: Source,
     I: IntoIterator<Item = T>,
@@ -132,14 +164,24 @@ where
             config,
             catalog,
             state,
-        } => read_files(
-            source,
-            &config,
-            &catalog,
-            state.as_deref(),
-            &mut out,
-            stderr,
-        ),
+        } => {
+            #[cfg(unix)]
+            if handle_sigterm
+                && signal_hook::flag::register(signal_hook::consts::SIGTERM, &TERMINATE).is_ok()
+            {
+                out.stop_on(&TERMINATE);
+            }
+            #[cfg(not(unix))]
+            let _ = handle_sigterm;
+            read_files(
+                source,
+                &config,
+                &catalog,
+                state.as_deref(),
+                &mut out,
+                stderr,
+            )
+        }
     };
     let result = result.and_then(|code| out.flush().map(|()| code));
     match result {
@@ -320,6 +362,10 @@ pub(crate) fn read<S: Source>(
         };
         if let Some(failure) = stream.read(configured.sync_mode, state, started_at, out)? {
             code = fail(&failure.error, Some(&descriptor), out, stderr)?;
+        }
+        if out.stop_requested() {
+            // SIGTERM: the streams not started yet are left for the next sync.
+            break;
         }
     }
     Ok(code)

@@ -79,6 +79,14 @@ pub enum Error {
         /// The cursor field, as a dotted JSON path.
         field: String,
     },
+    /// The process received SIGTERM during `read`. The stream being read stops with its last
+    /// safe STATE; no further stream is started; the process then ends as terminated by the
+    /// signal. Reported as `transient_error`: the next sync resumes.
+    #[error("the sync was stopped by SIGTERM while reading stream `{stream}`")]
+    Terminated {
+        /// The stream being read.
+        stream: String,
+    },
     /// A stream's reader (or a record's `Serialize` impl) panicked. The stream stops as if the
     /// reader had returned an error; the other streams are still read. Needs the default
     /// `panic = "unwind"`. Reported as `system_error`.
@@ -192,7 +200,7 @@ impl Error {
             | Error::Config { .. }
             | Error::State { .. }
             | Error::UnknownStream { .. } => FailureType::ConfigError,
-            Error::Transient { .. } => FailureType::TransientError,
+            Error::Transient { .. } | Error::Terminated { .. } => FailureType::TransientError,
             Error::OrderViolation { .. }
             | Error::NullCursor { .. }
             | Error::Panic { .. }

@@ -480,6 +480,11 @@ fn read_slice<S: IncrementalStream>(
     slice: &Slice<'_, S>,
     run: &mut StreamRun<'_, '_, S>,
 ) -> Result<(), Error> {
+    if run.out.stop_requested() {
+        return Err(Error::Terminated {
+            stream: run.descriptor.to_string(),
+        });
+    }
     reader.read(slice, &mut Records { sink: run })?;
     match run.failed.take() {
         Some(error) => Err(error),
@@ -526,6 +531,11 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
     }
 
     fn try_emit(&mut self, record: &S) -> Result<(), Error> {
+        if self.out.stop_requested() {
+            return Err(Error::Terminated {
+                stream: self.descriptor.to_string(),
+            });
+        }
         let admit = match record.cursor() {
             Some(cursor) => {
                 self.engine

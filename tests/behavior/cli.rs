@@ -130,3 +130,103 @@ fn a_closed_stdout_ends_the_run_with_one_clear_line_and_no_panic() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("stdout was closed"), "{stderr}");
 }
+
+/// Sends SIGTERM to a child process.
+fn terminate(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_read_flushes_the_last_safe_state_and_ends_by_the_signal() {
+    use std::io::BufRead as _;
+    use std::os::unix::process::ExitStatusExt as _;
+
+    let (_, catalog) = orders_fixture::paths();
+    let config = crate::support::temp_file("config.json", r#"{"count": 100000000}"#);
+    let mut child = Command::new(orders_binary())
+        .args(["read", "--config"])
+        .arg(&config)
+        .args(["--catalog", &catalog])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    // Let it emit a few checkpoints, then stop it.
+    while seen.iter().filter(|m| m["type"] == "STATE").count() < 3 {
+        let line = lines.next().expect("more output").expect("a line");
+        seen.push(serde_json::from_str(&line).expect("a JSON message"));
+    }
+    terminate(&child);
+    for line in lines {
+        let line = line.expect("a line");
+        seen.push(serde_json::from_str(&line).unwrap_or_else(|err| panic!("{err}: {line}")));
+    }
+    let status = child.wait().expect("exits");
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+
+    // The tail: the safe STATE (covering records emitted since the previous one), INCOMPLETE
+    // and an error naming the signal, and nothing after.
+    let tail: Vec<&serde_json::Value> = seen.iter().rev().take(3).collect();
+    assert_eq!(tail[0]["trace"]["error"]["failure_type"], "transient_error");
+    assert!(
+        tail[0]["trace"]["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("SIGTERM"))
+    );
+    assert_eq!(tail[1]["trace"]["stream_status"]["status"], "INCOMPLETE");
+    assert_eq!(tail[2]["type"], "STATE");
+    let records = seen.iter().filter(|m| m["type"] == "RECORD").count();
+    let counted: f64 = seen
+        .iter()
+        .filter(|m| m["type"] == "STATE")
+        .map(|m| {
+            m["state"]["sourceStats"]["recordCount"]
+                .as_f64()
+                .expect("count")
+        })
+        .sum();
+    // Every record but the last one (its value may have more records) is covered by a STATE.
+    #[expect(clippy::cast_precision_loss, reason = "a few thousand records")]
+    let records = records as f64;
+    assert!(
+        counted <= records && counted >= records - 1.0,
+        "{counted} of {records}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_after_spec_answered_is_not_turned_into_an_error_exit() {
+    use std::os::unix::process::ExitStatusExt as _;
+
+    for _ in 0..3 {
+        let child = Command::new(orders_binary())
+            .arg("spec")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        terminate(&child);
+        let output = child.wait_with_output().expect("exits");
+        // Either it finished first (exit 0) or the signal ended it; never exit 1.
+        assert!(
+            output.status.success() || output.status.signal() == Some(15),
+            "{:?}",
+            output.status
+        );
+    }
+}
