@@ -442,7 +442,14 @@ fn collect_value(iter: &mut std::iter::Peekable<impl Iterator<Item = TokenTree>>
             iter.next();
             break;
         }
-        tokens.extend(iter.next());
+        match iter.next() {
+            // A value passed through `macro_rules!` (`$value:literal`) arrives wrapped in an
+            // invisible group: look through it.
+            Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::None => {
+                tokens.extend(group.stream());
+            }
+            token => tokens.extend(token),
+        }
     }
     let stream: TokenStream = tokens.iter().cloned().collect();
     Some(match tokens.as_slice() {

@@ -9,6 +9,7 @@ mod inputs;
 mod orders;
 mod orders_fixture;
 mod panics;
+mod props;
 mod protocol_schema;
 mod state_forms;
 mod support;
