@@ -15,15 +15,32 @@ use crate::state::InputState;
 /// Most schema violations listed in one message.
 const MAX_LISTED: usize = 5;
 
-/// Reads a file as JSON. Missing, unreadable, empty and non-JSON files are errors that name the
-/// file and the problem.
+/// The largest input file read: configs, catalogs and states are small, and a bound keeps a
+/// wrong path (a device, a huge file) from exhausting memory.
+pub(crate) const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a file as JSON. Missing, unreadable, oversized, empty and non-JSON files are errors that
+/// name the file and the problem.
 pub(crate) fn read_json(file: InputFile, path: &Path) -> Result<Value, Error> {
+    use std::io::Read as _;
     let input = |message: String| Error::Input {
         file,
         path: path.display().to_string(),
         message,
     };
-    let bytes = std::fs::read(path).map_err(|err| input(format!("cannot be read: {err}")))?;
+    let cannot_read = |err: std::io::Error| input(format!("cannot be read: {err}"));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot_read)?
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(input(format!(
+            "is larger than {} MiB",
+            MAX_INPUT_BYTES / 1024 / 1024
+        )));
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(input("is empty".to_owned()));
     }

@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod cursors;
 mod failures;
+mod hostile;
 mod inputs;
 mod orders;
 mod orders_fixture;
