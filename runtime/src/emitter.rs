@@ -6,15 +6,19 @@
 //! struct into the buffer, with no intermediate JSON value.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::logging::{LogQueue, LogSubscriber};
+use crate::secret::Masker;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::error::Error;
 use crate::protocol::{
-    ErrorTrace, FailureType, Message, StreamDescriptor, StreamStatus, StreamStatusTrace,
-    TraceMessage, TraceType,
+    ErrorTrace, EstimateTrace, EstimateType, FailureType, Message, StreamDescriptor, StreamStatus,
+    StreamStatusReason, StreamStatusTrace, TraceMessage, TraceType,
 };
 
 /// Buffer size at which pending output is written to the sink.
@@ -26,6 +30,12 @@ pub(crate) struct Emitter<'o> {
     sink: &'o mut dyn Write,
     /// Set when the process was asked to stop (SIGTERM during `read`).
     stop: Option<&'static AtomicBool>,
+    /// LOG lines from `tracing` events, written before the next message.
+    logs: Option<Arc<LogQueue>>,
+    /// The run's secrets, masked in LOG, TRACE and CONNECTION_STATUS messages.
+    masker: Arc<Masker>,
+    /// Show per-stream progress on stderr (a connector process whose stderr is a terminal).
+    progress: bool,
 }
 
 /// The JSON prefix and suffix that frame the records of one stream.
@@ -101,6 +111,38 @@ impl<'o> Emitter<'o> {
             buf: Vec::with_capacity(FLUSH_AT + 4096),
             sink,
             stop: None,
+            logs: None,
+            masker: Arc::default(),
+            progress: false,
+        }
+    }
+
+    /// Shows per-stream progress on the process's stderr from now on.
+    pub(crate) fn show_progress(&mut self) {
+        self.progress = true;
+    }
+
+    /// Whether per-stream progress is shown.
+    pub(crate) fn progress(&self) -> bool {
+        self.progress
+    }
+
+    /// A `tracing` dispatcher whose events this emitter writes as LOG messages.
+    pub(crate) fn log_dispatch(&mut self) -> tracing::Dispatch {
+        let queue = Arc::new(LogQueue::default());
+        self.logs = Some(Arc::clone(&queue));
+        tracing::Dispatch::new(LogSubscriber::new(queue, Arc::clone(&self.masker)))
+    }
+
+    /// Learns the secret values of a configuration from its schema's `airbyte_secret` fields.
+    pub(crate) fn learn_secrets(&self, schema: &serde_json::Value, config: &serde_json::Value) {
+        self.masker.learn(schema, config);
+    }
+
+    /// Moves queued LOG lines into the buffer.
+    fn take_logs(&mut self) {
+        if let Some(logs) = &self.logs {
+            logs.drain_into(&mut self.buf);
         }
     }
 
@@ -122,6 +164,7 @@ impl<'o> Emitter<'o> {
         data: &T,
         stream: &str,
     ) -> Result<(), Error> {
+        self.take_logs();
         let start = self.buf.len();
         self.buf.extend_from_slice(&frame.prefix);
         if let Err(source) = serde_json::to_writer(&mut self.buf, data) {
@@ -159,6 +202,7 @@ impl<'o> Emitter<'o> {
         state: &S,
         records: u64,
     ) -> Result<(), Error> {
+        self.take_logs();
         #[expect(
             clippy::cast_precision_loss,
             reason = "recordCount is a float in the protocol; counts stay far below 2^53"
@@ -189,7 +233,11 @@ impl<'o> Emitter<'o> {
 
     /// Writes any other protocol message.
     pub(crate) fn message(&mut self, message: &Message) -> Result<(), Error> {
-        write_json(&mut self.buf, message);
+        self.take_logs();
+        match self.masked(message) {
+            Some(masked) => write_json(&mut self.buf, &masked),
+            None => write_json(&mut self.buf, message),
+        }
         self.buf.push(b'\n');
         if self.buf.len() >= FLUSH_AT {
             self.drain()?;
@@ -203,6 +251,16 @@ impl<'o> Emitter<'o> {
         descriptor: &StreamDescriptor,
         status: StreamStatus,
     ) -> Result<(), Error> {
+        self.status_with_reasons(descriptor, status, None)
+    }
+
+    /// A STREAM_STATUS trace with reasons.
+    pub(crate) fn status_with_reasons(
+        &mut self,
+        descriptor: &StreamDescriptor,
+        status: StreamStatus,
+        reasons: Option<Vec<StreamStatusReason>>,
+    ) -> Result<(), Error> {
         self.message(&Message::Trace {
             trace: TraceMessage {
                 trace_type: TraceType::StreamStatus,
@@ -212,7 +270,31 @@ impl<'o> Emitter<'o> {
                 stream_status: Some(StreamStatusTrace {
                     stream_descriptor: descriptor.clone(),
                     status,
+                    reasons,
                 }),
+            },
+        })
+    }
+
+    /// A STREAM estimate trace: how many rows the stream is about to emit.
+    pub(crate) fn estimate(
+        &mut self,
+        descriptor: &StreamDescriptor,
+        rows: u64,
+    ) -> Result<(), Error> {
+        self.message(&Message::Trace {
+            trace: TraceMessage {
+                trace_type: TraceType::Estimate,
+                emitted_at: trace_time(),
+                error: None,
+                estimate: Some(EstimateTrace {
+                    name: descriptor.name.clone(),
+                    estimate_type: EstimateType::Stream,
+                    namespace: descriptor.namespace.clone(),
+                    row_estimate: Some(i64::try_from(rows).unwrap_or(i64::MAX)),
+                    byte_estimate: None,
+                }),
+                stream_status: None,
             },
         })
     }
@@ -226,8 +308,40 @@ impl<'o> Emitter<'o> {
         self.message(&error_message(error, stream))
     }
 
+    /// `message` with secrets masked, when it carries text that may hold one.
+    fn masked(&self, message: &Message) -> Option<Message> {
+        let mask = |text: &mut String| {
+            if let std::borrow::Cow::Owned(masked) = self.masker.mask(text) {
+                *text = masked;
+            }
+        };
+        match message {
+            Message::Trace { trace } if trace.error.is_some() => {
+                let mut trace = trace.clone();
+                if let Some(error) = &mut trace.error {
+                    mask(&mut error.message);
+                    error.internal_message.as_mut().map(mask);
+                    error.stack_trace.as_mut().map(mask);
+                }
+                Some(Message::Trace { trace })
+            }
+            Message::ConnectionStatus { connection_status } => {
+                let mut connection_status = connection_status.clone();
+                connection_status.message.as_mut().map(mask);
+                Some(Message::ConnectionStatus { connection_status })
+            }
+            Message::Log { log } => {
+                let mut log = log.clone();
+                mask(&mut log.message);
+                Some(Message::Log { log })
+            }
+            _ => None,
+        }
+    }
+
     /// Hands everything buffered to the sink and flushes it.
     pub(crate) fn flush(&mut self) -> Result<(), Error> {
+        self.take_logs();
         self.drain()?;
         self.sink.flush().map_err(Error::Output)
     }

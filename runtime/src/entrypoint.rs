@@ -126,7 +126,8 @@ where
     execute(source, args, stdout, stderr, false)
 }
 
-/// The commands. With `handle_sigterm`, `read` (only `read`: `spec`, `check` and `discover`
+/// The commands. With `handle_sigterm` (a connector process), the LOG subscriber is installed
+/// for the whole process, and `read` (only `read`: `spec`, `check` and `discover`
 /// keep SIGTERM's default action) stops at the next record on SIGTERM, after the stream's
 /// last safe STATE.
 fn execute<S, I, T>(
@@ -156,7 +157,13 @@ where
         }
     };
     let mut out = Emitter::new(stdout);
-    let result = match cli.command {
+    // `tracing` events become LOG messages: process-wide in a connector process, on this
+    // thread otherwise (tests, embedding).
+    let dispatch = out.log_dispatch();
+    if handle_sigterm {
+        let _ = tracing::dispatcher::set_global_default(dispatch.clone());
+    }
+    let result = tracing::dispatcher::with_default(&dispatch, || match cli.command {
         Command::Spec => spec::<S>(&mut out),
         Command::Check { config } => check(source, &config, &mut out),
         Command::Discover { config } => discover(source, &config, &mut out, stderr),
@@ -171,6 +178,9 @@ where
             {
                 out.stop_on(&TERMINATE);
             }
+            if handle_sigterm && io::IsTerminal::is_terminal(&io::stderr()) {
+                out.show_progress();
+            }
             #[cfg(not(unix))]
             let _ = handle_sigterm;
             read_files(
@@ -182,7 +192,7 @@ where
                 stderr,
             )
         }
-    };
+    });
     let result = result.and_then(|code| out.flush().map(|()| code));
     match result {
         Ok(code) => code,
@@ -221,12 +231,18 @@ fn spec<S: Source>(out: &mut Emitter<'_>) -> Result<u8, Error> {
     Ok(0)
 }
 
-fn load_config<S: Source>(path: &Path) -> Result<S::Config, Error> {
-    input::parse_config(input::read_json(InputFile::Config, path)?)
+fn load_config<S: Source>(path: &Path, out: &Emitter<'_>) -> Result<S::Config, Error> {
+    parse_config::<S>(input::read_json(InputFile::Config, path)?, out)
+}
+
+/// Validates and deserializes a config, after learning its secrets so that no message shows them.
+fn parse_config<S: Source>(config: Value, out: &Emitter<'_>) -> Result<S::Config, Error> {
+    out.learn_secrets(&input::config_schema::<S::Config>(), &config);
+    input::parse_config(config)
 }
 
 fn check<S: Source>(source: &S, config: &Path, out: &mut Emitter<'_>) -> Result<u8, Error> {
-    let outcome = load_config::<S>(config).and_then(|config| source.check(&config));
+    let outcome = load_config::<S>(config, out).and_then(|config| source.check(&config));
     let connection_status = match outcome {
         Ok(()) => ConnectionStatus {
             status: Status::Succeeded,
@@ -265,7 +281,7 @@ fn discover<S: Source>(
     out: &mut Emitter<'_>,
     stderr: &mut dyn Write,
 ) -> Result<u8, Error> {
-    let config = match load_config::<S>(config) {
+    let config = match load_config::<S>(config, out) {
         Ok(config) => config,
         Err(error) => return fail(&error, None, out, stderr),
     };
@@ -317,7 +333,7 @@ pub(crate) fn read<S: Source>(
     stderr: &mut dyn Write,
 ) -> Result<u8, Error> {
     let started_at = Utc::now();
-    let config: S::Config = match input::parse_config(config) {
+    let config: S::Config = match parse_config::<S>(config, out) {
         Ok(config) => config,
         Err(error) => return fail(&error, None, out, stderr),
     };

@@ -119,8 +119,10 @@ mod emitter;
 mod entrypoint;
 mod error;
 mod input;
+mod logging;
 mod nested;
 pub mod protocol;
+mod secret;
 mod source;
 pub mod state;
 mod stream;
@@ -134,6 +136,7 @@ pub use cursor::{Cursor, CursorKind};
 pub use entrypoint::{run, run_with, specification};
 pub use error::{Error, InputFile};
 pub use nested::Nested;
+pub use secret::Secret;
 pub use source::{Reader, Records, Source, Streams};
 pub use stream::{
     CheckpointAt, CheckpointPolicy, IncrementalStream, OnNull, Order, Slice, StreamState,

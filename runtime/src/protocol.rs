@@ -411,6 +411,36 @@ pub struct StreamStatusTrace {
     pub stream_descriptor: StreamDescriptor,
     /// Where it is.
     pub status: StreamStatus,
+    /// Why, for a `RUNNING` stream that waits (a rate limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<StreamStatusReason>>,
+}
+
+/// Why a stream is in its status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamStatusReason {
+    /// The kind of reason.
+    #[serde(rename = "type")]
+    pub reason_type: StreamStatusReasonType,
+    /// Set for `RATE_LIMITED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limited: Option<RateLimited>,
+}
+
+/// Kind of a [`StreamStatusReason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StreamStatusReasonType {
+    /// The source is waiting for an API quota.
+    RateLimited,
+}
+
+/// A rate limit the stream waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateLimited {
+    /// When the quota resets, in milliseconds since the Unix epoch, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_reset: Option<i64>,
 }
 
 /// Life cycle of a stream within one sync.

@@ -12,7 +12,10 @@ use crate::checkpoint::{Admit, Engine};
 use crate::cursor::{self, Cursor};
 use crate::emitter::{Emitter, RecordFrame};
 use crate::error::Error;
-use crate::protocol::{self, StreamDescriptor, StreamStatus, SyncMode};
+use crate::protocol::{
+    self, RateLimited, StreamDescriptor, StreamStatus, StreamStatusReason, StreamStatusReasonType,
+    SyncMode,
+};
 use crate::state::{InputState, parse_stream_state};
 use crate::stream::{IncrementalStream, OnNull, Slice, StreamState};
 
@@ -250,11 +253,35 @@ impl<S: IncrementalStream> Records<'_, S> {
     pub fn emit(&mut self, record: &S) -> Result<(), Error> {
         self.sink.emit(record)
     }
+
+    /// Reports how many records this stream is about to emit in this sync (a TRACE ESTIMATE),
+    /// which the Airbyte platform shows as progress. Call it once you know, for example after
+    /// a `COUNT(*)` of the rows after the state; calling it again replaces the estimate.
+    ///
+    /// # Errors
+    ///
+    /// stdout is closed.
+    pub fn estimate(&mut self, rows: u64) -> Result<(), Error> {
+        self.sink.estimate(rows)
+    }
+
+    /// Reports that the stream waits for an API rate limit (a `STREAM_STATUS` `RUNNING` with a
+    /// `RATE_LIMITED` reason and, when known, when the quota resets). The reader then waits and
+    /// retries itself; the runtime does not sleep.
+    ///
+    /// # Errors
+    ///
+    /// stdout is closed.
+    pub fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error> {
+        self.sink.rate_limited(quota_reset)
+    }
 }
 
 /// Object-safe face of a stream run, so `Records` does not carry the output's lifetime.
 trait RecordSink<S: IncrementalStream> {
     fn emit(&mut self, record: &S) -> Result<(), Error>;
+    fn estimate(&mut self, rows: u64) -> Result<(), Error>;
+    fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error>;
 }
 
 /// A stream that failed, with the error to report.
@@ -349,6 +376,7 @@ where
             out,
             running: false,
             writing: false,
+            progress: Progress::new(),
             failed: None,
         };
         run.out
@@ -375,6 +403,9 @@ where
             Some(error) => Err(error),
             None => result,
         };
+        if run.out.progress() {
+            run.progress.finish(&run.descriptor);
+        }
         match result {
             Ok(()) => {
                 run.out
@@ -492,6 +523,55 @@ fn read_slice<S: IncrementalStream>(
     }
 }
 
+/// A local run's per-stream progress line on stderr: records, rate and current cursor, redrawn
+/// about once a second.
+struct Progress {
+    records: u64,
+    started: std::time::Instant,
+    shown: std::time::Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = std::time::Instant::now();
+        Progress {
+            records: 0,
+            started: now,
+            shown: now,
+        }
+    }
+
+    fn tick(&mut self, stream: &StreamDescriptor, cursor: impl FnOnce() -> String) {
+        self.records += 1;
+        if self.records.is_multiple_of(1024)
+            && self.shown.elapsed() >= std::time::Duration::from_secs(1)
+        {
+            self.shown = std::time::Instant::now();
+            self.show(stream, &cursor());
+        }
+    }
+
+    fn show(&self, stream: &StreamDescriptor, cursor: &str) {
+        use std::io::Write as _;
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
+        #[expect(clippy::cast_precision_loss, reason = "an approximate rate for people")]
+        let rate = self.records as f64 / seconds;
+        let _ = write!(
+            std::io::stderr(),
+            "\r{stream}: {} records, {rate:.0}/s, cursor {cursor}\x1b[K",
+            self.records
+        );
+    }
+
+    fn finish(&self, stream: &StreamDescriptor) {
+        use std::io::Write as _;
+        if self.records > 0 {
+            self.show(stream, "done");
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
+
 /// The message a panic was raised with.
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
@@ -512,6 +592,8 @@ struct StreamRun<'r, 'o, S: IncrementalStream> {
     running: bool,
     /// A record is being written: a panic now leaves it half-written and already counted.
     writing: bool,
+    /// Records written, and the progress line's clock.
+    progress: Progress,
     /// The first error `emit` returned; the stream is over once it is set.
     failed: Option<Error>,
 }
@@ -572,12 +654,34 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
         self.writing = false;
         if written.is_err() {
             self.engine.retract();
+        } else if self.out.progress() {
+            self.progress.tick(&self.descriptor, || {
+                record
+                    .cursor()
+                    .map_or_else(|| "null".to_owned(), |cursor| cursor::to_json(&*cursor))
+            });
         }
         written
     }
 }
 
 impl<S: IncrementalStream> RecordSink<S> for StreamRun<'_, '_, S> {
+    fn estimate(&mut self, rows: u64) -> Result<(), Error> {
+        self.out.estimate(&self.descriptor, rows)
+    }
+
+    fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error> {
+        let reason = StreamStatusReason {
+            reason_type: StreamStatusReasonType::RateLimited,
+            rate_limited: Some(RateLimited {
+                quota_reset: quota_reset.map(|at| at.timestamp_millis()),
+            }),
+        };
+        self.running = true;
+        self.out
+            .status_with_reasons(&self.descriptor, StreamStatus::Running, Some(vec![reason]))
+    }
+
     fn emit(&mut self, record: &S) -> Result<(), Error> {
         if let Some(error) = &self.failed {
             return Err(stopped(error));

@@ -2,6 +2,7 @@
 
 mod checkpoints;
 mod cli;
+mod conveniences;
 mod crash;
 mod cursors;
 mod failures;

@@ -11,7 +11,7 @@ use crate::support::{Script, Scripted};
 use tidemark::testing;
 
 /// Validators for `AirbyteMessage`: as published, and strict.
-fn validators() -> Option<(jsonschema::Validator, jsonschema::Validator)> {
+pub(crate) fn validators() -> Option<(jsonschema::Validator, jsonschema::Validator)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/protocol/airbyte_protocol.schema.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
@@ -42,7 +42,7 @@ fn validators() -> Option<(jsonschema::Validator, jsonschema::Validator)> {
     Some((message(definitions), message(strict)))
 }
 
-fn assert_valid(
+pub(crate) fn assert_valid(
     validators: &(jsonschema::Validator, jsonschema::Validator),
     output: &testing::Output,
 ) {

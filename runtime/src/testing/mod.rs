@@ -178,15 +178,18 @@ pub fn read<S: Source>(
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     let mut out = Emitter::new(&mut stdout);
-    let code = entrypoint::read(
-        source,
-        config.clone(),
-        &catalog,
-        &state,
-        &mut out,
-        &mut stderr,
-    )
-    .and_then(|code| out.flush().map(|()| code))
+    let dispatch = out.log_dispatch();
+    let code = tracing::dispatcher::with_default(&dispatch, || {
+        entrypoint::read(
+            source,
+            config.clone(),
+            &catalog,
+            &state,
+            &mut out,
+            &mut stderr,
+        )
+        .and_then(|code| out.flush().map(|()| code))
+    })
     .unwrap_or(1);
     drop(out);
     Output::new(code, stdout, &stderr)
