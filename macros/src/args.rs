@@ -40,6 +40,14 @@ pub(crate) enum Value {
         span: Span,
         items: Vec<LitStr>,
     },
+    /// A bracketed list with a token that does not fit: `["a", 5]`.
+    BadList {
+        span: Span,
+        /// The first token that does not fit.
+        token: TokenTree,
+        /// What was expected in its place.
+        expected: &'static str,
+    },
     Other(TokenStream),
 }
 
@@ -50,7 +58,7 @@ impl Value {
             Value::Str(_) => "a string",
             Value::Int { .. } => "an integer",
             Value::Float(_) => "a float",
-            Value::List { .. } => "a list",
+            Value::List { .. } | Value::BadList { .. } => "a list",
             Value::Other(_) => "an expression",
         }
     }
@@ -59,7 +67,7 @@ impl Value {
         let message = format!("expected {expected}, found {}", self.describe());
         match self {
             Value::Str(lit) => errors.at(lit.span(), message),
-            Value::List { span, .. } => errors.at(*span, message),
+            Value::List { span, .. } | Value::BadList { span, .. } => errors.at(*span, message),
             Value::Int { tokens, .. } | Value::Float(tokens) | Value::Other(tokens) => {
                 errors.spanned(tokens, message);
             }
@@ -131,6 +139,8 @@ pub(crate) struct Args {
     pub(crate) krate: Option<syn::Path>,
     /// Whether `cursor` was written at all (even with a bad value).
     pub(crate) cursor_given: bool,
+    /// Whether `on_null` was written at all (even with a bad value).
+    pub(crate) on_null_given: bool,
 }
 
 /// Parses `key = value, ...`. Never fails: problems go to `errors`.
@@ -145,9 +155,8 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             continue;
         };
         let key_name = key.to_string();
-        if key_name == "cursor" {
-            args.cursor_given = true;
-        }
+        args.cursor_given |= key_name == "cursor";
+        args.on_null_given |= key_name == "on_null";
         let value = match iter.peek() {
             Some(TokenTree::Punct(eq)) if eq.as_char() == '=' => {
                 iter.next();
@@ -170,8 +179,9 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             let mut message = format!("unknown `incremental_stream` argument `{key_name}`");
             match closest(&key_name, KEYS.iter().copied()) {
                 Some(suggestion) => {
-                    // A misspelt `cursor` is reported once, not also as missing.
+                    // A misspelt `cursor` or `on_null` is reported once, not also as missing.
                     args.cursor_given |= suggestion == "cursor";
+                    args.on_null_given |= suggestion == "on_null";
                     let _ = write!(message, "\nhelp: did you mean `{suggestion}`?");
                 }
                 None => {
@@ -247,6 +257,9 @@ fn assign(args: &mut Args, key: &Ident, value: Value, errors: &mut Errors) {
                 errors.at(span, "`primary_key` needs at least one field");
             }
             Value::List { items, .. } => args.primary_key = Some(items),
+            Value::BadList {
+                token, expected, ..
+            } => bad_item(&token, expected, errors),
             other => other.error(errors, "a field name or a list of field names"),
         },
         "checkpoint_interval" => match value {
@@ -324,6 +337,12 @@ fn cursor(value: Value, errors: &mut Errors) -> Option<Vec<LitStr>> {
                 }
             }
             Some(fields)
+        }
+        Value::BadList {
+            token, expected, ..
+        } => {
+            bad_item(&token, expected, errors);
+            None
         }
         other => {
             other.error(
@@ -459,7 +478,7 @@ fn collect_value(iter: &mut std::iter::Peekable<impl Iterator<Item = TokenTree>>
             literal(lit, true, stream)
         }
         [TokenTree::Group(group)] if group.delimiter() == Delimiter::Bracket => {
-            list(group.stream(), group.span()).unwrap_or(Value::Other(stream))
+            list(group.stream(), group.span())
         }
         _ => Value::Other(stream),
     })
@@ -478,22 +497,50 @@ fn literal(lit: &proc_macro2::Literal, negative: bool, tokens: TokenStream) -> V
     }
 }
 
+/// The error on the first token of a list of field names that does not fit.
+fn bad_item(token: &TokenTree, expected: &str, errors: &mut Errors) {
+    let found = match token {
+        TokenTree::Literal(lit) => match Lit::new(lit.clone()) {
+            Lit::Str(_) => "a string".to_owned(),
+            Lit::Int(_) => "an integer".to_owned(),
+            Lit::Float(_) => "a float".to_owned(),
+            _ => "a literal".to_owned(),
+        },
+        TokenTree::Group(group) if group.delimiter() == Delimiter::Bracket => "a list".to_owned(),
+        TokenTree::Group(_) => "an expression".to_owned(),
+        TokenTree::Ident(_) | TokenTree::Punct(_) => format!("`{token}`"),
+    };
+    errors.spanned(token, format!("expected {expected}, found {found}"));
+}
+
 /// `["a", "b"]`: string literals separated by commas (a trailing comma is fine).
-fn list(tokens: TokenStream, span: Span) -> Option<Value> {
+fn list(tokens: TokenStream, span: Span) -> Value {
     let mut items = Vec::new();
     let mut expect_item = true;
     for token in tokens {
-        match token {
-            TokenTree::Literal(lit) if expect_item => match Lit::new(lit) {
-                Lit::Str(lit) => items.push(lit),
-                _ => return None,
+        let expected = match &token {
+            TokenTree::Literal(lit) if expect_item => match Lit::new(lit.clone()) {
+                Lit::Str(lit) => {
+                    items.push(lit);
+                    expect_item = false;
+                    continue;
+                }
+                _ => "a field name in quotes, such as `\"id\"`",
             },
-            TokenTree::Punct(p) if !expect_item && p.as_char() == ',' => {}
-            _ => return None,
-        }
-        expect_item = !expect_item;
+            TokenTree::Punct(p) if !expect_item && p.as_char() == ',' => {
+                expect_item = true;
+                continue;
+            }
+            _ if expect_item => "a field name in quotes, such as `\"id\"`",
+            _ => "`,` between the fields",
+        };
+        return Value::BadList {
+            span,
+            token,
+            expected,
+        };
     }
-    Some(Value::List { span, items })
+    Value::List { span, items }
 }
 
 fn skip_to_comma(iter: &mut impl Iterator<Item = TokenTree>) {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{DeriveInput, Type};
 
@@ -160,35 +160,59 @@ pub(crate) fn policy_doc(model: &Model<'_>) -> String {
     doc
 }
 
-/// A `step` or `lookback` value as an expression of the runtime's types.
-fn distance(private: &TokenStream, distance: &Spanned<Distance>) -> TokenStream {
+/// A `step` or `lookback` value: its runtime type and an expression of it.
+fn distance(private: &TokenStream, distance: &Spanned<Distance>) -> (TokenStream, TokenStream) {
     match distance.value {
-        Distance::Count(count) => quote_spanned!(distance.span=> #count),
-        Distance::Duration(iso::Duration::Date { months, days }) => {
-            quote_spanned!(distance.span=> #private::DatePeriod::new(#months, #days))
-        }
+        Distance::Count(count) => (quote!(#private::core::primitive::u64), quote!(#count)),
+        Distance::Duration(iso::Duration::Date { months, days }) => (
+            quote!(#private::DatePeriod),
+            quote!(#private::DatePeriod::new(#months, #days)),
+        ),
         Distance::Duration(iso::Duration::Time {
             months,
             days,
             seconds,
             nanos,
-        }) => {
-            quote_spanned!(distance.span=> #private::Period::new(#months, #days, #seconds, #nanos))
-        }
+        }) => (
+            quote!(#private::Period),
+            quote!(#private::Period::new(#months, #days, #seconds, #nanos)),
+        ),
     }
 }
 
-/// A `start` value as an expression of the runtime's types.
-fn start(private: &TokenStream, start: &Spanned<Start>) -> TokenStream {
+/// A `start` value: its runtime type and an expression of it.
+fn start(private: &TokenStream, start: &Spanned<Start>) -> (TokenStream, TokenStream) {
     match start.value {
-        Start::Int(value) => quote_spanned!(start.span=> #value),
-        Start::Instant(iso::Instant::Timestamp { seconds, nanos }) => {
-            quote_spanned!(start.span=> #private::Timestamp::new(#seconds, #nanos))
-        }
-        Start::Instant(iso::Instant::Date { year, month, day }) => {
-            quote_spanned!(start.span=> #private::Date::new(#year, #month, #day))
-        }
+        Start::Int(value) => (quote!(#private::core::primitive::i128), quote!(#value)),
+        Start::Instant(iso::Instant::Timestamp { seconds, nanos }) => (
+            quote!(#private::Timestamp),
+            quote!(#private::Timestamp::new(#seconds, #nanos)),
+        ),
+        Start::Instant(iso::Instant::Date { year, month, day }) => (
+            quote!(#private::Date),
+            quote!(#private::Date::new(#year, #month, #day)),
+        ),
     }
+}
+
+/// `tokens` moved to `span` for diagnostics, each keeping its own name resolution: an unmet
+/// `Step` or `Start` bound in a call is reported on the literal, while the generated names in
+/// it (`origin`, the runtime path) still resolve as generated, even inside a `macro_rules!`.
+fn located_at(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut moved = Group::new(group.delimiter(), located_at(group.stream(), span));
+                moved.set_span(group.span().located_at(span));
+                TokenTree::Group(moved)
+            }
+            mut token => {
+                token.set_span(token.span().located_at(span));
+                token
+            }
+        })
+        .collect()
 }
 
 /// The impls and the state type.
@@ -280,6 +304,9 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             let access = &reached[0].1;
             quote!(#option::Some(#private::Cow::Borrowed(#access)))
         }
+        // Only in the fallback: an `Option` part of a compound cursor is an error (see
+        // `check_on_null`), and the struct's field does not have the cursor's type.
+        parts if parts.iter().any(|part| part.optional) => quote!(#option::None),
         _ => quote!(#option::Some(#private::Cow::Owned((
             #(#private::Clone::clone(#accesses)),*
         )))),
@@ -305,11 +332,16 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         ),
     };
 
+    // Each call names its types, so the cursor type is checked against the literal's type
+    // (`Step<DatePeriod>`, `Start<i128>`, ...) rather than inferred from the only impl there is.
     let mut windows = TokenStream::new();
     if let Some(step) = model.step {
-        let value = distance(&private, step);
+        let (ty, value) = distance(&private, step);
         let text = &step.text;
-        let call = quote_spanned!(step.span=> #private::window_bound(origin, &#value, index));
+        let call = located_at(
+            quote!(#private::window_bound::<Self::Cursor, #ty>(origin, &#value, index)),
+            step.span,
+        );
         windows.extend(quote! {
             const STEP: #option<&'static str> = #option::Some(#text);
 
@@ -319,9 +351,12 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         });
     }
     if let Some(lookback) = model.lookback {
-        let value = distance(&private, lookback);
+        let (ty, value) = distance(&private, lookback);
         let text = &lookback.text;
-        let call = quote_spanned!(lookback.span=> #private::look_back(watermark, &#value));
+        let call = located_at(
+            quote!(#private::look_back::<Self::Cursor, #ty>(watermark, &#value)),
+            lookback.span,
+        );
         windows.extend(quote! {
             const LOOKBACK: #option<&'static str> = #option::Some(#text);
 
@@ -331,9 +366,12 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         });
     }
     if let Some(literal) = model.start {
-        let value = start(&private, literal);
+        let (ty, value) = start(&private, literal);
         let text = &literal.text;
-        let call = quote_spanned!(literal.span=> #private::start(&#value, #text));
+        let call = located_at(
+            quote!(#private::start::<Self::Cursor, #ty>(&#value, #text)),
+            literal.span,
+        );
         windows.extend(quote! {
             fn start() -> #option<#private::core::result::Result<Self::Cursor, #private::String>> {
                 #option::Some(#call)

@@ -152,7 +152,10 @@ pub(crate) fn instant(text: &str) -> Result<Instant, String> {
         None => (text, None),
     };
     let (year, month, day) = date_parts(date).ok_or_else(|| bad("the date is not `YYYY-MM-DD`"))?;
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+    if !(1..=12).contains(&month) {
+        return Err(bad(&format!("there is no month {month}")));
+    }
+    if day == 0 || day > days_in_month(year, month) {
         return Err(bad("no such day"));
     }
     let Some(time) = time else {

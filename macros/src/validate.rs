@@ -132,7 +132,8 @@ pub(crate) fn check_on_null(args: &Args, parts: &[CursorPart<'_, '_>], errors: &
         return;
     }
     match (optional.first(), &args.on_null) {
-        (Some(part), None) => errors.at(
+        // An `on_null` with a bad value is reported where it is written, not also as missing.
+        (Some(part), None) if !args.on_null_given => errors.at(
             part.lit.span(),
             format!(
                 "the cursor field `{}` is an `Option`, so `on_null` is required\nhelp: add \
@@ -173,12 +174,15 @@ pub(crate) fn check_windows(args: &Args, parts: &[CursorPart<'_, '_>], errors: &
         ("lookback", args.lookback.as_ref().map(|s| s.span)),
         ("start", args.start.as_ref().map(|s| s.span)),
     ] {
+        let why = if key == "start" {
+            "no single starting value"
+        } else {
+            "no notion of distance"
+        };
         if let Some(span) = span {
             errors.at(
                 span,
-                format!(
-                    "`{key}` cannot be used with a compound cursor, which has no notion of distance"
-                ),
+                format!("`{key}` cannot be used with a compound cursor, which has {why}"),
             );
         }
     }

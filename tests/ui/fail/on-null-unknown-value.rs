@@ -1,0 +1,8 @@
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(cursor = "updated_at", on_null = "ignore")]
+struct Order {
+    id: u64,
+    updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(cursor = "seq", step = 0.5)]
+struct Event {
+    seq: u64,
+}
+
+fn main() {}
