@@ -225,6 +225,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let krate = &model.krate;
     let private = quote!(#krate::__private);
     let option = quote!(#private::core::option::Option);
+    let str = quote!(#private::core::primitive::str);
     let ident = &input.ident;
     let vis = &input.vis;
     let state = format_ident!("{}State", ident);
@@ -343,9 +344,9 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             step.span,
         );
         windows.extend(quote! {
-            const STEP: #option<&'static str> = #option::Some(#text);
+            const STEP: #option<&'static #str> = #option::Some(#text);
 
-            fn window_bound(origin: &Self::Cursor, index: u64) -> #option<Self::Cursor> {
+            fn window_bound(origin: &Self::Cursor, index: #private::core::primitive::u64) -> #option<Self::Cursor> {
                 #call
             }
         });
@@ -358,7 +359,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             lookback.span,
         );
         windows.extend(quote! {
-            const LOOKBACK: #option<&'static str> = #option::Some(#text);
+            const LOOKBACK: #option<&'static #str> = #option::Some(#text);
 
             fn resume_bound(watermark: &Self::Cursor) -> #private::Bound<Self::Cursor> {
                 #call
@@ -481,10 +482,10 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         impl #impl_generics #private::IncrementalStream for #ident #ty_generics #where_clause {
             type Cursor = #cursor_ty;
             type State = #state;
-            const NAME: &'static str = #name;
-            const NAMESPACE: #option<&'static str> = #namespace;
-            const CURSOR_FIELD: &'static [&'static str] = #cursor_field;
-            const PRIMARY_KEY: &'static [&'static [&'static str]] = &[#(#primary_key),*];
+            const NAME: &'static #str = #name;
+            const NAMESPACE: #option<&'static #str> = #namespace;
+            const CURSOR_FIELD: &'static [&'static #str] = #cursor_field;
+            const PRIMARY_KEY: &'static [&'static [&'static #str]] = &[#(#primary_key),*];
             const POLICY: #private::CheckpointPolicy = #private::CheckpointPolicy {
                 interval: #interval,
                 at: #at,
@@ -536,7 +537,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         #[automatically_derived]
         impl #private::StreamState for #state {
             type Cursor = #cursor_ty;
-            const KEYS: &'static [&'static str] = &[#(#keys),*];
+            const KEYS: &'static [&'static #str] = &[#(#keys),*];
 
             fn watermark(&self) -> #option<Self::Cursor> {
                 #watermark_body

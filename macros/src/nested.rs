@@ -33,7 +33,7 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
                     for #ident #ty_generics #where_clause
                 {
                     type Type = #ty;
-                    const JSON_NAME: &'static str = #json;
+                    const JSON_NAME: &'static #private::core::primitive::str = #json;
 
                     fn get(&self) -> &Self::Type {
                         &self.#member

@@ -46,7 +46,7 @@ mod streams {
         lookback = "PT1H"
     )]
     pub struct Invoice {
-        pub id: u64,
+        pub id: ::core::primitive::u64,
         pub updated_at: ::chrono::DateTime<::chrono::Utc>,
     }
 
@@ -58,7 +58,7 @@ mod streams {
         name = "lines"
     )]
     pub struct Line {
-        pub id: u64,
+        pub id: ::core::primitive::u64,
         pub updated_at: i64,
     }
 
