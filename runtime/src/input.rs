@@ -44,6 +44,17 @@ pub(crate) fn read_json(file: InputFile, path: &Path) -> Result<Value, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(input("is empty".to_owned()));
     }
+    if file == InputFile::State {
+        // A state file may also be the STATE lines a sync printed, one JSON value per line.
+        let values: Vec<Value> = serde_json::Deserializer::from_slice(&bytes)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(|err| input(format!("is not valid JSON: {err}")))?;
+        return Ok(match <[Value; 1]>::try_from(values) {
+            Ok([value]) => value,
+            Err(values) => Value::Array(values),
+        });
+    }
     serde_json::from_slice(&bytes).map_err(|err| input(format!("is not valid JSON: {err}")))
 }
 

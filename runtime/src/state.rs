@@ -7,7 +7,8 @@
 //!   `global_` is accepted as an alias) and `LEGACY` (its `data` is a legacy object);
 //! - a single state message object;
 //! - a protocol message `{"type": "STATE", "state": {...}}` as printed on stdout, alone or in
-//!   a list, so an emitted STATE line can be fed back as it is;
+//!   a list, so an emitted STATE line can be fed back as it is; a `--state` file may also hold
+//!   several such lines (JSON Lines), the later state of a stream replacing the earlier;
 //! - a bare legacy object `{ "<stream>": { ... } }`;
 //! - `[]`, `{}` and `null`: no state;
 //! - explicit `null` anywhere a value is optional; unknown fields; duplicate keys (the last

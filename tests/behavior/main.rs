@@ -13,6 +13,7 @@ mod orders_fixture;
 mod panics;
 mod props;
 mod protocol_schema;
+mod sqlite_orders;
 mod state_forms;
 mod support;
 mod table;
