@@ -54,6 +54,8 @@ pub struct Engine<C: Cursor> {
     order: Order,
     /// When the sync started: values past it are never claimed.
     started: DateTime<Utc>,
+    /// `C::upper_cap(started)`, computed once: for a cursor with a cap, past means above it.
+    cap: Option<C>,
     /// The slice being read: records outside it are dropped.
     lower: Bound<C>,
     upper: Bound<C>,
@@ -87,6 +89,7 @@ impl<C: Cursor> Engine<C> {
             policy,
             order,
             started,
+            cap: C::upper_cap(started),
             lower: Bound::Unbounded,
             upper: Bound::Unbounded,
             committed: watermark,
@@ -197,8 +200,15 @@ impl<C: Cursor> Engine<C> {
 
     /// Remembers `cursor` as the largest emitted value a watermark may claim, if it is one.
     fn settle(&mut self, cursor: &C) {
-        if !cursor.is_past(self.started) && self.settled.as_ref().is_none_or(|s| cursor > s) {
-            self.settled = Some(cursor.clone());
+        let past = match &self.cap {
+            Some(cap) => cursor > cap,
+            None => cursor.is_past(self.started),
+        };
+        if !past && self.settled.as_ref().is_none_or(|s| cursor > s) {
+            match &mut self.settled {
+                Some(settled) => settled.clone_from(cursor),
+                None => self.settled = Some(cursor.clone()),
+            }
         }
     }
 

@@ -122,6 +122,7 @@ mod input;
 mod logging;
 mod nested;
 pub mod protocol;
+pub mod rfc3339;
 mod secret;
 mod source;
 pub mod state;

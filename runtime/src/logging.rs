@@ -35,7 +35,8 @@ impl LogQueue {
 
     /// Moves the queued lines to the end of `buf`; a cheap check when there are none.
     pub(crate) fn drain_into(&self, buf: &mut Vec<u8>) {
-        if self.pending.swap(false, Ordering::Acquire) {
+        // A plain load first: the common case (no new line) must not cost an atomic swap.
+        if self.pending.load(Ordering::Relaxed) && self.pending.swap(false, Ordering::Acquire) {
             let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
             buf.extend_from_slice(&lines);
             lines.clear();
