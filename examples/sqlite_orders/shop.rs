@@ -26,6 +26,7 @@ pub const SCHEMA: &str = "
 ";
 
 /// A timestamp as the database stores it.
+#[must_use]
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
