@@ -7,6 +7,7 @@ mod crash;
 mod cursors;
 mod failures;
 mod hostile;
+mod http_api;
 mod inputs;
 mod orders;
 mod orders_fixture;
