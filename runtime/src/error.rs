@@ -55,6 +55,10 @@ pub enum Error {
     /// A stream declared `order = "asc"` produced a record whose cursor is below the previous
     /// record's cursor. The stream stops and no state past the violation is emitted.
     /// Reported as `system_error`.
+    ///
+    /// A reader that finds its source out of order before emitting the record (an API whose
+    /// pages are not sorted as documented) returns this variant too: the runtime then claims no
+    /// failure state, since records below those already emitted may be missing.
     #[error(
         "stream `{stream}` is declared in ascending cursor order but a record with cursor \
          {next} came after one with cursor {previous}"

@@ -414,7 +414,10 @@ where
             }
             Err(Error::Output(err)) => Err(Error::Output(err)),
             Err(error) => {
-                if let Some(records) = run.engine.fail() {
+                // The safe watermark assumes the records came in order up to the failure; a
+                // reader that reports its source broke that order gets no state claimed.
+                let unordered = matches!(error, Error::OrderViolation { .. });
+                if !unordered && let Some(records) = run.engine.fail() {
                     run.write_state(records)?;
                 }
                 run.out

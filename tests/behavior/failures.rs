@@ -165,3 +165,59 @@ fn a_stream_missing_from_the_source_fails_alone() {
         ]
     );
 }
+
+/// A reader that finds its source out of order and says so.
+mod unordered_source {
+    use serde_json::json;
+    use tidemark::testing::{self, incremental_catalog};
+    use tidemark::{Error, Records, Slice, Source, Streams};
+
+    use crate::support::NoConfig;
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+    #[tidemark::incremental_stream(name = "pages", cursor = "n", primary_key = "n")]
+    pub struct Row {
+        n: u64,
+    }
+
+    struct Pages;
+
+    impl Source for Pages {
+        const NAME: &'static str = "source-pages";
+        const VERSION: &'static str = "0.0.1";
+        type Config = NoConfig;
+
+        fn check(&self, _config: &NoConfig) -> Result<(), Error> {
+            Ok(())
+        }
+
+        fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
+            Ok(
+                Streams::new().stream(|_slice: &Slice<Row>, out: &mut Records<Row>| {
+                    for n in [1, 2, 3] {
+                        out.emit(&Row { n })?;
+                    }
+                    // The next page starts below what was emitted: the API broke its order.
+                    Err(Error::OrderViolation {
+                        stream: "pages".to_owned(),
+                        previous: "3".to_owned(),
+                        next: "2".to_owned(),
+                    })
+                }),
+            )
+        }
+    }
+
+    #[test]
+    fn a_reader_reporting_an_out_of_order_source_gets_no_state_claimed() {
+        let output = testing::read(
+            &Pages,
+            &json!({}),
+            &incremental_catalog(&Pages, &json!({})),
+            None,
+        );
+        assert_eq!(output.exit_code, 1);
+        assert_eq!(output.records().len(), 3);
+        assert!(output.states().is_empty(), "{}", output.stdout);
+    }
+}
