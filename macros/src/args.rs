@@ -354,20 +354,34 @@ fn cursor(value: Value, errors: &mut Errors) -> Option<Vec<LitStr>> {
     }
 }
 
+/// A string literal parsed by `parse`, kept with its text and span; the parser's message is
+/// reported on the literal.
+fn parsed<T>(
+    lit: &LitStr,
+    parse: fn(&str) -> Result<T, String>,
+    errors: &mut Errors,
+) -> Option<Spanned<T>> {
+    match parse(&lit.value()) {
+        Ok(value) => Some(Spanned {
+            value,
+            text: lit.value(),
+            span: lit.span(),
+        }),
+        Err(message) => {
+            errors.at(lit.span(), message);
+            None
+        }
+    }
+}
+
 /// A `step` or `lookback` value: a positive integer or an ISO-8601 duration.
 fn distance(key: &Ident, value: Value, errors: &mut Errors) -> Option<Spanned<Distance>> {
     match value {
-        Value::Str(lit) => match iso::duration(&lit.value()) {
-            Ok(duration) => Some(Spanned {
-                value: Distance::Duration(duration),
-                text: lit.value(),
-                span: lit.span(),
-            }),
-            Err(message) => {
-                errors.at(lit.span(), message);
-                None
-            }
-        },
+        Value::Str(lit) => parsed(&lit, iso::duration, errors).map(|spanned| Spanned {
+            value: Distance::Duration(spanned.value),
+            text: spanned.text,
+            span: spanned.span,
+        }),
         Value::Int {
             tokens,
             negative: true,
@@ -404,17 +418,11 @@ fn distance(key: &Ident, value: Value, errors: &mut Errors) -> Option<Spanned<Di
 /// A `start` value: an integer or an RFC 3339 timestamp or date.
 fn start(value: Value, errors: &mut Errors) -> Option<Spanned<Start>> {
     match value {
-        Value::Str(lit) => match iso::instant(&lit.value()) {
-            Ok(instant) => Some(Spanned {
-                value: Start::Instant(instant),
-                text: lit.value(),
-                span: lit.span(),
-            }),
-            Err(message) => {
-                errors.at(lit.span(), message);
-                None
-            }
-        },
+        Value::Str(lit) => parsed(&lit, iso::instant, errors).map(|spanned| Spanned {
+            value: Start::Instant(spanned.value),
+            text: spanned.text,
+            span: spanned.span,
+        }),
         Value::Int {
             tokens,
             negative,
