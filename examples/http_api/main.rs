@@ -51,6 +51,27 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use tidemark::{Error, Reader, Records, Secret, Slice, Source, Streams};
 
+/// A wait before a retry.
+enum Pause {
+    /// HTTP 429: the quota resets at `reset`, `wait` from now.
+    RateLimited {
+        /// When the quota resets.
+        reset: DateTime<Utc>,
+        /// How long to wait.
+        wait: Duration,
+    },
+    /// A server or network error: back off this long.
+    Backoff(Duration),
+}
+
+impl Pause {
+    fn duration(&self) -> Duration {
+        match self {
+            Pause::RateLimited { wait, .. } | Pause::Backoff(wait) => *wait,
+        }
+    }
+}
+
 /// Where the API is and how to call it.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -134,7 +155,10 @@ impl Source for TicketsApi {
     fn check(&self, config: &ApiConfig) -> Result<(), Error> {
         start_of(config)?;
         Client::new(config)
-            .tickets(config.start_date, 1, 1, &mut |_| Ok(()))
+            .tickets(config.start_date, 1, 1, &mut |pause| {
+                std::thread::sleep(pause.duration());
+                Ok(())
+            })
             .map(drop)
     }
 
@@ -190,8 +214,15 @@ impl Reader<Ticket> for Tickets<'_> {
         'pages: loop {
             let listing =
                 self.client
-                    .tickets(since, page, self.config.page_size, &mut |reset| {
-                        out.rate_limited(Some(reset))
+                    .tickets(since, page, self.config.page_size, &mut |pause| {
+                        // Waits through the runtime: SIGTERM ends them at once.
+                        match pause {
+                            Pause::RateLimited { reset, wait } => {
+                                out.rate_limited(Some(reset))?;
+                                out.wait(wait)
+                            }
+                            Pause::Backoff(wait) => out.wait(wait),
+                        }
                     })?;
             tracing::info!(
                 updated_since = %since,
@@ -281,13 +312,13 @@ impl<'a> Client<'a> {
     }
 
     /// One page of tickets updated since `since`, retrying rate limits, server errors and
-    /// network errors. `rate_limited` is told when the quota resets before each wait.
+    /// network errors. `pause` waits before each retry (and may end the wait with an error).
     fn tickets(
         &self,
         since: NaiveDate,
         page: u32,
         per_page: u32,
-        rate_limited: &mut dyn FnMut(DateTime<Utc>) -> Result<(), Error>,
+        pause: &mut dyn FnMut(Pause) -> Result<(), Error>,
     ) -> Result<Page, Error> {
         let what = format!("GET /tickets?updated_since={since}&page={page}");
         let mut retries = 0;
@@ -319,8 +350,7 @@ impl<'a> Client<'a> {
                         wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                         "{what}: rate limited (429), waiting"
                     );
-                    rate_limited(reset)?;
-                    std::thread::sleep(wait);
+                    pause(Pause::RateLimited { reset, wait })?;
                 }
                 Err(Failure::Retry(error)) => {
                     if retries >= self.config.max_retries {
@@ -337,7 +367,7 @@ impl<'a> Client<'a> {
                         wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                         "{what}: {error}; retrying"
                     );
-                    std::thread::sleep(wait);
+                    pause(Pause::Backoff(wait))?;
                 }
             }
         }

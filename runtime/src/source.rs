@@ -275,6 +275,18 @@ impl<S: IncrementalStream> Records<'_, S> {
     pub fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error> {
         self.sink.rate_limited(quota_reset)
     }
+
+    /// Waits `duration` (a rate limit, a backoff) the way the runtime can interrupt: what was
+    /// emitted so far is flushed first, and SIGTERM ends the wait at once with
+    /// [`Error::Terminated`], which the reader returns with `?` so the stream stops with its last
+    /// safe STATE. Use it instead of `std::thread::sleep` in readers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Terminated`] on SIGTERM; stdout is closed.
+    pub fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error> {
+        self.sink.wait(duration)
+    }
 }
 
 /// Object-safe face of a stream run, so `Records` does not carry the output's lifetime.
@@ -282,6 +294,7 @@ trait RecordSink<S: IncrementalStream> {
     fn emit(&mut self, record: &S) -> Result<(), Error>;
     fn estimate(&mut self, rows: u64) -> Result<(), Error>;
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error>;
+    fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error>;
 }
 
 /// A stream that failed, with the error to report.
@@ -669,6 +682,24 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
 }
 
 impl<S: IncrementalStream> RecordSink<S> for StreamRun<'_, '_, S> {
+    fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error> {
+        const STEP: std::time::Duration = std::time::Duration::from_millis(50);
+        self.out.flush()?;
+        let deadline = std::time::Instant::now() + duration;
+        loop {
+            if self.out.stop_requested() {
+                return Err(Error::Terminated {
+                    stream: self.descriptor.to_string(),
+                });
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(STEP));
+        }
+    }
+
     fn estimate(&mut self, rows: u64) -> Result<(), Error> {
         self.out.estimate(&self.descriptor, rows)
     }

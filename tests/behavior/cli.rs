@@ -6,8 +6,13 @@ use std::process::{Command, Stdio};
 
 use crate::orders_fixture;
 
-/// The example binary that `cargo test` builds next to the test binaries.
+/// The `orders` example binary.
 fn orders_binary() -> PathBuf {
+    example_binary("orders")
+}
+
+/// An example binary that `cargo test` builds next to the test binaries.
+pub(crate) fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
@@ -15,7 +20,7 @@ fn orders_binary() -> PathBuf {
         .expect("target/<profile>");
     let binary = profile_dir
         .join("examples")
-        .join(format!("orders{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.exists(),
         "{} is missing: run the whole suite with `cargo test --workspace`, which builds the examples",
@@ -132,7 +137,7 @@ fn a_closed_stdout_ends_the_run_with_one_clear_line_and_no_panic() {
 }
 
 /// Sends SIGTERM to a child process.
-fn terminate(child: &std::process::Child) {
+pub(crate) fn terminate(child: &std::process::Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -818,3 +818,63 @@ fn a_start_date_in_the_future_is_a_config_error() {
     assert_eq!(error.failure_type, Some(FailureType::ConfigError));
     assert!(api.take_requests().is_empty());
 }
+
+/// The example as a process, stuck on a 60 s `Retry-After`: SIGTERM ends the wait at once, with
+/// the last safe STATE flushed and the exit showing the signal.
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_rate_limit_wait_stops_at_once_with_the_safe_state() {
+    use std::io::BufRead as _;
+    use std::os::unix::process::ExitStatusExt as _;
+    use std::process::{Command, Stdio};
+
+    let api = Api::start();
+    api.inject(Fault::new(api.day(1), 1, 429).retry_after("60").forever());
+    let config = crate::support::temp_file("config.json", &api.config().to_string());
+    let catalog = crate::support::temp_file("catalog.json", &catalog().to_string());
+    let mut child = Command::new(crate::cli::example_binary("http_api"))
+        .args(["read", "--config"])
+        .arg(&config)
+        .arg("--catalog")
+        .arg(&catalog)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen: Vec<Value> = Vec::new();
+    // The wait is announced (and what came before it flushed) as a RATE_LIMITED status.
+    while !seen
+        .iter()
+        .any(|m| m["trace"]["stream_status"]["reasons"][0]["type"] == "RATE_LIMITED")
+    {
+        let line = lines.next().expect("more output").expect("a line");
+        seen.push(serde_json::from_str(&line).expect("JSON"));
+    }
+    let signalled = Instant::now();
+    crate::cli::terminate(&child);
+    seen.extend(
+        lines.map(|line| serde_json::from_str::<Value>(&line.expect("a line")).expect("JSON")),
+    );
+    let status = child.wait().expect("exits");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    // Day 0 was complete before the wait: its STATE is the last one.
+    let states: Vec<&Value> = seen.iter().filter(|m| m["type"] == "STATE").collect();
+    let last = states.last().expect("a STATE");
+    assert_eq!(
+        last["state"]["stream"]["stream_state"]["updated_at"],
+        json!(api.at(1, "00:00:00"))
+    );
+    let tail: Vec<&Value> = seen.iter().rev().take(2).collect();
+    assert_eq!(tail[1]["trace"]["stream_status"]["status"], "INCOMPLETE");
+    assert!(
+        tail[0]["trace"]["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("SIGTERM"))
+    );
+}
