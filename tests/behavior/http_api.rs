@@ -864,8 +864,8 @@ fn sigterm_during_a_rate_limit_wait_stops_at_once_with_the_safe_state() {
     );
     assert_eq!(status.signal(), Some(15), "{status:?}");
     // Day 0 was complete before the wait: its STATE is the last one.
-    let states: Vec<&Value> = seen.iter().filter(|m| m["type"] == "STATE").collect();
-    let last = states.last().expect("a STATE");
+    let checkpoints: Vec<&Value> = seen.iter().filter(|m| m["type"] == "STATE").collect();
+    let last = checkpoints.last().expect("a STATE");
     assert_eq!(
         last["state"]["stream"]["stream_state"]["updated_at"],
         json!(api.at(1, "00:00:00"))
