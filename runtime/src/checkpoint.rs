@@ -47,15 +47,31 @@ pub struct OrderViolation<C> {
     pub next: C,
 }
 
+/// When the sync started, and what that means for a cursor type.
+#[derive(Debug, Clone)]
+struct Horizon<C> {
+    started: DateTime<Utc>,
+    /// `C::upper_cap(started)`, computed once: for a cursor with a cap, past means above it.
+    cap: Option<C>,
+}
+
+impl<C: Cursor> Horizon<C> {
+    /// Whether rows with `cursor` may still be written during the sync ([`Cursor::is_past`]).
+    fn is_past(&self, cursor: &C) -> bool {
+        match &self.cap {
+            Some(cap) => cursor > cap,
+            None => cursor.is_past(self.started),
+        }
+    }
+}
+
 /// Per-stream checkpoint state machine. See the module docs for the rules.
 #[derive(Debug, Clone)]
 pub struct Engine<C: Cursor> {
     policy: CheckpointPolicy,
     order: Order,
     /// When the sync started: values past it are never claimed.
-    started: DateTime<Utc>,
-    /// `C::upper_cap(started)`, computed once: for a cursor with a cap, past means above it.
-    cap: Option<C>,
+    horizon: Horizon<C>,
     /// The slice being read: records outside it are dropped.
     lower: Bound<C>,
     upper: Bound<C>,
@@ -88,8 +104,10 @@ impl<C: Cursor> Engine<C> {
         Engine {
             policy,
             order,
-            started,
-            cap: C::upper_cap(started),
+            horizon: Horizon {
+                cap: C::upper_cap(started),
+                started,
+            },
             lower: Bound::Unbounded,
             upper: Bound::Unbounded,
             committed: watermark,
@@ -164,7 +182,7 @@ impl<C: Cursor> Engine<C> {
             None => self.last = Some(cursor.clone()),
             Some(last) if cursor > last => {
                 if self.due
-                    && let Some(target) = Self::target(last, self.settled.as_ref(), self.started)
+                    && let Some(target) = Self::target(last, self.settled.as_ref(), &self.horizon)
                     && let Some(records) =
                         Self::advance(&mut self.committed, &mut self.since_state, target)
                 {
@@ -200,11 +218,7 @@ impl<C: Cursor> Engine<C> {
 
     /// Remembers `cursor` as the largest emitted value a watermark may claim, if it is one.
     fn settle(&mut self, cursor: &C) {
-        let past = match &self.cap {
-            Some(cap) => cursor > cap,
-            None => cursor.is_past(self.started),
-        };
-        if !past && self.settled.as_ref().is_none_or(|s| cursor > s) {
+        if !self.horizon.is_past(cursor) && self.settled.as_ref().is_none_or(|s| cursor > s) {
             match &mut self.settled {
                 Some(settled) => settled.clone_from(cursor),
                 None => self.settled = Some(cursor.clone()),
@@ -218,7 +232,7 @@ impl<C: Cursor> Engine<C> {
         if self.policy.at == CheckpointAt::End || self.poisoned {
             return None;
         }
-        let target = Self::target(upper, self.settled.as_ref(), self.started)?;
+        let target = Self::target(upper, self.settled.as_ref(), &self.horizon)?;
         let records = Self::advance(&mut self.committed, &mut self.since_state, target);
         if records.is_some() {
             self.due = false;
@@ -232,7 +246,7 @@ impl<C: Cursor> Engine<C> {
     pub fn finish(&mut self, upper: Option<&C>) -> u64 {
         let moved = upper
             .or(self.last.as_ref())
-            .and_then(|end| Self::target(end, self.settled.as_ref(), self.started))
+            .and_then(|end| Self::target(end, self.settled.as_ref(), &self.horizon))
             .and_then(|target| Self::advance(&mut self.committed, &mut self.since_state, target));
         moved.unwrap_or_else(|| std::mem::take(&mut self.since_state))
     }
@@ -246,18 +260,14 @@ impl<C: Cursor> Engine<C> {
             return None;
         }
         let safe = self.below_last.as_ref()?;
-        let target = Self::target(safe, self.settled.as_ref(), self.started)?;
+        let target = Self::target(safe, self.settled.as_ref(), &self.horizon)?;
         Self::advance(&mut self.committed, &mut self.since_state, target)
     }
 
     /// What a watermark may claim when everything up to `candidate` is complete: `candidate`
     /// itself, or, when it is past the sync's start, the largest emitted value that is not.
-    fn target<'a>(
-        candidate: &'a C,
-        settled: Option<&'a C>,
-        started: DateTime<Utc>,
-    ) -> Option<&'a C> {
-        if candidate.is_past(started) {
+    fn target<'a>(candidate: &'a C, settled: Option<&'a C>, horizon: &Horizon<C>) -> Option<&'a C> {
+        if horizon.is_past(candidate) {
             settled.filter(|settled| *settled <= candidate)
         } else {
             Some(candidate)

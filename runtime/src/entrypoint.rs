@@ -126,16 +126,16 @@ where
     execute(source, args, stdout, stderr, false)
 }
 
-/// The commands. With `handle_sigterm` (a connector process), the LOG subscriber is installed
-/// for the whole process, and `read` (only `read`: `spec`, `check` and `discover`
-/// keep SIGTERM's default action) stops at the next record on SIGTERM, after the stream's
-/// last safe STATE.
+/// The commands. In a connector `process` (from [`run`]) the LOG subscriber is installed for
+/// the whole process, progress shows when stderr is a terminal, and `read` (only `read`:
+/// `spec`, `check` and `discover` keep SIGTERM's default action) stops at the next record on
+/// SIGTERM, after the stream's last safe STATE.
 fn execute<S, I, T>(
     source: &S,
     args: I,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
-    handle_sigterm: bool,
+    process: bool,
 ) -> u8
 where
     S: Source,
@@ -160,7 +160,7 @@ where
     // `tracing` events become LOG messages: process-wide in a connector process, on this
     // thread otherwise (tests, embedding).
     let dispatch = out.log_dispatch();
-    if handle_sigterm {
+    if process {
         let _ = tracing::dispatcher::set_global_default(dispatch.clone());
     }
     let result = tracing::dispatcher::with_default(&dispatch, || match cli.command {
@@ -173,16 +173,16 @@ where
             state,
         } => {
             #[cfg(unix)]
-            if handle_sigterm
+            if process
                 && signal_hook::flag::register(signal_hook::consts::SIGTERM, &TERMINATE).is_ok()
             {
                 out.stop_on(&TERMINATE);
             }
-            if handle_sigterm && io::IsTerminal::is_terminal(&io::stderr()) {
+            if process && io::IsTerminal::is_terminal(&io::stderr()) {
                 out.show_progress();
             }
             #[cfg(not(unix))]
-            let _ = handle_sigterm;
+            let _ = process;
             read_files(
                 source,
                 &config,
