@@ -20,19 +20,35 @@ use serde::{Deserializer, Serialize, Serializer};
 ///
 /// # Your own cursor type
 ///
-/// A newtype over a cursor implements the trait in two lines; add [`Step`] and [`Start`] (see
+/// A newtype over a cursor implements the trait with one method, [`Cursor::upper_cap`], which
+/// says whether the value follows the wall clock; add [`Step`] and [`Start`] (see
 /// [`window`](crate::window)) if it should accept `step`, `lookback` or `start`:
 ///
 /// ```
-/// use tidemark::{Cursor, CursorKind};
+/// use chrono::{DateTime, Utc};
+/// use tidemark::Cursor;
 ///
-/// /// A log sequence number.
+/// /// A log sequence number: no relation to the wall clock.
 /// #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 /// #[serde(transparent)]
 /// pub struct Lsn(u64);
 ///
 /// impl Cursor for Lsn {
-///     const KIND: CursorKind = CursorKind::Integer;
+///     fn upper_cap(_sync_started: DateTime<Utc>) -> Option<Self> {
+///         None
+///     }
+/// }
+///
+/// /// A timestamp of the source's own: capped like the timestamp it wraps, so rows written
+/// /// during a sync are read again by the next one.
+/// #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+/// #[serde(transparent)]
+/// pub struct ModifiedAt(DateTime<Utc>);
+///
+/// impl Cursor for ModifiedAt {
+///     fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
+///         DateTime::<Utc>::upper_cap(sync_started).map(ModifiedAt)
+///     }
 /// }
 /// ```
 ///
@@ -46,20 +62,15 @@ use serde::{Deserializer, Serialize, Serializer};
     note = "floating-point numbers are not totally ordered; store the value as an integer or a timestamp"
 )]
 pub trait Cursor: Ord + Clone + Debug + Serialize + DeserializeOwned + Send + 'static {
-    /// What kind of value this is.
-    const KIND: CursorKind;
-
     /// The highest watermark a sync that started at `sync_started` may record, and the end of
     /// the last window of a stream with `step`.
     ///
     /// Time cursors return the last value strictly before the sync started, so rows written
     /// while the sync runs are read again next time instead of being skipped. Cursors without a
-    /// relation to wall-clock time return `None`.
+    /// relation to wall-clock time return `None`. Required, so that a cursor type of your own
+    /// says which it is: a newtype over a timestamp delegates to the timestamp's cap.
     #[must_use]
-    fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
-        let _ = sync_started;
-        None
-    }
+    fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self>;
 
     /// Whether rows with this value may still be written by the time a sync that started at
     /// `sync_started` ends, so a watermark must not claim it. By default: the value is above
@@ -90,26 +101,13 @@ pub trait Cursor: Ord + Clone + Debug + Serialize + DeserializeOwned + Send + 's
     }
 }
 
-/// The kind of a [`Cursor`], which decides which declaration keys apply to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CursorKind {
-    /// An integer (an auto-increment id, a version number, an epoch).
-    Integer,
-    /// A UTC timestamp.
-    Timestamp,
-    /// A calendar date.
-    Date,
-    /// A string compared byte-wise (for example an opaque, sortable token).
-    Text,
-    /// A tuple of cursors compared lexicographically (a keyset such as `(updated_at, id)`).
-    Compound,
-}
-
 macro_rules! integer_cursors {
     ($($ty:ty),*) => {$(
+        /// Integers have no relation to the wall clock: no cap.
         impl Cursor for $ty {
-            const KIND: CursorKind = CursorKind::Integer;
+            fn upper_cap(_sync_started: DateTime<Utc>) -> Option<Self> {
+                None
+            }
         }
     )*};
 }
@@ -118,13 +116,14 @@ integer_cursors!(
     i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
 );
 
+/// Strings have no relation to the wall clock: no cap.
 impl Cursor for String {
-    const KIND: CursorKind = CursorKind::Text;
+    fn upper_cap(_sync_started: DateTime<Utc>) -> Option<Self> {
+        None
+    }
 }
 
 impl Cursor for DateTime<Utc> {
-    const KIND: CursorKind = CursorKind::Timestamp;
-
     /// One nanosecond before the sync started.
     fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
         sync_started.checked_sub_signed(TimeDelta::nanoseconds(1))
@@ -132,8 +131,6 @@ impl Cursor for DateTime<Utc> {
 }
 
 impl Cursor for NaiveDate {
-    const KIND: CursorKind = CursorKind::Date;
-
     /// The day before the sync started (UTC): rows of the current day may still be written.
     fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
         sync_started.date_naive().checked_sub_days(Days::new(1))
@@ -143,7 +140,10 @@ impl Cursor for NaiveDate {
 /// A compound cursor is past when its leading component is: `(updated_at, id)` stops at the
 /// sync's start like `updated_at` does.
 impl<A: Cursor, B: Cursor> Cursor for (A, B) {
-    const KIND: CursorKind = CursorKind::Compound;
+    /// No single value caps a pair; [`Cursor::is_past`] follows the leading component.
+    fn upper_cap(_sync_started: DateTime<Utc>) -> Option<Self> {
+        None
+    }
 
     fn is_past(&self, sync_started: DateTime<Utc>) -> bool {
         self.0.is_past(sync_started)
@@ -152,7 +152,10 @@ impl<A: Cursor, B: Cursor> Cursor for (A, B) {
 
 /// Like the pair: ordered lexicographically, past when the leading component is.
 impl<A: Cursor, B: Cursor, C: Cursor> Cursor for (A, B, C) {
-    const KIND: CursorKind = CursorKind::Compound;
+    /// No single value caps a triple; [`Cursor::is_past`] follows the leading component.
+    fn upper_cap(_sync_started: DateTime<Utc>) -> Option<Self> {
+        None
+    }
 
     fn is_past(&self, sync_started: DateTime<Utc>) -> bool {
         self.0.is_past(sync_started)

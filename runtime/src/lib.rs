@@ -113,7 +113,7 @@
 //! `read --config F --catalog F [--state F]`, `--help`, `--version`. stdout carries only
 //! protocol messages, one JSON object per line.
 
-mod checkpoint;
+mod contract;
 mod cursor;
 mod emitter;
 mod entrypoint;
@@ -132,8 +132,7 @@ pub mod testing;
 mod time_cursors;
 pub mod window;
 
-pub use checkpoint::{Admit, Engine, OrderViolation};
-pub use cursor::{Cursor, CursorKind};
+pub use cursor::Cursor;
 pub use entrypoint::{run, run_with, specification};
 pub use error::{Error, InputFile};
 pub use nested::Nested;
@@ -352,7 +351,11 @@ pub mod __private {
     pub enum Unresolved {}
 
     impl Cursor for Unresolved {
-        const KIND: crate::cursor::CursorKind = crate::cursor::CursorKind::Integer;
+        fn upper_cap(
+            _sync_started: ::chrono::DateTime<::chrono::Utc>,
+        ) -> ::core::option::Option<Self> {
+            ::core::option::Option::None
+        }
     }
 
     /// `NonZeroU64` from a literal the macro already checked to be at least 1.

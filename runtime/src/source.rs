@@ -2,14 +2,13 @@
 //! [`Records`] sink its readers push records into.
 
 use std::marker::PhantomData;
-use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
-use crate::checkpoint::{Admit, Engine};
-use crate::cursor::{self, Cursor};
+use crate::contract::{Admit, Core, Declared, Failure, ReaderBounds, Refusal};
+use crate::cursor;
 use crate::emitter::{Emitter, RecordFrame};
 use crate::error::Error;
 use crate::protocol::{
@@ -17,7 +16,7 @@ use crate::protocol::{
     SyncMode,
 };
 use crate::state::{InputState, parse_stream_state};
-use crate::stream::{IncrementalStream, OnNull, Slice, StreamState};
+use crate::stream::{IncrementalStream, Slice, StreamState};
 
 /// A source connector: its configuration, its connection check and its streams.
 ///
@@ -198,8 +197,9 @@ pub trait Reader<S: IncrementalStream> {
     fn read(&mut self, slice: &Slice<'_, S>, out: &mut Records<'_, S>) -> Result<(), Error>;
 
     /// The lower bound of a sync without saved state, overriding the declared `start` (for
-    /// example a start date from the configuration). Called once per sync, only when there is no
-    /// state. `None` keeps the declared `start`.
+    /// example a start date from the configuration); with `lookback`, also the floor a sync
+    /// with saved state never looks back past. Called once per sync, when there is no saved
+    /// state or the stream declares `lookback`. `None` keeps the declared `start`.
     ///
     /// # Errors
     ///
@@ -381,9 +381,9 @@ where
             }
             SyncMode::FullRefresh => S::State::default(),
         };
-        let watermark = state.watermark();
+        out.stream_status(&descriptor, StreamStatus::Started)?;
         let mut run = StreamRun::<S> {
-            engine: Engine::new(S::POLICY, S::ORDER, watermark.clone(), started_at),
+            core: None,
             frame: RecordFrame::new(&descriptor),
             descriptor,
             out,
@@ -392,17 +392,9 @@ where
             progress: Progress::new(),
             failed: None,
         };
-        run.out
-            .stream_status(&run.descriptor, StreamStatus::Started)?;
         // A panicking reader is reported like a failing one: the other streams still run.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read_slices(
-                &mut self.reader,
-                &state,
-                watermark.as_ref(),
-                started_at,
-                &mut run,
-            )
+            read_slices(&mut self.reader, &state, started_at, &mut run)
         }))
         .unwrap_or_else(|payload| {
             run.recover_from_panic();
@@ -427,10 +419,13 @@ where
             }
             Err(Error::Output(err)) => Err(Error::Output(err)),
             Err(error) => {
-                // The safe watermark assumes the records came in order up to the failure; a
-                // reader that reports its source broke that order gets no state claimed.
-                let unordered = matches!(error, Error::OrderViolation { .. });
-                if !unordered && let Some(records) = run.engine.fail() {
+                let failure = match error {
+                    Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
+                    _ => Failure::Stopped,
+                };
+                if let Some(core) = &mut run.core
+                    && let Some(records) = core.fail(failure)
+                {
                     run.write_state(records)?;
                 }
                 run.out
@@ -441,82 +436,36 @@ where
     }
 }
 
-/// Reads the stream's slices: one open slice, or the windows of `step`. Ends with the final
-/// STATE when every slice was read.
+/// Reads the stream's slices as the core plans them; ends with the final STATE when every
+/// slice was read.
 fn read_slices<S: IncrementalStream>(
     reader: &mut impl Reader<S>,
     state: &S::State,
-    watermark: Option<&S::Cursor>,
     started_at: DateTime<Utc>,
     run: &mut StreamRun<'_, '_, S>,
 ) -> Result<(), Error> {
-    let lower = match watermark {
-        Some(watermark) => S::resume_bound(watermark),
-        None => match reader.start()? {
-            Some(start) => Bound::Included(start),
-            None => match S::start() {
-                Some(start) => Bound::Included(start.map_err(|message| {
-                    Error::system(format!(
-                        "stream `{}`: the declared `start` {message}",
-                        run.descriptor
-                    ))
-                })?),
-                None => Bound::Unbounded,
-            },
-        },
+    let declaration = Declared::<S>::new();
+    let saved = state.watermark();
+    let start = if Core::needs_start(&declaration, saved.as_ref()) {
+        reader.start()?
+    } else {
+        None
     };
-    let end = reader.end()?;
-    let Some(step) = S::STEP else {
-        run.engine.set_slice(
-            lower.clone(),
-            end.clone().map_or(Bound::Unbounded, Bound::Included),
-        );
-        let slice = Slice::new(state, lower, end.map_or(Bound::Unbounded, Bound::Included));
+    let bounds = ReaderBounds {
+        start,
+        end: reader.end()?,
+    };
+    let core = Core::new(declaration, saved, started_at, bounds)
+        .map_err(|error| Error::system(error.message(&run.descriptor.to_string())))?;
+    run.core = Some(core);
+    while let Some((lower, upper)) = run.core.as_mut().and_then(Core::next_slice) {
+        let slice = Slice::new(state, lower, upper);
         read_slice(reader, &slice, run)?;
-        let records = run.engine.finish(None);
-        return run.write_state(records);
-    };
-    let (Bound::Included(origin) | Bound::Excluded(origin)) = lower.clone() else {
-        return Err(Error::system(format!(
-            "stream `{}` is read in windows of {step} but has neither a saved state nor a \
-             start: declare `start` or return one from `Reader::start`",
-            run.descriptor
-        )));
-    };
-    let Some(end) = end.or_else(|| S::Cursor::upper_cap(started_at)) else {
-        return Err(Error::system(format!(
-            "stream `{}` is read in windows of {step} but its reader gives no end: return the \
-             range's upper bound from `Reader::end`",
-            run.descriptor
-        )));
-    };
-    let mut lower = lower;
-    let mut last_end = None;
-    let mut index = 0;
-    while match &lower {
-        Bound::Included(from) => *from <= end,
-        Bound::Excluded(after) => *after < end,
-        Bound::Unbounded => false,
-    } {
-        index += 1;
-        let upper = S::window_bound(&origin, index)
-            .filter(|bound| *bound < end)
-            .unwrap_or_else(|| end.clone());
-        let last = upper == end;
-        run.engine
-            .set_slice(lower.clone(), Bound::Included(upper.clone()));
-        let slice = Slice::new(state, lower, Bound::Included(upper.clone()));
-        read_slice(reader, &slice, run)?;
-        if last {
-            last_end = Some(upper);
-            break;
-        }
-        if let Some(records) = run.engine.end_window(&upper) {
+        if let Some(records) = run.core.as_mut().and_then(Core::slice_done) {
             run.write_state(records)?;
         }
-        lower = Bound::Excluded(upper);
     }
-    let records = run.engine.finish(last_end.as_ref());
+    let records = run.core.as_mut().map_or(0, Core::finish);
     run.write_state(records)
 }
 
@@ -599,9 +548,10 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// One stream being read: the engine deciding, the emitter writing.
+/// One stream being read: the core deciding, the emitter writing.
 struct StreamRun<'r, 'o, S: IncrementalStream> {
-    engine: Engine<S::Cursor>,
+    /// The contract's decisions, once the slices are planned.
+    core: Option<Core<Declared<S>>>,
     descriptor: StreamDescriptor,
     frame: RecordFrame,
     out: &'r mut Emitter<'o>,
@@ -616,14 +566,20 @@ struct StreamRun<'r, 'o, S: IncrementalStream> {
 
 impl<S: IncrementalStream> StreamRun<'_, '_, S> {
     fn write_state(&mut self, records: u64) -> Result<(), Error> {
-        let state = S::State::from_watermark(self.engine.watermark().cloned());
+        let watermark = self
+            .core
+            .as_ref()
+            .and_then(|core| core.watermark().cloned());
+        let state = S::State::from_watermark(watermark);
         self.out.state(&self.descriptor, &state, records)
     }
 
     /// After a panic: drops a half-written record line and its count.
     fn recover_from_panic(&mut self) {
-        if std::mem::take(&mut self.writing) {
-            self.engine.retract();
+        if std::mem::take(&mut self.writing)
+            && let Some(core) = &mut self.core
+        {
+            core.retract();
         }
         self.out.discard_partial_line();
     }
@@ -634,27 +590,26 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
                 stream: self.descriptor.to_string(),
             });
         }
-        let admit = match record.cursor() {
-            Some(cursor) => {
-                self.engine
-                    .admit(&cursor)
-                    .map_err(|violation| Error::OrderViolation {
-                        stream: self.descriptor.to_string(),
-                        previous: cursor::to_json(&violation.previous),
-                        next: cursor::to_json(&violation.next),
-                    })?
-            }
-            None => match S::ON_NULL {
-                OnNull::Fail => {
-                    return Err(Error::NullCursor {
-                        stream: self.descriptor.to_string(),
-                        field: S::CURSOR_FIELD.join("."),
-                    });
-                }
-                OnNull::Skip => Admit::Drop,
-                OnNull::Emit => self.engine.admit_null(),
-            },
+        let Some(core) = &mut self.core else {
+            return Err(Error::system(format!(
+                "stream `{}`: a record was emitted outside of `Reader::read`",
+                self.descriptor
+            )));
         };
+        let cursor = record.cursor();
+        let admit = core
+            .admit(cursor.as_deref())
+            .map_err(|refusal| match refusal {
+                Refusal::OutOfOrder { previous, next } => Error::OrderViolation {
+                    stream: self.descriptor.to_string(),
+                    previous: cursor::to_json(&previous),
+                    next: cursor::to_json(&next),
+                },
+                Refusal::NullCursor => Error::NullCursor {
+                    stream: self.descriptor.to_string(),
+                    field: S::CURSOR_FIELD.join("."),
+                },
+            })?;
         match admit {
             Admit::Drop => return Ok(()),
             Admit::Emit => {}
@@ -669,12 +624,12 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
         let written = self.out.record(&self.frame, record, &self.descriptor.name);
         self.writing = false;
         if written.is_err() {
-            self.engine.retract();
+            if let Some(core) = &mut self.core {
+                core.retract();
+            }
         } else if self.out.progress() {
             self.progress.tick(&self.descriptor, || {
-                record
-                    .cursor()
-                    .map_or_else(|| "null".to_owned(), |cursor| cursor::to_json(&*cursor))
+                cursor.map_or_else(|| "null".to_owned(), |cursor| cursor::to_json(&*cursor))
             });
         }
         written

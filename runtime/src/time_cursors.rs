@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serializer};
 use time::format_description::well_known::Rfc3339;
 use time::{Date as TimeDate, OffsetDateTime, UtcOffset};
 
-use crate::cursor::{Cursor, CursorKind};
+use crate::cursor::Cursor;
 use crate::window::{Date, DatePeriod, Period, Start, Step, Timestamp};
 
 /// Julian day number of 0001-01-01, chrono's day 1 of the common era, minus one.
@@ -37,8 +37,6 @@ fn date_from_chrono(value: NaiveDate) -> Option<TimeDate> {
 
 /// A UTC instant; values with another offset compare by instant and are saved in UTC.
 impl Cursor for OffsetDateTime {
-    const KIND: CursorKind = CursorKind::Timestamp;
-
     /// One nanosecond before the sync started.
     fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
         from_chrono(<DateTime<Utc> as Cursor>::upper_cap(sync_started)?)
@@ -60,8 +58,6 @@ impl Cursor for OffsetDateTime {
 }
 
 impl Cursor for TimeDate {
-    const KIND: CursorKind = CursorKind::Date;
-
     /// The day before the sync started (UTC).
     fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
         date_from_chrono(<NaiveDate as Cursor>::upper_cap(sync_started)?)

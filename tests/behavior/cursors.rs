@@ -325,7 +325,9 @@ fn a_nested_cursor_is_named_by_its_json_path_and_resumes() {
 pub struct Lsn(u64);
 
 impl tidemark::Cursor for Lsn {
-    const KIND: tidemark::CursorKind = tidemark::CursorKind::Integer;
+    fn upper_cap(_sync_started: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+        None
+    }
 }
 
 impl tidemark::window::Step<u64> for Lsn {

@@ -1,6 +1,5 @@
-//! The checkpoint engine: a pure state machine deciding, record by record, what is emitted and
-//! when a STATE is due. It does no I/O, so every rule of the state contract is testable on its
-//! own.
+//! Record admission: a pure state machine deciding, record by record, what is emitted and when
+//! a STATE is due, and what the state after a failure claims.
 //!
 //! The contract: a STATE with watermark `W` means every record with cursor `<= W` that existed
 //! when the sync started has been emitted before that STATE. The engine keeps it by
@@ -24,7 +23,7 @@ use crate::stream::{CheckpointAt, CheckpointPolicy, Order};
 
 /// What to do with one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admit {
+pub(crate) enum Admit {
     /// The record is outside the slice: at or below the resume point (already delivered by an
     /// earlier sync) or beyond the window (the next window reads it).
     Drop,
@@ -40,11 +39,11 @@ pub enum Admit {
 
 /// A record whose cursor is below its predecessor's in a stream declared ascending.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderViolation<C> {
+pub(crate) struct OrderViolation<C> {
     /// The previous record's cursor.
-    pub previous: C,
+    pub(crate) previous: C,
     /// The offending record's cursor.
-    pub next: C,
+    pub(crate) next: C,
 }
 
 /// When the sync started, and what that means for a cursor type.
@@ -67,7 +66,7 @@ impl<C: Cursor> Horizon<C> {
 
 /// Per-stream checkpoint state machine. See the module docs for the rules.
 #[derive(Debug, Clone)]
-pub struct Engine<C: Cursor> {
+pub(crate) struct Engine<C: Cursor> {
     policy: CheckpointPolicy,
     order: Order,
     /// When the sync started: values past it are never claimed.
@@ -95,7 +94,7 @@ impl<C: Cursor> Engine<C> {
     /// An engine for a sync that started at `started`, resuming from `watermark` (the input
     /// state's, if any). The slice is unbounded until [`Engine::set_slice`] narrows it.
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         policy: CheckpointPolicy,
         order: Order,
         watermark: Option<C>,
@@ -120,22 +119,26 @@ impl<C: Cursor> Engine<C> {
         }
     }
 
+    /// The highest value a watermark may claim in this sync, for cursors with a time cap.
+    pub(crate) fn cap(&self) -> Option<&C> {
+        self.horizon.cap.as_ref()
+    }
+
+    /// The source broke the declared order: nothing may be claimed any more.
+    pub(crate) fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
     /// The slice about to be read: records outside `lower..upper` are dropped from now on.
-    pub fn set_slice(&mut self, lower: Bound<C>, upper: Bound<C>) {
+    pub(crate) fn set_slice(&mut self, lower: Bound<C>, upper: Bound<C>) {
         self.lower = lower;
         self.upper = upper;
     }
 
     /// The watermark of the latest STATE (or of the input state): what a STATE emitted now says.
     #[must_use]
-    pub fn watermark(&self) -> Option<&C> {
+    pub(crate) fn watermark(&self) -> Option<&C> {
         self.committed.as_ref()
-    }
-
-    /// Records emitted since the last STATE.
-    #[must_use]
-    pub fn since_state(&self) -> u64 {
-        self.since_state
     }
 
     /// Decides what happens to a record with cursor `cursor`.
@@ -144,7 +147,8 @@ impl<C: Cursor> Engine<C> {
     ///
     /// With `order = "asc"`, a cursor below the previous record's; the engine is then poisoned
     /// and claims nothing more.
-    pub fn admit(&mut self, cursor: &C) -> Result<Admit, OrderViolation<C>> {
+    #[inline]
+    pub(crate) fn admit(&mut self, cursor: &C) -> Result<Admit, OrderViolation<C>> {
         if !(self.lower.as_ref(), self.upper.as_ref()).contains(cursor) {
             return Ok(Admit::Drop);
         }
@@ -165,13 +169,13 @@ impl<C: Cursor> Engine<C> {
     /// The last admitted record could not be written after all (it failed to serialize): it is
     /// not counted in the next STATE. Its cursor stays the last one, which only makes the safe
     /// watermark of a failure more conservative.
-    pub fn retract(&mut self) {
+    pub(crate) fn retract(&mut self) {
         self.since_state = self.since_state.saturating_sub(1);
     }
 
     /// A record without a cursor value (`on_null = "emit"`): it is emitted and counted, and
     /// leaves the watermark alone.
-    pub fn admit_null(&mut self) -> Admit {
+    pub(crate) fn admit_null(&mut self) -> Admit {
         self.count();
         Admit::Emit
     }
@@ -228,7 +232,7 @@ impl<C: Cursor> Engine<C> {
 
     /// The window ending at `upper` (inclusive) was read in full. Returns the `recordCount` of
     /// a STATE to emit now, if the policy asks for one and the watermark moved.
-    pub fn end_window(&mut self, upper: &C) -> Option<u64> {
+    pub(crate) fn end_window(&mut self, upper: &C) -> Option<u64> {
         if self.policy.at == CheckpointAt::End || self.poisoned {
             return None;
         }
@@ -243,7 +247,7 @@ impl<C: Cursor> Engine<C> {
     /// The stream completed; `upper` is the end of its last window (`None` for an open slice,
     /// whose end is the last emitted record). Returns the `recordCount` of the final STATE,
     /// which is always emitted, even when the watermark did not move.
-    pub fn finish(&mut self, upper: Option<&C>) -> u64 {
+    pub(crate) fn finish(&mut self, upper: Option<&C>) -> u64 {
         let moved = upper
             .or(self.last.as_ref())
             .and_then(|end| Self::target(end, self.settled.as_ref(), &self.horizon))
@@ -255,7 +259,7 @@ impl<C: Cursor> Engine<C> {
     /// watermark moved: the largest emitted value strictly below the last emitted one, since
     /// more records equal to the last one may have been lost with the failure. An unsorted
     /// stream has no safe value inside a slice: it resumes at its last finished window.
-    pub fn fail(&mut self) -> Option<u64> {
+    pub(crate) fn fail(&mut self) -> Option<u64> {
         if self.policy.at == CheckpointAt::End || self.poisoned || self.order == Order::Unsorted {
             return None;
         }
