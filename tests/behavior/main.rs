@@ -2,6 +2,7 @@
 
 mod checkpoints;
 mod cli;
+mod contract;
 mod conveniences;
 mod crash;
 mod cursors;
