@@ -91,8 +91,8 @@
 //! | `checkpoint` | `"slice"` or `"end"` | `"slice"` | `"end"`: one STATE, when the stream completes; nothing is saved mid-sync | `checkpoint = "end"` |
 //! | `order` | `"asc"` or `"unsorted"` | `"asc"` | `"asc"` is checked record by record and allows checkpoints inside a slice; `"unsorted"` saves state only at window (slice) ends | `order = "unsorted"` |
 //! | `step` | ISO-8601 duration (time cursors) or integer (integer cursors) | none | the range is read in windows `lower < cursor <= upper`; a STATE at every window end; a failed window is never marked done | `step = "P1D"`, `step = 10000` |
-//! | `start` | RFC 3339 timestamp, date, or integer | none | where the first sync starts (inclusive) when there is no state; `Reader::start` may override it at run time | `start = "2024-01-01T00:00:00Z"` |
-//! | `lookback` | ISO-8601 duration or integer | none | every sync starts that much before the state; records in the overlap are sent again (expected duplicates); the watermark never moves backwards | `lookback = "PT1H"` |
+//! | `start` | RFC 3339 timestamp, date, or integer | none | where the first sync starts (inclusive) when there is no state; `Reader::start` may override it at run time; a `lookback` never reaches below it | `start = "2024-01-01T00:00:00Z"` |
+//! | `lookback` | ISO-8601 duration or integer | none | every sync starts that much before the state, but never below the start (declared or `Reader::start`); records in the overlap are sent again (expected duplicates); the watermark never moves backwards | `lookback = "PT1H"` |
 //! | `on_null` | `"fail"`, `"skip"` or `"emit"` | required iff the cursor is `Option<T>` | a record without a cursor value stops the stream, is dropped, or is emitted without touching the watermark (and sent again by every sync that returns it) | `on_null = "skip"` |
 //! | `crate` | path as a string | `"::tidemark"` | none (where the runtime crate is, when renamed or re-exported) | `crate = "my_kit::tidemark"` |
 //!
@@ -100,6 +100,17 @@
 //! to the window that ends there and is read once. They run from the saved state (or `start`, or
 //! [`Reader::start`]) up to just before the sync started for time cursors, or to
 //! [`Reader::end`]. Durations and the cursor types that take them are listed in [`window`].
+//!
+//! # Where the contract lives
+//!
+//! One pure core, with no I/O and no clock, in the runtime's `contract` folder: its plan decides
+//! which slices a sync reads (the saved state, `lookback` floored at the start, the declared or
+//! run-time `start`, the windows of `step` and where they end), and its engine decides record by
+//! record what is emitted and when a STATE is due, including `on_null`, order violations
+//! however they are detected, and the state after a failure. The code that calls readers and
+//! writes messages only moves records between the reader, the core and the output. The core's
+//! property tests run it over every declaration the attribute accepts, with an independent
+//! checker resuming from every STATE.
 //!
 //! # Failure
 //!
