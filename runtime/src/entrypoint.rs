@@ -342,7 +342,7 @@ pub(crate) fn read<S: Source>(
         Err(error) => return fail(&error, None, out, stderr),
     };
 
-    // Validate the selection and every saved state before reading anything.
+    // Validate the selection and parse every saved state, once, before reading anything.
     let mut seen = HashSet::new();
     let mut code = 0;
     for configured in &catalog.streams {
@@ -355,9 +355,8 @@ pub(crate) fn read<S: Source>(
             };
             return fail(&error, None, out, stderr);
         }
-        if configured.sync_mode == crate::protocol::SyncMode::Incremental
-            && let Some(stream) = streams.find(&descriptor)
-            && let Err(error) = stream.check_state(state)
+        if let Some(stream) = streams.find(&descriptor)
+            && let Err(error) = stream.load_state(configured.sync_mode, state)
         {
             code = fail(&error, Some(&descriptor), out, stderr)?;
         }
@@ -376,7 +375,7 @@ pub(crate) fn read<S: Source>(
             code = fail(&error, Some(&descriptor), out, stderr)?;
             continue;
         };
-        if let Some(failure) = stream.read(configured.sync_mode, state, started_at, out)? {
+        if let Some(failure) = stream.read(started_at, out)? {
             code = fail(&failure.error, Some(&descriptor), out, stderr)?;
         }
         if out.stop_requested() {

@@ -124,9 +124,9 @@ impl<'a> Streams<'a> {
         S: IncrementalStream + 'a,
         R: Reader<S> + 'a,
     {
-        self.streams.push(Box::new(Registered {
+        self.streams.push(Box::new(Registered::<S, R> {
             reader,
-            _stream: PhantomData::<fn(&S)>,
+            saved: None,
         }));
         self
     }
@@ -306,8 +306,9 @@ pub(crate) struct StreamFailure {
 pub(crate) trait ErasedStream {
     fn descriptor(&self) -> StreamDescriptor;
     fn catalog_entry(&self) -> protocol::Stream;
-    /// Checks the saved state before any stream is read.
-    fn check_state(&self, input: &InputState) -> Result<(), Error>;
+    /// Parses the stream's saved state (once, before any stream is read) and keeps it for
+    /// [`ErasedStream::read`]; `full_refresh` ignores it.
+    fn load_state(&mut self, mode: SyncMode, input: &InputState) -> Result<(), Error>;
     /// Orders two `stream_state` values of this stream by their watermarks (no watermark is
     /// lowest), for the testing kit.
     fn compare_states(
@@ -317,19 +318,19 @@ pub(crate) trait ErasedStream {
     ) -> Result<std::cmp::Ordering, Error>;
     /// Whether the stream declares `lookback` (its overlap is re-sent on purpose).
     fn has_lookback(&self) -> bool;
-    /// Reads the stream; `Err` only when output failed and the run must stop.
+    /// Reads the stream from the state [`ErasedStream::load_state`] kept; `Err` only when
+    /// output failed and the run must stop.
     fn read(
         &mut self,
-        mode: SyncMode,
-        input: &InputState,
         started_at: DateTime<Utc>,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error>;
 }
 
-struct Registered<S, R> {
+struct Registered<S: IncrementalStream, R> {
     reader: R,
-    _stream: PhantomData<fn(&S)>,
+    /// The saved state, parsed by `load_state`.
+    saved: Option<S::State>,
 }
 
 impl<S, R> ErasedStream for Registered<S, R>
@@ -345,8 +346,12 @@ where
         S::catalog_entry()
     }
 
-    fn check_state(&self, input: &InputState) -> Result<(), Error> {
-        parse_stream_state::<S>(input.stream_state(&S::descriptor())).map(drop)
+    fn load_state(&mut self, mode: SyncMode, input: &InputState) -> Result<(), Error> {
+        self.saved = match mode {
+            SyncMode::Incremental => parse_stream_state::<S>(input.stream_state(&S::descriptor()))?,
+            SyncMode::FullRefresh => None,
+        };
+        Ok(())
     }
 
     fn compare_states(
@@ -366,21 +371,11 @@ where
 
     fn read(
         &mut self,
-        mode: SyncMode,
-        input: &InputState,
         started_at: DateTime<Utc>,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error> {
         let descriptor = S::descriptor();
-        let state = match mode {
-            SyncMode::Incremental => {
-                match parse_stream_state::<S>(input.stream_state(&descriptor)) {
-                    Ok(state) => state.unwrap_or_default(),
-                    Err(error) => return Ok(Some(StreamFailure { error })),
-                }
-            }
-            SyncMode::FullRefresh => S::State::default(),
-        };
+        let state = self.saved.take().unwrap_or_default();
         out.stream_status(&descriptor, StreamStatus::Started)?;
         let mut run = StreamRun::<S> {
             core: None,
