@@ -36,34 +36,35 @@ pub(crate) struct Emitter<'o> {
     masker: Arc<Masker>,
     /// Show per-stream progress on stderr (a connector process whose stderr is a terminal).
     progress: bool,
-    /// `emitted_at` for records.
+    /// Ends record lines with their `emitted_at`.
     clock: Clock,
 }
 
-/// Records' `emitted_at`: the wall clock, read once every [`Clock::EVERY`] records. A record is
-/// written in well under a microsecond, so the value stays within a millisecond of the truth
-/// while the clock costs a fraction of what it would per record.
+/// Records' `emitted_at`: the wall clock, read for every record, so that the value is right to
+/// the millisecond however slowly records come. The end of the line (`,"emitted_at":<ms>}}`)
+/// is kept and rebuilt only when the millisecond changes: at the rates the runtime writes,
+/// thousands of records share one, and the copy costs less than formatting the number each time.
 #[derive(Debug, Default)]
 struct Clock {
+    /// The millisecond `line_end` was built for.
     millis: i64,
-    uses: u32,
+    /// `,"emitted_at":<millis>}}` and the newline.
+    line_end: Vec<u8>,
 }
 
 impl Clock {
-    const EVERY: u32 = 64;
-
-    fn now(&mut self) -> i64 {
-        if self.uses == 0 {
-            self.millis = now_millis();
-            self.uses = Self::EVERY;
+    /// The end of a record line written now.
+    fn line_end(&mut self) -> &[u8] {
+        let now = now_millis();
+        if now != self.millis || self.line_end.is_empty() {
+            self.millis = now;
+            self.line_end.clear();
+            self.line_end.extend_from_slice(br#","emitted_at":"#);
+            self.line_end
+                .extend_from_slice(itoa::Buffer::new().format(now).as_bytes());
+            self.line_end.extend_from_slice(b"}}\n");
         }
-        self.uses -= 1;
-        self.millis
-    }
-
-    /// The next record reads the clock again (after a pause: a STATE, a rate limit).
-    fn reset(&mut self) {
-        self.uses = 0;
+        &self.line_end
     }
 }
 
@@ -204,11 +205,7 @@ impl<'o> Emitter<'o> {
                 source,
             });
         }
-        self.buf.extend_from_slice(br#","emitted_at":"#);
-        let emitted_at = self.clock.now();
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(emitted_at).as_bytes());
-        self.buf.extend_from_slice(b"}}\n");
+        self.buf.extend_from_slice(self.clock.line_end());
         if self.buf.len() >= FLUSH_AT {
             self.drain()?;
         }
@@ -234,7 +231,6 @@ impl<'o> Emitter<'o> {
         records: u64,
     ) -> Result<(), Error> {
         self.take_logs();
-        self.clock.reset();
         #[expect(
             clippy::cast_precision_loss,
             reason = "recordCount is a float in the protocol; counts stay far below 2^53"
@@ -266,7 +262,6 @@ impl<'o> Emitter<'o> {
     /// Writes any other protocol message.
     pub(crate) fn message(&mut self, message: &Message) -> Result<(), Error> {
         self.take_logs();
-        self.clock.reset();
         match self.masked(message) {
             Some(masked) => write_json(&mut self.buf, &masked),
             None => write_json(&mut self.buf, message),

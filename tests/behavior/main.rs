@@ -6,6 +6,7 @@ mod contract;
 mod conveniences;
 mod crash;
 mod cursors;
+mod emitted_at;
 mod failures;
 mod hostile;
 mod http_api;
