@@ -202,12 +202,13 @@ where
             } else {
                 format!("{}: cannot write to stdout: {err}; stopping\n", S::NAME)
             };
-            let _ = stderr.write_all(line.as_bytes());
+            let _ = stderr.write_all(out.mask(&line).as_bytes());
             FAILURE
         }
         Err(other) => {
             // Any other error was already reported as a trace before reaching here.
-            let _ = writeln!(stderr, "{}: {other}", S::NAME);
+            let line = format!("{}: {other}\n", S::NAME);
+            let _ = stderr.write_all(out.mask(&line).as_bytes());
             FAILURE
         }
     }
@@ -257,7 +258,8 @@ fn check<S: Source>(source: &S, config: &Path, out: &mut Emitter<'_>) -> Result<
     Ok(0)
 }
 
-/// Reports a failure of the whole command: a TRACE ERROR on stdout, a line on stderr.
+/// Reports a failure of the whole command: a TRACE ERROR on stdout, a line on stderr (platforms
+/// log stderr too, so its secrets are masked as well).
 fn fail(
     error: &Error,
     stream: Option<&StreamDescriptor>,
@@ -268,10 +270,11 @@ fn fail(
         return Err(Error::Output(io::Error::new(err.kind(), err.to_string())));
     }
     out.error(error, stream)?;
-    let _ = match stream {
-        Some(stream) => writeln!(stderr, "stream `{stream}` failed: {error}"),
-        None => writeln!(stderr, "error: {error}"),
+    let line = match stream {
+        Some(stream) => format!("stream `{stream}` failed: {error}\n"),
+        None => format!("error: {error}\n"),
     };
+    let _ = stderr.write_all(out.mask(&line).as_bytes());
     Ok(FAILURE)
 }
 

@@ -10,6 +10,7 @@ mod failures;
 mod hostile;
 mod http_api;
 mod inputs;
+mod masking;
 mod orders;
 mod orders_fixture;
 mod panics;
