@@ -18,7 +18,7 @@ use crate::protocol::{
     Catalog, ConfiguredCatalog, ConfiguredStream, ConnectionStatus, ConnectorSpecification,
     Message, Status, StreamDescriptor, StreamStatus,
 };
-use crate::source::Source;
+use crate::source::{Source, Streams};
 use crate::state::InputState;
 
 /// Exit status of a run that failed (a stream, the configuration or the output).
@@ -242,8 +242,25 @@ fn parse_config<S: Source>(config: Value, out: &Emitter<'_>) -> Result<S::Config
     input::parse_config(config)
 }
 
+/// `streams` as [`Source::streams`] returned them, unless they cannot be read as registered: a
+/// stream registered twice would be listed twice in the catalog and its second reader never
+/// run. Every command checks this right after calling [`Source::streams`].
+fn registered_once(streams: Streams<'_>) -> Result<Streams<'_>, Error> {
+    match streams.duplicate() {
+        Some(stream) => Err(Error::DuplicateStream {
+            stream: stream.to_string(),
+        }),
+        None => Ok(streams),
+    }
+}
+
+/// The `check` command: the source's own check, then its streams, which `discover` and `read`
+/// would fail on.
 fn check<S: Source>(source: &S, config: &Path, out: &mut Emitter<'_>) -> Result<u8, Error> {
-    let outcome = load_config::<S>(config, out).and_then(|config| source.check(&config));
+    let outcome = load_config::<S>(config, out).and_then(|config| {
+        source.check(&config)?;
+        source.streams(&config).and_then(registered_once).map(drop)
+    });
     let connection_status = match outcome {
         Ok(()) => ConnectionStatus {
             status: Status::Succeeded,
@@ -288,7 +305,7 @@ fn discover<S: Source>(
         Ok(config) => config,
         Err(error) => return fail(&error, None, out, stderr),
     };
-    let streams = match source.streams(&config) {
+    let streams = match source.streams(&config).and_then(registered_once) {
         Ok(streams) => streams,
         Err(error) => return fail(&error, None, out, stderr),
     };
@@ -340,7 +357,7 @@ pub(crate) fn read<S: Source>(
         Ok(config) => config,
         Err(error) => return fail(&error, None, out, stderr),
     };
-    let mut streams = match source.streams(&config) {
+    let mut streams = match source.streams(&config).and_then(registered_once) {
         Ok(streams) => streams,
         Err(error) => return fail(&error, None, out, stderr),
     };

@@ -5,6 +5,7 @@ mod cli;
 mod conveniences;
 mod crash;
 mod cursors;
+mod duplicates;
 mod emitted_at;
 mod failures;
 mod hostile;
