@@ -170,6 +170,11 @@ impl<'o> Emitter<'o> {
         self.masker.learn(schema, config);
     }
 
+    /// `text` with the run's secrets masked: for what the runtime writes to stderr.
+    pub(crate) fn mask<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        self.masker.mask(text)
+    }
+
     /// Moves queued LOG lines into the buffer.
     fn take_logs(&mut self) {
         if let Some(logs) = &self.logs {

@@ -18,7 +18,7 @@ use crate::protocol::{
     Catalog, ConfiguredCatalog, ConfiguredStream, ConnectionStatus, ConnectorSpecification,
     Message, Status, StreamDescriptor, StreamStatus,
 };
-use crate::source::Source;
+use crate::source::{Source, Streams};
 use crate::state::InputState;
 
 /// Exit status of a run that failed (a stream, the configuration or the output).
@@ -202,12 +202,13 @@ where
             } else {
                 format!("{}: cannot write to stdout: {err}; stopping\n", S::NAME)
             };
-            let _ = stderr.write_all(line.as_bytes());
+            let _ = stderr.write_all(out.mask(&line).as_bytes());
             FAILURE
         }
         Err(other) => {
             // Any other error was already reported as a trace before reaching here.
-            let _ = writeln!(stderr, "{}: {other}", S::NAME);
+            let line = format!("{}: {other}\n", S::NAME);
+            let _ = stderr.write_all(out.mask(&line).as_bytes());
             FAILURE
         }
     }
@@ -241,8 +242,25 @@ fn parse_config<S: Source>(config: Value, out: &Emitter<'_>) -> Result<S::Config
     input::parse_config(config)
 }
 
+/// `streams` as [`Source::streams`] returned them, unless they cannot be read as registered: a
+/// stream registered twice would be listed twice in the catalog and its second reader never
+/// run. Every command checks this right after calling [`Source::streams`].
+fn registered_once(streams: Streams<'_>) -> Result<Streams<'_>, Error> {
+    match streams.duplicate() {
+        Some(stream) => Err(Error::DuplicateStream {
+            stream: stream.to_string(),
+        }),
+        None => Ok(streams),
+    }
+}
+
+/// The `check` command: the source's own check, then its streams, which `discover` and `read`
+/// would fail on.
 fn check<S: Source>(source: &S, config: &Path, out: &mut Emitter<'_>) -> Result<u8, Error> {
-    let outcome = load_config::<S>(config, out).and_then(|config| source.check(&config));
+    let outcome = load_config::<S>(config, out).and_then(|config| {
+        source.check(&config)?;
+        source.streams(&config).and_then(registered_once).map(drop)
+    });
     let connection_status = match outcome {
         Ok(()) => ConnectionStatus {
             status: Status::Succeeded,
@@ -257,7 +275,8 @@ fn check<S: Source>(source: &S, config: &Path, out: &mut Emitter<'_>) -> Result<
     Ok(0)
 }
 
-/// Reports a failure of the whole command: a TRACE ERROR on stdout, a line on stderr.
+/// Reports a failure of the whole command: a TRACE ERROR on stdout, a line on stderr (platforms
+/// log stderr too, so its secrets are masked as well).
 fn fail(
     error: &Error,
     stream: Option<&StreamDescriptor>,
@@ -268,10 +287,11 @@ fn fail(
         return Err(Error::Output(io::Error::new(err.kind(), err.to_string())));
     }
     out.error(error, stream)?;
-    let _ = match stream {
-        Some(stream) => writeln!(stderr, "stream `{stream}` failed: {error}"),
-        None => writeln!(stderr, "error: {error}"),
+    let line = match stream {
+        Some(stream) => format!("stream `{stream}` failed: {error}\n"),
+        None => format!("error: {error}\n"),
     };
+    let _ = stderr.write_all(out.mask(&line).as_bytes());
     Ok(FAILURE)
 }
 
@@ -285,7 +305,7 @@ fn discover<S: Source>(
         Ok(config) => config,
         Err(error) => return fail(&error, None, out, stderr),
     };
-    let streams = match source.streams(&config) {
+    let streams = match source.streams(&config).and_then(registered_once) {
         Ok(streams) => streams,
         Err(error) => return fail(&error, None, out, stderr),
     };
@@ -337,7 +357,7 @@ pub(crate) fn read<S: Source>(
         Ok(config) => config,
         Err(error) => return fail(&error, None, out, stderr),
     };
-    let mut streams = match source.streams(&config) {
+    let mut streams = match source.streams(&config).and_then(registered_once) {
         Ok(streams) => streams,
         Err(error) => return fail(&error, None, out, stderr),
     };

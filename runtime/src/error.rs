@@ -52,6 +52,19 @@ pub enum Error {
         /// The stream name as written in the catalog.
         stream: String,
     },
+    /// The connector registers one stream twice in [`Source::streams`](crate::Source::streams):
+    /// one record type passed to [`Streams::stream`](crate::Streams::stream) twice, or two record
+    /// types that declare the same name and namespace. A bug in the connector, reported by
+    /// `check` (as a FAILED status), `discover` and `read` before anything else.
+    /// Reported as `system_error`.
+    #[error(
+        "stream `{stream}` is registered twice; a connector registers each stream (name and \
+         namespace) once"
+    )]
+    DuplicateStream {
+        /// The stream, as `namespace.name` or `name`.
+        stream: String,
+    },
     /// A stream declared `order = "asc"` produced a record whose cursor is below the previous
     /// record's cursor. The stream stops and no state past the violation is emitted.
     /// Reported as `system_error`.
@@ -205,7 +218,8 @@ impl Error {
             | Error::State { .. }
             | Error::UnknownStream { .. } => FailureType::ConfigError,
             Error::Transient { .. } | Error::Terminated { .. } => FailureType::TransientError,
-            Error::OrderViolation { .. }
+            Error::DuplicateStream { .. }
+            | Error::OrderViolation { .. }
             | Error::NullCursor { .. }
             | Error::Panic { .. }
             | Error::Serialize { .. }

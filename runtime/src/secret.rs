@@ -1,5 +1,6 @@
-//! Secrets in the configuration: [`Secret<T>`] marks a field, the runtime masks its value in
-//! every LOG, TRACE and CONNECTION_STATUS message.
+//! Secrets in the configuration: [`Secret<T>`] marks a field, the runtime masks its value, in
+//! every form a text can quote it in, in every LOG, TRACE and CONNECTION_STATUS message and in
+//! its error lines on stderr.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,8 +14,11 @@ use serde_json::Value;
 ///
 /// Its schema in the SPEC carries `"airbyte_secret": true`, so the Airbyte UI hides it; `Debug`
 /// and `Display` print `****`; and the runtime replaces its value in every LOG, TRACE and
-/// CONNECTION_STATUS message, including config validation errors, with `****`. Values shorter
-/// than 4 characters are not masked in text (they would mask everything).
+/// CONNECTION_STATUS message, including config validation errors, and in the error lines it
+/// writes to stderr, with `****`. The value is masked however the text quotes it: as is,
+/// escaped as in a JSON string, escaped by `{:?}`, or escaped twice (a JSON body holding the
+/// key, logged with `{:?}`). Values shorter than 4 characters are not masked in text (they
+/// would mask everything).
 ///
 /// ```
 /// use tidemark::Secret;
@@ -81,38 +85,87 @@ impl<T: JsonSchema> JsonSchema for Secret<T> {
 /// The secret values of one run, replaced by `****` in messages.
 #[derive(Debug, Default)]
 pub(crate) struct Masker {
-    secrets: Mutex<Vec<String>>,
+    /// Every form of every secret (see [`forms`]), longest first.
+    forms: Mutex<Vec<String>>,
 }
 
 /// Shortest value masked in text.
 const MIN_MASKED: usize = 4;
 
+/// How many times a secret may have been escaped in a text: twice covers a value quoted inside
+/// a quoted text (a JSON body containing the key, logged with `{:?}`).
+const ESCAPE_DEPTH: usize = 2;
+
 impl Masker {
-    /// Adds the values of every `airbyte_secret` field of `schema` found in `config`.
+    /// Adds the values of every `airbyte_secret` field of `schema` found in `config`, in every
+    /// form they can take in a text.
     pub(crate) fn learn(&self, schema: &Value, config: &Value) {
         let mut found = Vec::new();
         collect(schema, schema, config, &mut found);
-        let mut secrets = self.secrets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut known = self.forms.lock().unwrap_or_else(PoisonError::into_inner);
         for secret in found {
-            if secret.chars().count() >= MIN_MASKED && !secrets.contains(&secret) {
-                secrets.push(secret);
+            if secret.chars().count() < MIN_MASKED {
+                continue;
+            }
+            for form in forms(&secret) {
+                if !known.contains(&form) {
+                    known.push(form);
+                }
             }
         }
-        // Longest first, so a secret that contains another is masked whole.
-        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+        // Longest first, so a secret (or a form) that contains another is masked whole.
+        known.sort_by_key(|form| std::cmp::Reverse(form.len()));
     }
 
-    /// `text` with every secret replaced by `****`.
+    /// `text` with every secret, in any of its forms, replaced by `****`.
     pub(crate) fn mask<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let secrets = self.secrets.lock().unwrap_or_else(PoisonError::into_inner);
+        let forms = self.forms.lock().unwrap_or_else(PoisonError::into_inner);
         let mut text = Cow::Borrowed(text);
-        for secret in secrets.iter() {
-            if text.contains(secret.as_str()) {
-                text = Cow::Owned(text.replace(secret.as_str(), "****"));
+        for form in forms.iter() {
+            if text.contains(form.as_str()) {
+                text = Cow::Owned(text.replace(form.as_str(), "****"));
             }
         }
         text
     }
+}
+
+/// The forms `secret` takes in a text, without duplicates: as is; escaped as inside a JSON
+/// string (how jsonschema quotes an offending value); escaped by `{:?}` (serde errors, `tracing`
+/// fields recorded with `?`, `\u{301}` for a combining mark); and each escaped form escaped
+/// again, up to [`ESCAPE_DEPTH`] times.
+fn forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_owned()];
+    let mut last = 0..forms.len();
+    for _ in 0..ESCAPE_DEPTH {
+        let start = forms.len();
+        for index in last {
+            for escaped in [json_escaped(&forms[index]), debug_escaped(&forms[index])] {
+                if !forms.contains(&escaped) {
+                    forms.push(escaped);
+                }
+            }
+        }
+        last = start..forms.len();
+    }
+    forms
+}
+
+/// `text` as `serde_json` writes it inside a string, without the quotes.
+fn json_escaped(text: &str) -> String {
+    unquoted(Value::from(text).to_string())
+}
+
+/// `text` as `{:?}` writes it, without the quotes.
+fn debug_escaped(text: &str) -> String {
+    unquoted(format!("{text:?}"))
+}
+
+/// A quoted string without its quotes.
+fn unquoted(mut quoted: String) -> String {
+    quoted.pop();
+    quoted.remove(0);
+    quoted
 }
 
 /// Walks `schema` and `value` together, collecting the values under `airbyte_secret` schemas.
@@ -168,5 +221,56 @@ fn scalars(value: &Value, found: &mut Vec<String>) {
         Value::Array(items) => items.iter().for_each(|item| scalars(item, found)),
         Value::Object(object) => object.values().for_each(|item| scalars(item, found)),
         Value::Null | Value::Bool(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Masker, forms};
+
+    fn masker(secrets: &[&str]) -> Masker {
+        let schema = json!({
+            "properties": {"keys": {"type": "array", "items": {"airbyte_secret": true}}}
+        });
+        let masker = Masker::default();
+        masker.learn(&schema, &json!({ "keys": secrets }));
+        masker
+    }
+
+    #[test]
+    fn a_plain_secret_has_one_form() {
+        assert_eq!(forms("sk-live-123"), ["sk-live-123"]);
+    }
+
+    #[test]
+    fn escaped_forms_are_json_and_debug_escaping_up_to_twice() {
+        assert_eq!(
+            forms("a\"b\u{301}"),
+            [
+                "a\"b\u{301}",
+                "a\\\"b\u{301}",
+                "a\\\"b\\u{301}",
+                "a\\\\\\\"b\u{301}",
+                "a\\\\\\\"b\\u{301}",
+                "a\\\\\\\"b\\\\u{301}",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_form_is_masked_and_short_values_are_not() {
+        let masker = masker(&["sk\tkey", "abc"]);
+        assert_eq!(
+            masker.mask("raw sk\tkey json sk\\tkey twice sk\\\\tkey abc"),
+            "raw **** json **** twice **** abc"
+        );
+    }
+
+    #[test]
+    fn a_secret_containing_another_is_masked_whole() {
+        let masker = masker(&["key-1234", "key-1234-extra"]);
+        assert_eq!(masker.mask("key-1234-extra and key-1234"), "**** and ****");
     }
 }

@@ -74,13 +74,16 @@ pub trait Source {
     /// CONNECTION_STATUS FAILED with the error's message.
     fn check(&self, config: &Self::Config) -> Result<(), Error>;
 
-    /// The streams this source provides, each with its reader.
+    /// The streams this source provides, each with its reader, each registered once.
+    /// `discover` and `read` call it, and `check` once [`Source::check`] succeeded.
     fn streams<'a>(&'a self, config: &'a Self::Config) -> Result<Streams<'a>, Error>;
 }
 
 /// The streams of a source, each an [`IncrementalStream`] record type with its reader.
 pub struct Streams<'a> {
     streams: Vec<Box<dyn ErasedStream + 'a>>,
+    /// The first stream registered twice: a connector bug, reported by every command.
+    duplicate: Option<StreamDescriptor>,
 }
 
 impl Default for Streams<'_> {
@@ -95,10 +98,15 @@ impl<'a> Streams<'a> {
     pub fn new() -> Self {
         Streams {
             streams: Vec::new(),
+            duplicate: None,
         }
     }
 
     /// Registers the stream of record type `S`, read by the closure `reader`.
+    ///
+    /// Each stream (name and namespace) is registered once: registering it again, with the
+    /// same record type or another that declares the same stream, makes every command fail
+    /// with [`Error::DuplicateStream`].
     ///
     /// The runtime calls `reader` once per slice (once per window with `step`). The reader
     /// pushes every record of the slice into the [`Records`] sink, in ascending cursor order
@@ -117,13 +125,20 @@ impl<'a> Streams<'a> {
     }
 
     /// Registers the stream of record type `S`, read by a [`Reader`]: use this when the
-    /// reader supplies a start or an end bound at run time.
+    /// reader supplies a start or an end bound at run time. Each stream is registered once, as
+    /// with [`Streams::stream`].
     #[must_use]
     pub fn reader<S, R>(mut self, reader: R) -> Self
     where
         S: IncrementalStream + 'a,
         R: Reader<S> + 'a,
     {
+        if self.duplicate.is_none() {
+            let descriptor = S::descriptor();
+            if self.iter().any(|stream| stream.descriptor() == descriptor) {
+                self.duplicate = Some(descriptor);
+            }
+        }
         self.streams.push(Box::new(Registered::<S, R> {
             reader,
             saved: None,
@@ -133,6 +148,11 @@ impl<'a> Streams<'a> {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &(dyn ErasedStream + 'a)> {
         self.streams.iter().map(AsRef::as_ref)
+    }
+
+    /// The first stream registered twice, if any.
+    pub(crate) fn duplicate(&self) -> Option<&StreamDescriptor> {
+        self.duplicate.as_ref()
     }
 
     pub(crate) fn find(
