@@ -233,9 +233,25 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let mut where_clause = where_clause
         .cloned()
         .unwrap_or_else(|| syn::parse_quote!(where));
-    where_clause.predicates.push(syn::parse_quote!(
-        Self: #private::serde::Serialize + #private::JsonSchema
-    ));
+    // The impl needs the record to be `Serialize` (the trait's supertrait) and `JsonSchema`.
+    // A generic struct may be so for some parameters only, which its bound states. A struct
+    // without parameters has the derives or not: `assert_record` reports a missing one once,
+    // at the struct's name, in our words, and the impl takes them as given through a bound
+    // under a `for<'__tidemark>` binder, which rustc does not reject as trivially false (it
+    // checks only bounds without a binder, rust-lang/rust#48214), so no error of the
+    // compiler's own follows on the attribute.
+    let assert_record = if input.generics.params.is_empty() {
+        where_clause.predicates.push(syn::parse_quote!(
+            for<'__tidemark> Self: #private::serde::Serialize + #private::JsonSchema
+        ));
+        let assert = quote_spanned!(ident.span()=> #private::assert_record::<#ident>());
+        quote!(const _: () = #assert;)
+    } else {
+        where_clause.predicates.push(syn::parse_quote!(
+            Self: #private::serde::Serialize + #private::JsonSchema
+        ));
+        TokenStream::new()
+    };
     let name = &model.name;
     let namespace = match &model.namespace {
         Some(namespace) => quote!(#option::Some(#namespace)),
@@ -533,6 +549,8 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
 
             #(#state_serde)*
         }
+
+        #assert_record
 
         #[automatically_derived]
         impl #private::StreamState for #state {

@@ -338,6 +338,32 @@ pub mod __private {
         }
     }
 
+    /// A record type missing `Serialize`, reported in words by [`assert_record`].
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` must derive `serde::Serialize` to be a stream",
+        label = "add `#[derive(serde::Serialize)]` to `{Self}`",
+        note = "records are written to stdout as JSON with `serde::Serialize`"
+    )]
+    pub trait SerializeRecord {}
+
+    #[diagnostic::do_not_recommend]
+    impl<T: ::serde::Serialize + ?Sized> SerializeRecord for T {}
+
+    /// A record type missing `JsonSchema`, reported in words by [`assert_record`].
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` must derive `schemars::JsonSchema` to be a stream",
+        label = "add `#[derive(schemars::JsonSchema)]` to `{Self}`",
+        note = "`discover` describes the records with the JSON Schema of `schemars::JsonSchema`"
+    )]
+    pub trait JsonSchemaRecord {}
+
+    #[diagnostic::do_not_recommend]
+    impl<T: ::schemars::JsonSchema + ?Sized> JsonSchemaRecord for T {}
+
+    /// Checks, at the struct's name, that a record type has what a stream needs; the generated
+    /// impl assumes it without repeating the error.
+    pub const fn assert_record<T: SerializeRecord + JsonSchemaRecord + ?Sized>() {}
+
     /// The cursor type of a stream whose declaration has errors (never constructed).
     #[derive(
         ::core::clone::Clone,
