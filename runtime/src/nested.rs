@@ -20,9 +20,9 @@
 /// }
 ///
 /// use tidemark::IncrementalStream as _;
-/// // The catalog names the cursor by its JSON path; the state key is the path as declared.
+/// // The catalog and the state name the cursor by its JSON path.
 /// assert_eq!(Ticket::CURSOR_FIELD, ["meta", "updatedAt"]);
-/// assert_eq!(<TicketState as tidemark::StreamState>::KEYS, ["meta.updated_at"]);
+/// assert_eq!(<TicketState as tidemark::StreamState>::KEYS, ["meta.updatedAt"]);
 /// ```
 ///
 /// The derive implements this trait and, for each serialized field, a hidden trait giving the
@@ -59,4 +59,82 @@ pub trait Field<const ID: u64> {
     const JSON_NAME: &'static str;
     /// The field.
     fn get(&self) -> &Self::Type;
+}
+
+/// `parts` joined into UTF-8 of length [`join_len`]: the state key of a nested cursor, from the
+/// JSON names of its segments.
+#[must_use]
+pub const fn join<const N: usize>(parts: &[&str]) -> [u8; N] {
+    join_parts::<N>(parts).bytes
+}
+
+/// The length of `parts` joined.
+#[must_use]
+pub const fn join_len(parts: &[&str]) -> usize {
+    join_parts::<0>(parts).len
+}
+
+const fn join_parts<const N: usize>(parts: &[&str]) -> Writer<N> {
+    let mut out = Writer::new();
+    let mut i = 0;
+    while i < parts.len() {
+        out = out.push(parts[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The bytes of [`join`] as the string they are.
+///
+/// # Panics
+///
+/// When `bytes` are not UTF-8, which those of `join` are: they are whole `&str`s put end to
+/// end, in an array of exactly their length.
+#[must_use]
+pub const fn utf8(bytes: &[u8]) -> &str {
+    match core::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => panic!("joined strings are UTF-8"),
+    }
+}
+
+/// Text written at compile time into `N` bytes; `len` counts every byte pushed, so a first pass
+/// with `N = 0` measures what a second pass writes.
+struct Writer<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Writer<N> {
+    const fn new() -> Self {
+        Writer {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    const fn push(mut self, text: &str) -> Self {
+        let text = text.as_bytes();
+        let mut i = 0;
+        while i < text.len() {
+            if self.len < N {
+                self.bytes[self.len] = text[i];
+            }
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_joined() {
+        const PARTS: &[&str] = &["meta", ".", "updatedAt"];
+        const BYTES: [u8; join_len(PARTS)] = join(PARTS);
+        assert_eq!(utf8(&BYTES), "meta.updatedAt");
+    }
 }
