@@ -31,8 +31,11 @@ struct Reached {
 }
 
 impl CursorPart<'_> {
-    /// The field the path ends at. Every token of a nested path carries the literal's span,
-    /// so a segment that does not exist is reported there.
+    /// The field the path ends at. Each segment of a nested path is the field
+    /// `__private::resolve` finds among the `Nested::FIELDS` of the struct before it: the
+    /// segment itself, or the field the error suggests, or a placeholder. So the path always
+    /// has a type and only `check_path` reports a segment that names no field. Every token
+    /// carries the literal's span, so what the compiler says about the path lands there.
     fn reach(&self, private: &TokenStream) -> Reached {
         let ty = self.ty;
         let member = self.ident;
@@ -43,11 +46,13 @@ impl CursorPart<'_> {
         };
         for segment in &self.nested {
             let Reached { ty, access, names } = &mut reached;
-            let field =
-                quote_spanned!(self.span=> #private::Field<{ #private::field_id(#segment) }>);
-            *access = quote_spanned!(self.span=> <#ty as #field>::get(#access));
-            names.push(quote_spanned!(self.span=> <#ty as #field>::JSON_NAME));
-            *ty = quote_spanned!(self.span=> <#ty as #field>::Type);
+            let field = located_at(
+                quote!(#private::Field<{ #private::resolve(<#ty as #private::Nested>::FIELDS, #segment) }>),
+                self.span,
+            );
+            *access = located_at(quote!(<#ty as #field>::get(#access)), self.span);
+            names.push(located_at(quote!(<#ty as #field>::JSON_NAME), self.span));
+            *ty = located_at(quote!(<#ty as #field>::Type), self.span);
         }
         reached
     }
@@ -89,6 +94,43 @@ impl CursorPart<'_> {
                 #private::join(PARTS);
             #private::utf8(&BYTES)
         })
+    }
+
+    /// A compile-time check that every segment of a nested path names a field: a panic on the
+    /// `cursor` literal with the first one that does not ("no field named `updatedat` in
+    /// `Meta`", with a suggestion). Nothing for a plain field, which the macro checked itself.
+    fn check_path(&self, private: &TokenStream) -> TokenStream {
+        if self.nested.is_empty() {
+            return TokenStream::new();
+        }
+        let ty = self.ty;
+        let mut owner = quote!(#ty);
+        let mut segments = Vec::new();
+        for name in &self.nested {
+            segments.push(quote! {
+                #private::Segment {
+                    name: #name,
+                    owner: <#owner as #private::Nested>::NAME,
+                    fields: <#owner as #private::Nested>::FIELDS,
+                }
+            });
+            owner = quote!(<#owner as #private::Field<{ #private::resolve(<#owner as #private::Nested>::FIELDS, #name) }>>::Type);
+        }
+        let fail =
+            quote_spanned!(self.span=> #private::core::panic!("{}", #private::utf8(&MESSAGE)));
+        located_at(
+            quote! {
+                const _: () = {
+                    const PATH: &[#private::Segment] = &[#(#segments),*];
+                    const MESSAGE: [#private::core::primitive::u8; #private::check_path_len(PATH)] =
+                        #private::check_path(PATH);
+                    if !MESSAGE.is_empty() {
+                        #fail
+                    }
+                };
+            },
+            self.span,
+        )
     }
 }
 
@@ -339,6 +381,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     } else {
         model.cursor.iter().map(CursorPart::doc_name).collect()
     };
+    let check_paths = model.cursor.iter().map(|part| part.check_path(&private));
     let cursor_field = match (model.cursor.first(), reached.first()) {
         (Some(part), Some(reached)) => {
             let first = &part.json_name;
@@ -600,6 +643,8 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         };
 
         #assert_record
+
+        #(#check_paths)*
 
         #[automatically_derived]
         impl #private::StreamState for #state {

@@ -169,7 +169,10 @@ pub mod __private {
     pub use ::std::string::String;
 
     pub use crate::cursor::Cursor;
-    pub use crate::nested::{Field, Nested, field_id, join, join_len, utf8};
+    pub use crate::nested::{
+        Field, MISSING, Nested, Segment, check_path, check_path_len, field_id, join, join_len,
+        resolve, utf8,
+    };
     pub use crate::stream::{
         CheckpointAt, CheckpointPolicy, IncrementalStream, OnNull, Order, StreamState,
     };
@@ -444,7 +447,8 @@ pub mod __private {
     /// impl assumes it without repeating the error.
     pub const fn assert_record<T: SerializeRecord + JsonSchemaRecord + ?Sized>() {}
 
-    /// The cursor type of a stream whose declaration has errors (never constructed).
+    /// The cursor type of a stream whose declaration has errors, and the type of a nested
+    /// `cursor` path segment that names no field (never constructed).
     #[derive(
         ::core::clone::Clone,
         ::core::fmt::Debug,
@@ -459,6 +463,12 @@ pub mod __private {
 
     impl Cursor for Unresolved {
         const KIND: crate::cursor::CursorKind = crate::cursor::CursorKind::Integer;
+    }
+
+    /// The type a missing segment of a nested path resolves to has no fields.
+    impl Nested for Unresolved {
+        const NAME: &'static str = "Unresolved";
+        const FIELDS: &'static [&'static str] = &[];
     }
 
     /// `NonZeroU64` from a literal the macro already checked to be at least 1.
