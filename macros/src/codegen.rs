@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Group, Ident, Literal, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{DeriveInput, Type};
 
@@ -22,24 +22,39 @@ pub(crate) struct CursorPart<'a> {
     pub(crate) span: Span,
 }
 
+/// Where a cursor path ends, as generated code: its type, an expression borrowing it from
+/// `self`, and the JSON names of the segments after the first.
+struct Reached {
+    ty: TokenStream,
+    access: TokenStream,
+    names: Vec<TokenStream>,
+}
+
 impl CursorPart<'_> {
-    /// The field the path ends at: its type, an expression borrowing it from `self`, and the
-    /// JSON names of the segments after the first. Every token of a nested path carries the
-    /// literal's span, so a segment that does not exist is reported there.
-    fn reach(&self, private: &TokenStream) -> (TokenStream, TokenStream, Vec<TokenStream>) {
+    /// The field the path ends at. Each segment of a nested path is the field
+    /// `__private::resolve` finds among the `Nested::FIELDS` of the struct before it: the
+    /// segment itself, or the field the error suggests, or a placeholder. So the path always
+    /// has a type and only `check_path` reports a segment that names no field. Every token
+    /// carries the literal's span, so what the compiler says about the path lands there.
+    fn reach(&self, private: &TokenStream) -> Reached {
         let ty = self.ty;
         let member = self.ident;
-        let mut ty = quote!(#ty);
-        let mut access = quote!(&self.#member);
-        let mut names = Vec::new();
+        let mut reached = Reached {
+            ty: quote!(#ty),
+            access: quote!(&self.#member),
+            names: Vec::new(),
+        };
         for segment in &self.nested {
-            let field =
-                quote_spanned!(self.span=> #private::Field<{ #private::field_id(#segment) }>);
-            access = quote_spanned!(self.span=> <#ty as #field>::get(#access));
-            names.push(quote_spanned!(self.span=> <#ty as #field>::JSON_NAME));
-            ty = quote_spanned!(self.span=> <#ty as #field>::Type);
+            let Reached { ty, access, names } = &mut reached;
+            let field = located_at(
+                quote!(#private::Field<{ #private::resolve(<#ty as #private::Nested>::FIELDS, #segment) }>),
+                self.span,
+            );
+            *access = located_at(quote!(<#ty as #field>::get(#access)), self.span);
+            names.push(located_at(quote!(<#ty as #field>::JSON_NAME), self.span));
+            *ty = located_at(quote!(<#ty as #field>::Type), self.span);
         }
-        (ty, access, names)
+        reached
     }
 
     /// The state's field and accessor name: the last segment.
@@ -50,14 +65,72 @@ impl CursorPart<'_> {
         }
     }
 
-    /// The key of this part in the state JSON: the JSON name, or the dotted path.
-    fn state_key(&self) -> String {
-        let mut key = self.json_name.clone();
-        for segment in &self.nested {
-            key.push('.');
-            key.push_str(segment);
+    /// How the docs name this part: its JSON name, or a nested path as written (the JSON names
+    /// of the inner structs are not known here).
+    fn doc_name(&self) -> String {
+        if self.nested.is_empty() {
+            return self.json_name.clone();
         }
-        key
+        let first = self.ident.to_string();
+        let mut name = first.strip_prefix("r#").unwrap_or(&first).to_owned();
+        for segment in &self.nested {
+            name.push('.');
+            name.push_str(segment);
+        }
+        name
+    }
+
+    /// The key of this part in the state JSON, as a `&'static str` expression: the JSON name,
+    /// or for a nested path the JSON names of its segments joined by dots, a const only the
+    /// compiler can compute (the inner structs' renames are known through `Nested`).
+    fn state_key(&self, private: &TokenStream, names: &[TokenStream]) -> TokenStream {
+        let first = &self.json_name;
+        if names.is_empty() {
+            return quote!(#first);
+        }
+        quote!({
+            const PARTS: &[&#private::core::primitive::str] = &[#first #(, ".", #names)*];
+            const BYTES: [#private::core::primitive::u8; #private::join_len(PARTS)] =
+                #private::join(PARTS);
+            #private::utf8(&BYTES)
+        })
+    }
+
+    /// A compile-time check that every segment of a nested path names a field: a panic on the
+    /// `cursor` literal with the first one that does not ("no field named `updatedat` in
+    /// `Meta`", with a suggestion). Nothing for a plain field, which the macro checked itself.
+    fn check_path(&self, private: &TokenStream) -> TokenStream {
+        if self.nested.is_empty() {
+            return TokenStream::new();
+        }
+        let ty = self.ty;
+        let mut owner = quote!(#ty);
+        let mut segments = Vec::new();
+        for name in &self.nested {
+            segments.push(quote! {
+                #private::Segment {
+                    name: #name,
+                    owner: <#owner as #private::Nested>::NAME,
+                    fields: <#owner as #private::Nested>::FIELDS,
+                }
+            });
+            owner = quote!(<#owner as #private::Field<{ #private::resolve(<#owner as #private::Nested>::FIELDS, #name) }>>::Type);
+        }
+        let fail =
+            quote_spanned!(self.span=> #private::core::panic!("{}", #private::utf8(&MESSAGE)));
+        located_at(
+            quote! {
+                const _: () = {
+                    const PATH: &[#private::Segment] = &[#(#segments),*];
+                    const MESSAGE: [#private::core::primitive::u8; #private::check_path_len(PATH)] =
+                        #private::check_path(PATH);
+                    if !MESSAGE.is_empty() {
+                        #fail
+                    }
+                };
+            },
+            self.span,
+        )
     }
 }
 
@@ -82,9 +155,9 @@ pub(crate) struct Model<'a> {
 impl Model<'_> {
     /// The cursor as written in prose: `updated_at` or `(updated_at, id)`.
     fn cursor_words(&self) -> String {
-        let names: Vec<&str> = self.cursor.iter().map(|p| p.json_name.as_str()).collect();
+        let names: Vec<String> = self.cursor.iter().map(CursorPart::doc_name).collect();
         match names.as_slice() {
-            [one] => (*one).to_owned(),
+            [one] => one.clone(),
             many => format!("({})", many.join(", ")),
         }
     }
@@ -233,9 +306,25 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let mut where_clause = where_clause
         .cloned()
         .unwrap_or_else(|| syn::parse_quote!(where));
-    where_clause.predicates.push(syn::parse_quote!(
-        Self: #private::serde::Serialize + #private::JsonSchema
-    ));
+    // The impl needs the record to be `Serialize` (the trait's supertrait) and `JsonSchema`.
+    // A generic struct may be so for some parameters only, which its bound states. A struct
+    // without parameters has the derives or not: `assert_record` reports a missing one once,
+    // at the struct's name, in our words, and the impl takes them as given through a bound
+    // under a `for<'__tidemark>` binder, which rustc does not reject as trivially false (it
+    // checks only bounds without a binder, rust-lang/rust#48214), so no error of the
+    // compiler's own follows on the attribute.
+    let assert_record = if input.generics.params.is_empty() {
+        where_clause.predicates.push(syn::parse_quote!(
+            for<'__tidemark> Self: #private::serde::Serialize + #private::JsonSchema
+        ));
+        let assert = quote_spanned!(ident.span()=> #private::assert_record::<#ident>());
+        quote!(const _: () = #assert;)
+    } else {
+        where_clause.predicates.push(syn::parse_quote!(
+            Self: #private::serde::Serialize + #private::JsonSchema
+        ));
+        TokenStream::new()
+    };
     let name = &model.name;
     let namespace = match &model.namespace {
         Some(namespace) => quote!(#option::Some(#namespace)),
@@ -262,7 +351,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
 
     // The state's fields: one per cursor part (a placeholder when the cursor did not resolve).
     let unresolved = model.cursor.is_empty();
-    let reached: Vec<(TokenStream, TokenStream, Vec<TokenStream>)> = model
+    let reached: Vec<Reached> = model
         .cursor
         .iter()
         .map(|part| part.reach(&private))
@@ -275,16 +364,28 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let types: Vec<TokenStream> = if unresolved {
         vec![quote!(#private::Unresolved)]
     } else {
-        reached.iter().map(|(ty, ..)| ty.clone()).collect()
+        reached.iter().map(|reached| reached.ty.clone()).collect()
     };
-    let keys: Vec<String> = if unresolved {
+    let keys: Vec<TokenStream> = if unresolved {
+        vec![quote!("")]
+    } else {
+        model
+            .cursor
+            .iter()
+            .zip(&reached)
+            .map(|(part, reached)| part.state_key(&private, &reached.names))
+            .collect()
+    };
+    let doc_keys: Vec<String> = if unresolved {
         vec![String::new()]
     } else {
-        model.cursor.iter().map(CursorPart::state_key).collect()
+        model.cursor.iter().map(CursorPart::doc_name).collect()
     };
+    let check_paths = model.cursor.iter().map(|part| part.check_path(&private));
     let cursor_field = match (model.cursor.first(), reached.first()) {
-        (Some(part), Some((_, _, names))) => {
+        (Some(part), Some(reached)) => {
             let first = &part.json_name;
+            let names = &reached.names;
             quote!(&[#first, #(#names),*])
         }
         _ => quote!(&[""]),
@@ -294,7 +395,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         many => quote!((#(#many),*)),
     };
     let optional_types: Vec<TokenStream> = types.iter().map(|ty| quote!(#option<#ty>)).collect();
-    let accesses = reached.iter().map(|(_, access, _)| access);
+    let accesses = reached.iter().map(|reached| &reached.access);
     let cursor_body = match model.cursor.as_slice() {
         [] => quote!(#private::core::unreachable!()),
         [part] if part.optional => {
@@ -302,7 +403,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             quote!(#option::map(#option::as_ref(&self.#field), #private::Cow::Borrowed))
         }
         [_] => {
-            let access = &reached[0].1;
+            let access = &reached[0].access;
             quote!(#option::Some(#private::Cow::Borrowed(#access)))
         }
         // Only in the fallback: an `Option` part of a compound cursor is an error (see
@@ -380,59 +481,76 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
         });
     }
 
-    let serde_path = format!("{}::__private::serde", quote!(#krate));
-    let is_none = format!(
-        "{}::__private::core::option::Option::is_none",
-        quote!(#krate)
-    );
+    // The state's serde impls: an object with a key per part that has a value, read back
+    // ignoring other keys. Each value goes through `Cursor::serialize_state` when its type is a
+    // cursor, chosen by method lookup, so a type that is not one is reported only by the
+    // stream's bound.
     let result = quote!(#private::core::result::Result);
-    let serializers: Vec<String> = fields
-        .iter()
-        .map(|field| {
-            format!(
-                "{state}::{}",
-                format_ident!("__tidemark_serialize_{}", field)
-            )
-        })
-        .collect();
-    let deserializers: Vec<String> = fields
-        .iter()
-        .map(|field| {
-            format!(
-                "{state}::{}",
-                format_ident!("__tidemark_deserialize_{}", field)
-            )
-        })
-        .collect();
-    // State (de)serialization goes through `Cursor::serialize_state` when the type is a cursor,
-    // chosen by method lookup, so a type that is not one is reported only by the stream's bound.
-    let state_serde = fields.iter().zip(&types).zip(&optional_types).map(|((field, ty), optional)| {
-        let serialize = format_ident!("__tidemark_serialize_{}", field);
-        let deserialize = format_ident!("__tidemark_deserialize_{}", field);
-        quote! {
-            #[doc(hidden)]
-            fn #serialize<__S: #private::serde::Serializer>(
-                value: &#optional,
+    let indices: Vec<Literal> = (0..fields.len()).map(Literal::usize_unsuffixed).collect();
+    let state_serde = quote! {
+        #[automatically_derived]
+        impl #private::serde::Serialize for #state {
+            fn serialize<__S: #private::serde::Serializer>(
+                &self,
                 serializer: __S,
             ) -> #result<__S::Ok, __S::Error> {
-                #[allow(unused_imports)]
-                use #private::{ViaCursor as _, ViaSerde as _};
-                match value {
-                    #option::Some(value) => (&&#private::Watermark(value)).serialize_watermark(serializer),
-                    #option::None => #private::serde::Serializer::serialize_none(serializer),
-                }
-            }
-
-            #[doc(hidden)]
-            fn #deserialize<'de, __D: #private::serde::Deserializer<'de>>(
-                deserializer: __D,
-            ) -> #result<#optional, __D::Error> {
-                #[allow(unused_imports)]
-                use #private::{ReadViaCursor as _, ReadViaSerde as _};
-                (&&#private::Read::<#ty>::new()).deserialize_watermark(deserializer)
+                #private::serialize_state(self, serializer)
             }
         }
-    });
+
+        #[automatically_derived]
+        impl<'de> #private::serde::Deserialize<'de> for #state {
+            fn deserialize<__D: #private::serde::Deserializer<'de>>(
+                deserializer: __D,
+            ) -> #result<Self, __D::Error> {
+                #private::deserialize_state(deserializer)
+            }
+        }
+
+        #[automatically_derived]
+        impl #private::StateFields for #state {
+            fn write<__M: #private::serde::ser::SerializeMap>(
+                &self,
+                map: &mut __M,
+            ) -> #result<(), __M::Error> {
+                #[allow(unused_imports)]
+                use #private::{ViaCursor as _, ViaSerde as _};
+                #(
+                    if let #option::Some(value) = &self.#fields {
+                        __M::serialize_entry(
+                            map,
+                            <Self as #private::StreamState>::KEYS[#indices],
+                            &(&&#private::Watermark(value)).state_form(),
+                        )?;
+                    }
+                )*
+                #result::Ok(())
+            }
+
+            fn read<'de, __A: #private::serde::de::MapAccess<'de>>(
+                &mut self,
+                index: #private::core::primitive::usize,
+                map: &mut __A,
+            ) -> #result<(), __A::Error> {
+                #[allow(unused_imports)]
+                use #private::{ReadViaCursor as _, ReadViaSerde as _};
+                match index {
+                    #(
+                        #indices => {
+                            self.#fields = __A::next_value_seed(
+                                map,
+                                (&&#private::Read::<#types>::new()).seed(),
+                            )?;
+                        }
+                    )*
+                    _ => {
+                        __A::next_value::<#private::serde::de::IgnoredAny>(map)?;
+                    }
+                }
+                #result::Ok(())
+            }
+        }
+    };
     let policy = policy_doc(model);
     let cursor_words = model.cursor_words();
     let stream_doc = format!("Reads `{ident}` as the incremental stream `{name}`. {policy}");
@@ -450,7 +568,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let getters = fields
         .iter()
         .zip(&types)
-        .zip(&keys)
+        .zip(&doc_keys)
         .map(|((field, ty), key)| {
             let getter_doc = format!(
                 "The watermark's `{key}`: every record with `{cursor_words}` at or below the \
@@ -510,29 +628,23 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             #private::core::fmt::Debug,
             #private::core::default::Default,
             #private::core::cmp::PartialEq,
-            #private::serde::Serialize,
-            #private::serde::Deserialize,
         )]
-        #[serde(crate = #serde_path)]
         #vis struct #state {
-            #(
-                #[serde(
-                    rename = #keys,
-                    default,
-                    skip_serializing_if = #is_none,
-                    serialize_with = #serializers,
-                    deserialize_with = #deserializers
-                )]
-                #fields: #optional_types,
-            )*
+            #(#fields: #optional_types,)*
         }
 
         #[automatically_derived]
         impl #state {
             #(#getters)*
-
-            #(#state_serde)*
         }
+
+        const _: () = {
+            #state_serde
+        };
+
+        #assert_record
+
+        #(#check_paths)*
 
         #[automatically_derived]
         impl #private::StreamState for #state {

@@ -34,7 +34,7 @@ use crate::errors::Errors;
 ///
 /// | key | value | default | what it does to state | example |
 /// |---|---|---|---|---|
-/// | `cursor` | `"field"`, a nested path `"meta.updated_at"` (the inner struct derives `tidemark::Nested`), or a list for a compound keyset cursor | required | the state holds the watermark under the field's JSON name (a nested path's key is the dotted path; a compound cursor has one key per field); the next sync reads records above it | `cursor = "updated_at"`, `cursor = ["updated_at", "id"]` |
+/// | `cursor` | `"field"`, a nested path `"meta.updated_at"` (the inner struct derives `tidemark::Nested`), or a list for a compound keyset cursor | required | the state holds the watermark under the field's JSON name (a nested path's key is its JSON names joined by dots, `meta.updatedAt`; a compound cursor has one key per field); the next sync reads records above it | `cursor = "updated_at"`, `cursor = ["updated_at", "id"]` |
 /// | `name` | string | struct name in `snake_case` | names the stream whose state it is | `name = "orders"` |
 /// | `namespace` | string | none | part of the stream descriptor the state is saved under | `namespace = "shop"` |
 /// | `primary_key` | `"id"` or a list | none | none (`source_defined_primary_key`, for deduplication downstream) | `primary_key = ["org_id", "id"]` |

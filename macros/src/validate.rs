@@ -29,6 +29,8 @@ pub(crate) struct CursorPart<'r, 'a> {
     pub(crate) lit: &'r LitStr,
     /// The segments after the first of a nested path (`meta.updated_at`: `["updated_at"]`).
     pub(crate) nested: Vec<String>,
+    /// The literal names no field; this is the one its error suggests.
+    pub(crate) recovered: bool,
 }
 
 impl CursorPart<'_, '_> {
@@ -70,8 +72,15 @@ pub(crate) fn check_cursor_fields<'r, 'a>(
             );
             continue;
         }
-        let Some(field) = find_field(record, first, lit.span(), "cursor", errors) else {
-            continue;
+        let (field, recovered) = match find_field(record, first, lit.span(), "cursor", errors) {
+            Some(field) => (field, false),
+            // Like rustc after a typo, go on with the field the help suggests: the stub impls
+            // then have the types and accessors the author meant, so code using the stream
+            // shows no knock-on errors.
+            None => match suggested_field(record, first) {
+                Some(field) if !field.skipped => (field, true),
+                _ => continue,
+            },
         };
         if field.skipped {
             errors.at(
@@ -94,6 +103,9 @@ pub(crate) fn check_cursor_fields<'r, 'a>(
             .iter()
             .any(|part: &CursorPart<'_, '_>| part.name() == last)
         {
+            if recovered {
+                continue;
+            }
             errors.at(
                 lit.span(),
                 format!(
@@ -109,6 +121,7 @@ pub(crate) fn check_cursor_fields<'r, 'a>(
             optional,
             lit,
             nested,
+            recovered,
         });
     }
     (parts.len() == lits.len() && !parts.is_empty()).then_some(parts)
@@ -118,6 +131,10 @@ pub(crate) fn check_cursor_fields<'r, 'a>(
 /// only the author knows whether that is an error, noise or data to keep. A compound cursor's
 /// parts cannot be optional: the pair would have no order.
 pub(crate) fn check_on_null(args: &Args, parts: &[CursorPart<'_, '_>], errors: &mut Errors) {
+    // A field the author did not name is no ground for an error about `on_null`.
+    if parts.iter().any(|part| part.recovered) {
+        return;
+    }
     let optional: Vec<&CursorPart<'_, '_>> = parts.iter().filter(|part| part.optional).collect();
     if parts.len() > 1 {
         for part in &optional {
@@ -247,6 +264,13 @@ pub(crate) fn check_policy(args: &Args, errors: &mut Errors) {
              state only when the stream completes",
         );
     }
+}
+
+/// The field the "did you mean" help of [`find_field`] names.
+fn suggested_field<'r, 'a>(record: &'r Record<'a>, name: &str) -> Option<&'r Field<'a>> {
+    let names = record.field_names();
+    let suggestion = closest(name, names.iter().map(String::as_str))?;
+    record.field(suggestion)
 }
 
 fn find_field<'r, 'a>(

@@ -83,7 +83,7 @@
 //!
 //! | key | value | default | what it does to state | example |
 //! |---|---|---|---|---|
-//! | `cursor` | `"field"`, a nested path `"meta.updated_at"` (the inner struct derives `tidemark::Nested`), or a list for a compound keyset cursor | required | the state holds the watermark under the field's JSON name (a nested path's key is the dotted path; a compound cursor has one key per field); the next sync reads records above it | `cursor = "updated_at"`, `cursor = ["updated_at", "id"]` |
+//! | `cursor` | `"field"`, a nested path `"meta.updated_at"` (the inner struct derives `tidemark::Nested`), or a list for a compound keyset cursor | required | the state holds the watermark under the field's JSON name (a nested path's key is its JSON names joined by dots, `meta.updatedAt`; a compound cursor has one key per field); the next sync reads records above it | `cursor = "updated_at"`, `cursor = ["updated_at", "id"]` |
 //! | `name` | string | struct name in `snake_case` | names the stream whose state it is | `name = "orders"` |
 //! | `namespace` | string | none | part of the stream descriptor the state is saved under | `namespace = "shop"` |
 //! | `primary_key` | `"id"` or a list | none | none (`source_defined_primary_key`, for deduplication downstream) | `primary_key = ["org_id", "id"]` |
@@ -179,7 +179,10 @@ pub mod __private {
     pub use ::std::string::String;
 
     pub use crate::cursor::Cursor;
-    pub use crate::nested::{Field, Nested, field_id};
+    pub use crate::nested::{
+        Field, MISSING, Nested, Segment, check_path, check_path_len, field_id, join, join_len,
+        resolve, utf8,
+    };
     pub use crate::stream::{
         CheckpointAt, CheckpointPolicy, IncrementalStream, OnNull, Order, StreamState,
     };
@@ -220,59 +223,54 @@ pub mod __private {
         })
     }
 
-    /// A watermark part of a generated state type, serialized through
-    /// [`Cursor::serialize_state`] when its type is a cursor and through `Serialize` otherwise.
-    /// The generated code calls `(&&Watermark(value)).serialize_watermark(serializer)`: method
-    /// lookup picks [`ViaCursor`] when it applies. A type that is not a cursor is reported once,
-    /// by the stream's `Cursor` bound, instead of again by the state type.
+    /// A watermark part of a generated state type, written through [`Cursor::serialize_state`]
+    /// when its type is a cursor and through `Serialize` otherwise. The generated code calls
+    /// `(&&Watermark(value)).state_form()`: method lookup picks [`ViaCursor`] when it applies.
+    /// A type that is not a cursor is reported once, by the stream's `Cursor` bound, instead of
+    /// again by the state type.
     pub struct Watermark<'a, T>(pub &'a T);
 
     /// The cursor's own state form; see [`Watermark`].
     pub trait ViaCursor {
-        /// Serializes the watermark.
-        ///
-        /// # Errors
-        ///
-        /// Whatever the serializer returns.
-        fn serialize_watermark<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> Result<S::Ok, S::Error>;
+        /// What is serialized.
+        type Form: ::serde::Serialize;
+        /// The watermark in its state form.
+        fn state_form(&self) -> Self::Form;
     }
 
-    impl<C: Cursor> ViaCursor for &Watermark<'_, C> {
-        fn serialize_watermark<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> Result<S::Ok, S::Error> {
+    impl<'a, C: Cursor> ViaCursor for &Watermark<'a, C> {
+        type Form = CursorForm<'a, C>;
+        fn state_form(&self) -> CursorForm<'a, C> {
+            CursorForm(self.0)
+        }
+    }
+
+    /// A cursor serialized with [`Cursor::serialize_state`].
+    pub struct CursorForm<'a, C>(&'a C);
+
+    impl<C: Cursor> ::serde::Serialize for CursorForm<'_, C> {
+        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
             self.0.serialize_state(serializer)
         }
     }
 
     /// The plain serde form, for types that are not cursors; see [`Watermark`].
     pub trait ViaSerde {
-        /// Serializes the watermark.
-        ///
-        /// # Errors
-        ///
-        /// Whatever the serializer returns.
-        fn serialize_watermark<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> Result<S::Ok, S::Error>;
+        /// What is serialized.
+        type Form: ::serde::Serialize;
+        /// The watermark itself.
+        fn state_form(&self) -> Self::Form;
     }
 
-    impl<T: ::serde::Serialize> ViaSerde for Watermark<'_, T> {
-        fn serialize_watermark<S: ::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> Result<S::Ok, S::Error> {
-            self.0.serialize(serializer)
+    impl<'a, T: ::serde::Serialize> ViaSerde for Watermark<'a, T> {
+        type Form = &'a T;
+        fn state_form(&self) -> &'a T {
+            self.0
         }
     }
 
-    /// Deserializes a watermark part of a generated state type, the way [`Watermark`]
-    /// serializes it: `(&&Read::<T>::new()).deserialize_watermark(deserializer)`.
+    /// Reads a watermark part of a generated state type the way [`Watermark`] writes it:
+    /// `map.next_value_seed((&&Read::<T>::new()).seed())`; `null` is no value.
     pub struct Read<T>(::core::marker::PhantomData<fn() -> T>);
 
     impl<T> Read<T> {
@@ -291,23 +289,26 @@ pub mod __private {
 
     /// Reads a cursor's own state form; see [`Read`].
     pub trait ReadViaCursor {
-        /// The value read.
-        type Value;
-        /// Deserializes the watermark; `null` is no value.
-        ///
-        /// # Errors
-        ///
-        /// The value is not valid.
-        fn deserialize_watermark<'de, D: ::serde::Deserializer<'de>>(
-            &self,
-            deserializer: D,
-        ) -> Result<Option<Self::Value>, D::Error>;
+        /// The seed that reads it.
+        type Seed;
+        /// The seed.
+        fn seed(&self) -> Self::Seed;
     }
 
     impl<C: Cursor> ReadViaCursor for &Read<C> {
-        type Value = C;
-        fn deserialize_watermark<'de, D: ::serde::Deserializer<'de>>(
-            &self,
+        type Seed = CursorSeed<C>;
+        fn seed(&self) -> CursorSeed<C> {
+            CursorSeed(::core::marker::PhantomData)
+        }
+    }
+
+    /// Reads an optional cursor with [`Cursor::deserialize_state`].
+    pub struct CursorSeed<C>(::core::marker::PhantomData<fn() -> C>);
+
+    impl<'de, C: Cursor> ::serde::de::DeserializeSeed<'de> for CursorSeed<C> {
+        type Value = Option<C>;
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            self,
             deserializer: D,
         ) -> Result<Option<C>, D::Error> {
             struct State<C>(C);
@@ -325,30 +326,139 @@ pub mod __private {
 
     /// Reads the plain serde form; see [`Read`].
     pub trait ReadViaSerde {
-        /// The value read.
-        type Value;
-        /// Deserializes the watermark; `null` is no value.
+        /// The seed that reads it.
+        type Seed;
+        /// The seed.
+        fn seed(&self) -> Self::Seed;
+    }
+
+    impl<T: ::serde::de::DeserializeOwned> ReadViaSerde for Read<T> {
+        type Seed = ::core::marker::PhantomData<Option<T>>;
+        fn seed(&self) -> Self::Seed {
+            ::core::marker::PhantomData
+        }
+    }
+
+    /// The watermark fields of a generated state type, each under its key of
+    /// [`StreamState::KEYS`]: what [`serialize_state`] and [`deserialize_state`] need. The keys
+    /// of a nested cursor are consts (JSON names joined), which serde's derive cannot take.
+    pub trait StateFields: StreamState {
+        /// Writes every field that has a value.
+        ///
+        /// # Errors
+        ///
+        /// Whatever the serializer returns.
+        fn write<M: ::serde::ser::SerializeMap>(&self, map: &mut M) -> Result<(), M::Error>;
+
+        /// Reads the value of the field whose key is `KEYS[index]`.
         ///
         /// # Errors
         ///
         /// The value is not valid.
-        fn deserialize_watermark<'de, D: ::serde::Deserializer<'de>>(
-            &self,
-            deserializer: D,
-        ) -> Result<Option<Self::Value>, D::Error>;
+        fn read<'de, A: ::serde::de::MapAccess<'de>>(
+            &mut self,
+            index: usize,
+            map: &mut A,
+        ) -> Result<(), A::Error>;
     }
 
-    impl<T: ::serde::de::DeserializeOwned> ReadViaSerde for Read<T> {
-        type Value = T;
-        fn deserialize_watermark<'de, D: ::serde::Deserializer<'de>>(
-            &self,
-            deserializer: D,
-        ) -> Result<Option<T>, D::Error> {
-            ::serde::Deserialize::deserialize(deserializer)
+    /// A generated state type's `Serialize`: an object with the fields that have a value.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the serializer returns.
+    pub fn serialize_state<T: StateFields, S: ::serde::Serializer>(
+        state: &T,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        use ::serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        state.write(&mut map)?;
+        map.end()
+    }
+
+    /// A generated state type's `Deserialize`: an object whose keys not in
+    /// [`StreamState::KEYS`] are ignored and whose `null`s are no value.
+    ///
+    /// # Errors
+    ///
+    /// The input is not an object, or a value is not valid.
+    pub fn deserialize_state<'de, T: StateFields, D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
+        use ::serde::de::{DeserializeSeed, MapAccess, Visitor};
+
+        struct Key(&'static [&'static str]);
+        impl<'de> DeserializeSeed<'de> for Key {
+            type Value = Option<usize>;
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                self,
+                deserializer: D,
+            ) -> Result<Option<usize>, D::Error> {
+                deserializer.deserialize_str(self)
+            }
         }
+        impl Visitor<'_> for Key {
+            type Value = Option<usize>;
+            fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: ::serde::de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+                Ok(self.0.iter().position(|known| *known == key))
+            }
+        }
+
+        struct Fields<T>(::core::marker::PhantomData<T>);
+        impl<'de, T: StateFields> Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str("a stream state object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+                let mut state = T::default();
+                while let Some(key) = map.next_key_seed(Key(T::KEYS))? {
+                    match key {
+                        Some(index) => state.read(index, &mut map)?,
+                        None => {
+                            map.next_value::<::serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(state)
+            }
+        }
+
+        deserializer.deserialize_map(Fields(::core::marker::PhantomData))
     }
 
-    /// The cursor type of a stream whose declaration has errors (never constructed).
+    /// A record type missing `Serialize`, reported in words by [`assert_record`].
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` must derive `serde::Serialize` to be a stream",
+        label = "add `#[derive(serde::Serialize)]` to `{Self}`",
+        note = "records are written to stdout as JSON with `serde::Serialize`"
+    )]
+    pub trait SerializeRecord {}
+
+    #[diagnostic::do_not_recommend]
+    impl<T: ::serde::Serialize + ?Sized> SerializeRecord for T {}
+
+    /// A record type missing `JsonSchema`, reported in words by [`assert_record`].
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` must derive `schemars::JsonSchema` to be a stream",
+        label = "add `#[derive(schemars::JsonSchema)]` to `{Self}`",
+        note = "`discover` describes the records with the JSON Schema of `schemars::JsonSchema`"
+    )]
+    pub trait JsonSchemaRecord {}
+
+    #[diagnostic::do_not_recommend]
+    impl<T: ::schemars::JsonSchema + ?Sized> JsonSchemaRecord for T {}
+
+    /// Checks, at the struct's name, that a record type has what a stream needs; the generated
+    /// impl assumes it without repeating the error.
+    pub const fn assert_record<T: SerializeRecord + JsonSchemaRecord + ?Sized>() {}
+
+    /// The cursor type of a stream whose declaration has errors, and the type of a nested
+    /// `cursor` path segment that names no field (never constructed).
     #[derive(
         ::core::clone::Clone,
         ::core::fmt::Debug,
@@ -367,6 +477,12 @@ pub mod __private {
         ) -> ::core::option::Option<Self> {
             ::core::option::Option::None
         }
+    }
+
+    /// The type a missing segment of a nested path resolves to has no fields.
+    impl Nested for Unresolved {
+        const NAME: &'static str = "Unresolved";
+        const FIELDS: &'static [&'static str] = &[];
     }
 
     /// `NonZeroU64` from a literal the macro already checked to be at least 1.

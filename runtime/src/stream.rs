@@ -115,7 +115,7 @@ pub trait StreamState: Clone + Debug + Default + Serialize + DeserializeOwned {
     /// reported once, by [`IncrementalStream::Cursor`]; the stream's bound always applies.
     type Cursor;
     /// The JSON keys of the watermark in the `stream_state` object: one per cursor field (a
-    /// nested field's key is its dotted path).
+    /// nested field's key is its path of JSON names joined by dots).
     const KEYS: &'static [&'static str];
 
     /// The watermark, or `None` when nothing has been synced yet (or, for a compound cursor,

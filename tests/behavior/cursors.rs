@@ -295,17 +295,71 @@ fn a_nested_cursor_is_named_by_its_json_path_and_resumes() {
         json!(["meta", "modifiedAt"])
     );
     let output = source.read(None);
-    assert_eq!(states(&output), [json!({"meta.modified_at": 30})]);
+    assert_eq!(states(&output), [json!({"meta.modifiedAt": 30})]);
     assert_eq!(
         <TicketState as tidemark::StreamState>::KEYS,
-        ["meta.modified_at"]
+        ["meta.modifiedAt"]
     );
 
-    let state = json!({"tickets": {"meta.modified_at": 20}});
+    let state = json!({"tickets": {"meta.modifiedAt": 20}});
     let mut table = Table::new(rows);
     table.sloppy = true;
     let resumed = TableSource::new(table).read(Some(&state));
     assert_eq!(values(&resumed, "id"), [4]);
+}
+
+/// Two levels of nesting, renamed at every level: by `rename_all` on the inner struct and by
+/// `rename` on the record's field.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema, tidemark::Nested)]
+#[serde(rename_all = "camelCase")]
+pub struct Audit {
+    last_change: Meta,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(name = "audited", cursor = "audit.last_change.modified_at")]
+pub struct Audited {
+    id: u64,
+    #[serde(rename = "auditTrail")]
+    audit: Audit,
+}
+
+#[test]
+fn a_renamed_nested_cursor_keys_its_state_by_json_names_and_reads_it_back() {
+    let rows: Vec<Audited> = [(1, 10), (2, 20), (3, 30)]
+        .into_iter()
+        .map(|(id, modified_at)| Audited {
+            id,
+            audit: Audit {
+                last_change: Meta { modified_at },
+            },
+        })
+        .collect();
+    let source = TableSource::new(Table::new(rows.clone()));
+    let catalog = testing::incremental_catalog(&source, &json!({}));
+    assert_eq!(
+        catalog["streams"][0]["stream"]["default_cursor_field"],
+        json!(["auditTrail", "lastChange", "modifiedAt"])
+    );
+    assert_eq!(
+        <AuditedState as tidemark::StreamState>::KEYS,
+        ["auditTrail.lastChange.modifiedAt"]
+    );
+
+    let first = TableSource::new(Table::new(rows[..2].to_vec())).read(None);
+    assert_eq!(
+        states(&first),
+        [json!({"auditTrail.lastChange.modifiedAt": 20})]
+    );
+    // The emitted STATE, fed back as a destination would, resumes after it.
+    let mut table = Table::new(rows);
+    table.sloppy = true;
+    let resumed = TableSource::new(table).read(Some(&first.state_file_at(0)));
+    assert_eq!(values(&resumed, "id"), [3]);
+    assert_eq!(
+        states(&resumed),
+        [json!({"auditTrail.lastChange.modifiedAt": 30})]
+    );
 }
 
 /// A connector's own cursor type: a log sequence number.

@@ -20,6 +20,19 @@ where
     width: std::marker::PhantomData<[T; N]>,
 }
 
+#[derive(serde::Serialize, schemars::JsonSchema, tidemark::Nested)]
+struct Meta {
+    #[serde(rename = "updatedAt")]
+    updated_at: i64,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(cursor = "meta.updated_at")]
+struct Ticket<T> {
+    meta: Meta,
+    body: T,
+}
+
 /// Checks a stream's cursor type without constructing a record.
 fn cursor_is<S: IncrementalStream<Cursor = C>, C>() {}
 
@@ -44,6 +57,23 @@ fn main() {
     let mut state = EventState::default();
     state.set_id(3);
     assert_eq!(serde_json::to_string(&state).unwrap(), r#"{"id":3}"#);
+
+    cursor_is::<Ticket<String>, i64>();
+    assert_eq!(
+        <Ticket<String> as IncrementalStream>::CURSOR_FIELD,
+        ["meta", "updatedAt"]
+    );
+    let ticket = Ticket {
+        meta: Meta { updated_at: 4 },
+        body: (),
+    };
+    assert_eq!(ticket.cursor().as_deref(), Some(&4));
+    let mut state = TicketState::default();
+    state.set_updated_at(4);
+    assert_eq!(
+        serde_json::to_string(&state).unwrap(),
+        r#"{"meta.updatedAt":4}"#
+    );
 
     let label = String::from("first");
     let batch = Batch {
