@@ -42,8 +42,8 @@ use crate::errors::Errors;
 /// | `checkpoint` | `"slice"` or `"end"` | `"slice"` | `"end"`: one STATE, when the stream completes; nothing is saved mid-sync | `checkpoint = "end"` |
 /// | `order` | `"asc"` or `"unsorted"` | `"asc"` | `"asc"` is checked record by record and allows checkpoints inside a slice; `"unsorted"` saves state only at window (slice) ends | `order = "unsorted"` |
 /// | `step` | ISO-8601 duration (time cursors) or integer (integer cursors) | none | the range is read in windows `lower < cursor <= upper`; a STATE at every window end; a failed window is never marked done | `step = "P1D"`, `step = 10000` |
-/// | `start` | RFC 3339 timestamp, date, or integer | none | where the first sync starts (inclusive) when there is no state; `Reader::start` may override it at run time | `start = "2024-01-01T00:00:00Z"` |
-/// | `lookback` | ISO-8601 duration or integer | none | every sync starts that much before the state; records in the overlap are sent again (expected duplicates); the watermark never moves backwards | `lookback = "PT1H"` |
+/// | `start` | RFC 3339 timestamp, date, or integer | none | where the first sync starts (inclusive) when there is no state; `Reader::start` may override it at run time; a `lookback` never reaches below it | `start = "2024-01-01T00:00:00Z"` |
+/// | `lookback` | ISO-8601 duration or integer | none | every sync starts that much before the state, but never below the start (declared or `Reader::start`); records in the overlap are sent again (expected duplicates); the watermark never moves backwards | `lookback = "PT1H"` |
 /// | `on_null` | `"fail"`, `"skip"` or `"emit"` | required iff the cursor is `Option<T>` | a record without a cursor value stops the stream, is dropped, or is emitted without touching the watermark (and sent again by every sync that returns it) | `on_null = "skip"` |
 /// | `crate` | path as a string | `"::tidemark"` | none (where the runtime crate is, when renamed or re-exported) | `crate = "my_kit::tidemark"` |
 ///

@@ -72,7 +72,6 @@
 //! | `checkpoint_interval = N` | every N records (at the next cursor change when the Nth record is inside a tie), at every slice end, at stream end | after the last emitted STATE's watermark |
 //! | (default) | at every slice end and at stream end | after the last finished slice |
 //! | `checkpoint = "end"` | once, when the stream completes | where the previous successful sync ended |
-//!
 //! | `order = "unsorted", step = ..` | at every window end | after the last finished window |
 //!
 //! A STATE always follows the records it covers, is flushed to stdout before the runtime goes
