@@ -16,6 +16,7 @@ mod props;
 mod protocol_schema;
 mod sqlite_orders;
 mod state_forms;
+mod state_input;
 mod support;
 mod table;
 mod time_cursors;
