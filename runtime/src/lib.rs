@@ -119,6 +119,7 @@ mod emitter;
 mod entrypoint;
 mod error;
 mod input;
+mod json;
 mod logging;
 mod nested;
 pub mod protocol;

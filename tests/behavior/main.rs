@@ -9,6 +9,7 @@ mod failures;
 mod hostile;
 mod http_api;
 mod inputs;
+mod large_inputs;
 mod orders;
 mod orders_fixture;
 mod panics;

@@ -170,8 +170,11 @@ pub fn read<S: Source>(
     catalog: &Value,
     state: Option<&Value>,
 ) -> Output {
-    let catalog = input::parse_catalog(catalog.clone(), std::path::Path::new("catalog"))
-        .expect("a valid configured catalog");
+    let catalog = input::parse_catalog(
+        &serde_json::to_vec(catalog).expect("a catalog serializes"),
+        std::path::Path::new("catalog"),
+    )
+    .expect("a valid configured catalog");
     let state = state.map_or_else(InputState::default, |state| {
         InputState::from_json(state.clone()).expect("a valid state")
     });
