@@ -117,20 +117,20 @@ pub(crate) fn parse_catalog(bytes: &[u8], path: &Path) -> Result<ConfiguredCatal
         })
 }
 
-/// Reads the state file. A state file may also be the STATE lines a sync printed, one JSON
-/// value per line.
+/// Reads the state file: see [`InputState::from_text`] for the forms it may take.
 pub(crate) fn read_state(path: &Path) -> Result<InputState, Error> {
     let file = InputFile::State;
     let bytes = read_bytes(file, path)?;
-    let values: Vec<Value> = serde_json::Deserializer::from_slice(&bytes)
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .map_err(|err| input(file, path, format!("is not valid JSON: {err}")))?;
-    let json = match <[Value; 1]>::try_from(values) {
-        Ok([value]) => value,
-        Err(values) => Value::Array(values),
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        // JSON that is not UTF-8 fails the check, which says where.
+        Err(err) => {
+            json::check_values(&bytes)
+                .map_err(|err| input(file, path, format!("is not valid JSON: {err}")))?;
+            return Err(input(file, path, format!("is not valid UTF-8: {err}")));
+        }
     };
-    InputState::from_json(json).map_err(|message| input(file, path, message))
+    InputState::from_text(text).map_err(|message| input(file, path, message))
 }
 
 /// The JSON Schema (draft-07) of a configuration type: the SPEC's `connectionSpecification`.

@@ -1,9 +1,11 @@
 //! JSON helpers for the input files: a pass that checks a text is JSON without building
-//! anything.
+//! anything, and small facts about raw JSON values.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 /// What [`survey`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,24 @@ pub(crate) fn survey(bytes: &[u8]) -> Result<Survey, serde_json::Error> {
     Node(&mut tree_bytes).deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(Survey { tree_bytes })
+}
+
+/// Checks like [`survey`] that `bytes` is one JSON value or several separated by whitespace
+/// (JSON Lines).
+pub(crate) fn check_values(bytes: &[u8]) -> Result<(), serde_json::Error> {
+    /// A value checked and dropped.
+    struct Checked;
+
+    impl<'de> serde::Deserialize<'de> for Checked {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            Node(&mut 0).deserialize(deserializer).map(|()| Checked)
+        }
+    }
+
+    for value in serde_json::Deserializer::from_slice(bytes).into_iter::<Checked>() {
+        value?;
+    }
+    Ok(())
 }
 
 /// Size of a `serde_json::Value`.
@@ -108,9 +128,103 @@ impl<'de> Visitor<'de> for Node<'_> {
     }
 }
 
+/// What kind of JSON value `raw` is, for messages: "a number", "an object", ...
+pub(crate) fn kind(raw: &RawValue) -> &'static str {
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'"') => "a string",
+        Some(b'[') => "a list",
+        Some(b'{') => "an object",
+        _ => "a number",
+    }
+}
+
+/// Whether `raw` is `null`.
+pub(crate) fn is_null(raw: &RawValue) -> bool {
+    raw.get().trim() == "null"
+}
+
+/// Whether `raw` is an object.
+pub(crate) fn is_object(raw: &RawValue) -> bool {
+    raw.get().trim_start().starts_with('{')
+}
+
+/// An error's text without the position `serde_json` appends: positions in a raw value that was
+/// cut out of a file mean nothing to the reader, who is told the entry and field instead.
+pub(crate) fn error_text(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    if err.line() == 0 {
+        return text;
+    }
+    let position = format!(" at line {} column {}", err.line(), err.column());
+    match text.strip_suffix(&position) {
+        Some(message) => message.to_owned(),
+        None => text,
+    }
+}
+
+/// `raw` without the whitespace between tokens, for messages that quote it.
+pub(crate) fn compact(raw: &RawValue) -> String {
+    let mut out = String::with_capacity(raw.get().len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in raw.get().chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An object key, borrowed from the text when it has no escapes.
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
+
+impl<'a> serde::Deserialize<'a> for Key<'a> {
+    fn deserialize<D: serde::Deserializer<'a>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+
+        impl<'a> Visitor<'a> for Visit {
+            type Value = Key<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, key: &'a str) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, key: String) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(key)))
+            }
+        }
+
+        deserializer.deserialize_str(Visit)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn raw(text: &str) -> &RawValue {
+        serde_json::from_str(text).expect("JSON")
+    }
 
     #[test]
     fn the_survey_fails_where_a_value_parse_fails_with_the_same_error() {
@@ -134,6 +248,8 @@ mod tests {
             survey(invalid_utf8).unwrap_err().to_string(),
             expected.to_string()
         );
+        assert!(check_values(b"{} {}\n[]").is_ok());
+        assert!(check_values(b"{} [1e999]").is_err());
         assert!(survey(b"{} {}").is_err());
     }
 
@@ -148,5 +264,26 @@ mod tests {
         let text = format!(r#"{{"key": "{}"}}"#, "x".repeat(100_000));
         let tree = survey(text.as_bytes()).expect("JSON").tree_bytes;
         assert!(tree < 2 * text.len() as u64, "{tree} for {}", text.len());
+    }
+
+    #[test]
+    fn raw_value_facts() {
+        assert_eq!(kind(raw("5")), "a number");
+        assert_eq!(kind(raw("-5")), "a number");
+        assert_eq!(kind(raw("[]")), "a list");
+        assert!(is_null(raw("null")));
+        assert!(is_object(raw("{}")));
+        assert_eq!(
+            compact(raw("{ \"a b\" : [1, \"\\\" x\"] ,\n \"c\":{} }")),
+            r#"{"a b":[1,"\" x"],"c":{}}"#
+        );
+    }
+
+    #[test]
+    fn positions_are_left_out_of_error_texts() {
+        let err = serde_json::from_str::<u8>("\n 300").unwrap_err();
+        assert!(err.line() > 0);
+        assert!(error_text(&err).starts_with("invalid value"));
+        assert!(!error_text(&err).contains("line"), "{}", error_text(&err));
     }
 }

@@ -269,13 +269,17 @@ pub enum StateType {
 ///
 /// `T` is the type of the JSON payloads (`stream_state`, `shared_state` and the legacy `data`):
 /// a [`Value`] by default. The runtime writes `StateMessage<&S, &StreamDescriptor>`, borrowing
-/// the stream's typed state and its descriptor. `D` is the type of the stream descriptors:
+/// the stream's typed state and its descriptor, and reads `--state` files as
+/// `StateMessage<&RawValue>`, keeping each payload as the JSON text it was saved as, so that
+/// an integer past 64 bits reads back exactly. `D` is the type of the stream descriptors:
 /// owned by default, borrowed when writing.
 ///
 /// Reading is lenient, as the files platforms write require: `null` is an absent value,
 /// unknown fields are ignored, a repeated key keeps its last value (`PyAirbyte` writes
 /// `global_` twice), and `global_`, the name `PyAirbyte` writes `global` under, is read as
 /// `global` (which wins when both are set).
+///
+/// [`RawValue`]: serde_json::value::RawValue
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StateMessage<T = Value, D = StreamDescriptor> {
     /// The kind of state.
@@ -489,7 +493,6 @@ pub struct ConnectorConfig {
 /// `Deserialize` for the STATE message model. The derive cannot do what state files need: keep
 /// the last of repeated keys (it refuses them) and read `global_` as `global`.
 mod lenient {
-    use std::borrow::Cow;
     use std::fmt;
     use std::marker::PhantomData;
 
@@ -497,6 +500,7 @@ mod lenient {
     use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
     use super::{GlobalState, StateMessage, StateStats, StreamDescriptor, StreamState};
+    use crate::json::Key;
 
     /// Implements `Deserialize` for a struct read from a JSON object: each listed key's value
     /// is read into a local `Option` (the last occurrence wins; `null` is `None`), other keys
@@ -612,37 +616,6 @@ mod lenient {
         }
         build {
             Ok(StateStats { record_count })
-        }
-    }
-
-    /// An object key, borrowed from the input when it has no escapes.
-    struct Key<'de>(Cow<'de, str>);
-
-    impl<'de> Deserialize<'de> for Key<'de> {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct Visit;
-
-            impl<'de> Visitor<'de> for Visit {
-                type Value = Key<'de>;
-
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a string key")
-                }
-
-                fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Borrowed(key)))
-                }
-
-                fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Owned(key.to_owned())))
-                }
-
-                fn visit_string<E: de::Error>(self, key: String) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Owned(key)))
-                }
-            }
-
-            deserializer.deserialize_str(Visit)
         }
     }
 

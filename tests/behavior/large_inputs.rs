@@ -15,12 +15,12 @@ fn small_objects(bytes: usize) -> String {
     list
 }
 
-/// Runs the `orders` example's `read` with this catalog and returns its peak resident memory in
+/// Runs the `orders` example's `read` with these files and returns its peak resident memory in
 /// bytes, read from `/proc` once its first output line shows the input files are parsed. The
 /// example then writes far more than a pipe holds, so it is still running (blocked on stdout)
 /// when its memory is read; it is killed afterwards.
 #[cfg(target_os = "linux")]
-fn peak_memory_of_read(catalog: &std::path::Path) -> u64 {
+fn peak_memory_of_read(catalog: &std::path::Path, state: Option<&std::path::Path>) -> u64 {
     use std::io::BufRead as _;
     use std::process::{Command, Stdio};
 
@@ -32,6 +32,9 @@ fn peak_memory_of_read(catalog: &std::path::Path) -> u64 {
         .arg(&config)
         .arg("--catalog")
         .arg(catalog);
+    if let Some(state) = state {
+        command.arg("--state").arg(state);
+    }
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -63,10 +66,35 @@ fn peak_memory_of_read(catalog: &std::path::Path) -> u64 {
     kib * 1024
 }
 
+/// The example's own catalog.
+fn orders_catalog() -> std::path::PathBuf {
+    std::path::PathBuf::from(crate::orders_fixture::paths().1)
+}
+
 const MIB: u64 = 1024 * 1024;
 
 /// What the example takes without large inputs, with room to spare.
 const BASE: u64 = 32 * MIB;
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_large_state_file_of_small_objects_is_read_in_memory_close_to_its_size() {
+    // One stream state holding a long list of small objects, as a per-partition state might.
+    let state = format!(
+        r#"[{{"type":"STATE","state":{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"orders"}},"stream_state":{{"updated_at":"2024-01-01T00:00:05Z","partitions":[{}]}}}}}}}}]"#,
+        small_objects(16 * 1024 * 1024)
+    );
+    let size = state.len() as u64;
+    let file = temp_file("state.json", &state);
+    drop(state);
+    let peak = peak_memory_of_read(&orders_catalog(), Some(&file));
+    assert!(
+        peak < 3 * size + BASE,
+        "reading a {} MiB state file took {} MiB",
+        size / MIB,
+        peak / MIB
+    );
+}
 
 #[cfg(target_os = "linux")]
 #[test]
@@ -78,7 +106,7 @@ fn a_large_catalog_is_read_without_holding_the_schemas() {
     let size = catalog.len() as u64;
     let file = temp_file("catalog.json", &catalog);
     drop(catalog);
-    let peak = peak_memory_of_read(&file);
+    let peak = peak_memory_of_read(&file, None);
     assert!(
         peak < 3 * size + BASE,
         "reading a {} MiB catalog took {} MiB",

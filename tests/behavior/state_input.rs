@@ -1,6 +1,8 @@
-//! STATE messages of streams with cursors past 64 bits and with namespaces, as printed.
+//! Input state of streams with cursors past 64 bits and with namespaces: STATE lines as
+//! printed, and read back exactly.
 
 use serde_json::json;
+use tidemark::protocol::FailureType;
 use tidemark::testing::{self, Output};
 use tidemark::{Error, Records, Slice, Source, Streams};
 
@@ -112,6 +114,81 @@ fn read_wide(stream: &str, state: Option<&str>) -> Output {
     testing::run(&Wide, &args)
 }
 
+/// The `data` of each RECORD line, as printed (a parsed `Value` would round big integers).
+fn printed_data(output: &Output) -> Vec<String> {
+    output
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with(r#"{"type":"RECORD""#))
+        .map(|line| {
+            let start = line.find(r#""data":"#).expect("data") + r#""data":"#.len();
+            let end = line.rfind(r#","emitted_at""#).expect("emitted_at");
+            line[start..end].to_owned()
+        })
+        .collect()
+}
+
+/// Every STATE line the full read of `stream` prints, fed back as the state file, resumes
+/// right after the record it follows, with the watermark written exactly.
+fn every_state_resumes_exactly(stream: &str, values: &[String]) {
+    let full = read_wide(stream, None);
+    assert_eq!(full.exit_code, 0, "{}", full.stdout);
+    let expected: Vec<String> = values.iter().map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    assert_eq!(printed_data(&full), expected);
+    let states: Vec<&str> = full
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with(r#"{"type":"STATE""#))
+        .collect();
+    for (index, value) in values.iter().enumerate() {
+        let line = states[index];
+        assert!(
+            line.contains(&format!(r#""stream_state":{{"n":{value}}}"#)),
+            "{line}"
+        );
+        let resumed = read_wide(stream, Some(line));
+        assert_eq!(
+            resumed.exit_code, 0,
+            "resuming from {line}: {}",
+            resumed.stdout
+        );
+        assert_eq!(
+            printed_data(&resumed),
+            expected[index + 1..],
+            "resuming from {line}"
+        );
+    }
+}
+
+#[test]
+fn u128_cursors_past_64_bits_resume_from_their_own_state() {
+    let values: Vec<String> = BIG.iter().map(u128::to_string).collect();
+    every_state_resumes_exactly("big", &values);
+}
+
+#[test]
+fn i128_cursors_below_i64_min_resume_from_their_own_state() {
+    let values: Vec<String> = LOW.iter().map(i128::to_string).collect();
+    every_state_resumes_exactly("low", &values);
+}
+
+#[test]
+fn a_state_past_the_cursor_type_is_still_refused_naming_the_stream() {
+    let too_big = format!(
+        r#"[{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"big"}},"stream_state":{{"n":{}0}}}}}}]"#,
+        u128::MAX
+    );
+    let output = read_wide("big", Some(&too_big));
+    assert_eq!(output.exit_code, 1, "{}", output.stdout);
+    let error = crate::support::first_error(&output);
+    assert_eq!(error.failure_type, Some(FailureType::ConfigError));
+    assert!(
+        error.message.contains("`big`") && error.message.contains(&format!("{}0", u128::MAX)),
+        "{}",
+        error.message
+    );
+}
+
 #[test]
 fn state_lines_are_printed_byte_for_byte_as_before() {
     let big = read_wide("big", None);
@@ -134,4 +211,11 @@ fn state_lines_are_printed_byte_for_byte_as_before() {
         last,
         r#"{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"ledger","namespace":"shop"},"stream_state":{"ts":4}},"sourceStats":{"recordCount":4.0}}}"#
     );
+}
+
+#[test]
+fn the_crash_test_resumes_cursors_past_64_bits_exactly() {
+    let catalog = testing::incremental_catalog(&Wide, &json!({}));
+    let report = testing::CrashTest::new(&Wide, &json!({}), &catalog).assert();
+    assert_eq!(report.records, BIG.len() + LOW.len() + 4);
 }
