@@ -10,11 +10,17 @@
 //! - a protocol message `{"type": "STATE", "state": {...}}` as printed on stdout, alone or in
 //!   a list, so an emitted STATE line can be fed back as it is; a `--state` file may also hold
 //!   several such lines (JSON Lines), the later state of a stream replacing the earlier;
+//! - a bare stream state `{"stream_descriptor": {...}, "stream_state": {...}}` (the protocol's
+//!   `AirbyteStreamState` without its message), alone or in a list;
 //! - a bare legacy object `{ "<stream>": { ... } }`;
 //! - `[]`, `{}` and `null`: no state;
 //! - explicit `null` anywhere a value is optional; unknown fields; duplicate keys (the last
 //!   one wins, as in every JSON parser that keeps one value per key);
 //! - the sentinel `{"__ab_no_cursor_state_message": true}` as a stream state: no state.
+//!
+//! Anything else is an error that names the entry: a list entry with neither a `type` nor a
+//! body (`[{"foo": 1}]`) would otherwise be read as no state and the streams read again from
+//! the start, and so would a stream state that holds the sentinel beside other keys.
 //!
 //! Stream states are kept as JSON text ([`RawValue`]), not as a [`Value`], for two reasons: an
 //! integer cursor past 64 bits (`u128`, `i128`) reads back exactly, and a large state file
@@ -36,6 +42,9 @@ use crate::stream::{IncrementalStream, StreamState as _};
 
 /// The stream state the platform writes for streams that have no cursor state yet.
 const NO_CURSOR_SENTINEL: &str = "__ab_no_cursor_state_message";
+
+/// Keys that make an object without `type` a state message.
+const BODIES: [&str; 4] = ["stream", "global", "global_", "data"];
 
 /// The input state, per stream.
 #[derive(Debug, Default, Clone)]
@@ -117,8 +126,10 @@ impl InputState {
         }
         let probe = Probe::of(value)?;
         // Without a `type`, an object is a legacy object keyed by stream names (a stream may
-        // well be called `stream` or `data`).
-        if probe.is_message() {
+        // well be called `stream` or `data`), unless it is a bare stream state.
+        if probe.state_type.is_some_and(|raw| !json::is_null(raw))
+            || (probe.is_bare_stream_state() && probe.other_keys.is_empty())
+        {
             self.add_message(value, &probe)
         } else {
             self.add_legacy(value)
@@ -141,16 +152,31 @@ impl InputState {
         added.map_err(|err| format!("state message [{index}]: {err}"))
     }
 
-    /// A state message or a STATE line's envelope.
+    /// A state message, a STATE line's envelope or a bare stream state.
     fn add_message(&mut self, object: &RawValue, probe: &Probe<'_>) -> Result<(), String> {
         match probe.type_name()?.as_deref() {
-            Some("STATE") if probe.state.is_some_and(json::is_object) => {
-                let inner = probe.state.unwrap_or(object);
-                self.add_message(inner, &Probe::of(inner)?)
-            }
-            Some("STREAM" | "GLOBAL" | "LEGACY") | None => self.apply(parse(object)?),
+            Some("STATE") => match probe.state {
+                None => Ok(()),
+                Some(inner) if json::is_null(inner) => Ok(()),
+                Some(inner) if json::is_object(inner) => {
+                    self.add_message(inner, &Probe::of(inner)?)
+                }
+                Some(inner) => Err(format!(
+                    "`state` must be a state message object, found {}",
+                    json::kind(inner)
+                )),
+            },
+            Some("STREAM" | "GLOBAL" | "LEGACY") => self.apply(parse(object)?),
             Some(other) => Err(format!(
                 "unknown state type `{other}` (expected STREAM, GLOBAL or LEGACY)"
+            )),
+            None if probe.body => self.apply(parse(object)?),
+            None if probe.is_bare_stream_state() => self.add_stream(parse(object)?),
+            None if probe.keys == 0 => Ok(()),
+            None => Err(format!(
+                "not a state message: it has no `type`, no `stream`, `global` or `data`, and \
+                 no `stream_descriptor`, only {}",
+                probe.others()
             )),
         }
     }
@@ -185,10 +211,6 @@ impl InputState {
         }
     }
 
-    #[expect(
-        clippy::unnecessary_wraps,
-        reason = "the same signature as the other ways to add state"
-    )]
     fn add_stream(&mut self, stream: StreamState<&RawValue>) -> Result<(), String> {
         let StreamState {
             stream_descriptor: descriptor,
@@ -199,6 +221,8 @@ impl InputState {
                 self.streams.remove(&descriptor);
             }
             Some(state) => {
+                check_sentinel(state)
+                    .map_err(|err| format!("`stream_state` of stream `{descriptor}`: {err}"))?;
                 self.streams.insert(descriptor, state.to_owned());
             }
         }
@@ -240,6 +264,24 @@ fn parse<'a, T: serde::Deserialize<'a>>(raw: &'a RawValue) -> Result<T, String> 
     )
 }
 
+/// A stream state that holds the no-cursor sentinel beside other keys is refused: which one
+/// was meant cannot be known, and reading it as no state would read the stream again.
+fn check_sentinel(state: &RawValue) -> Result<(), String> {
+    if !json::is_object(state) {
+        return Ok(());
+    }
+    let members = members(state).map_err(|err| json::error_text(&err))?;
+    if !sentinel_is_set(&members) {
+        return Ok(());
+    }
+    match members.iter().find(|(key, _)| key != NO_CURSOR_SENTINEL) {
+        Some((key, _)) => Err(format!(
+            "`{NO_CURSOR_SENTINEL}` (no state) is set beside `{key}`; keep one or the other"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Whether the last `__ab_no_cursor_state_message` among `members` is `true`.
 fn sentinel_is_set(members: &[(Cow<'_, str>, &RawValue)]) -> bool {
     members
@@ -279,9 +321,19 @@ struct Probe<'a> {
     state_type: Option<&'a RawValue>,
     /// The last `state`: the body of a STATE line's envelope.
     state: Option<&'a RawValue>,
+    /// Whether one of [`BODIES`] is present.
+    body: bool,
+    /// Whether `stream_descriptor` is present.
+    descriptor: bool,
+    /// Every key that is none of the above, for messages (the first few).
+    other_keys: Vec<String>,
+    /// How many keys there are.
+    keys: usize,
 }
 
 impl<'a> Probe<'a> {
+    const LISTED: usize = 3;
+
     fn of(object: &'a RawValue) -> Result<Self, String> {
         struct Visit;
 
@@ -295,11 +347,20 @@ impl<'a> Probe<'a> {
             fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Probe<'a>, A::Error> {
                 let mut probe = Probe::default();
                 while let Some(Key(key)) = map.next_key()? {
+                    probe.keys += 1;
                     let value: &RawValue = map.next_value()?;
                     match &*key {
                         "type" => probe.state_type = Some(value),
                         "state" => probe.state = Some(value),
-                        _ => {}
+                        "stream_descriptor" => probe.descriptor = true,
+                        // Known, but not enough to tell the form.
+                        "stream_state" | "sourceStats" | "destinationStats" => {}
+                        key if BODIES.contains(&key) => probe.body = true,
+                        key => {
+                            if probe.other_keys.len() < Probe::LISTED {
+                                probe.other_keys.push(key.to_owned());
+                            }
+                        }
                     }
                 }
                 Ok(probe)
@@ -322,16 +383,26 @@ impl<'a> Probe<'a> {
         }
     }
 
-    /// Whether a file's only object is a state message (or a STATE line) rather than a legacy
-    /// object.
-    fn is_message(&self) -> bool {
-        match self.type_name() {
-            Ok(Some(name)) => match name.as_str() {
-                "STREAM" | "GLOBAL" | "LEGACY" => true,
-                "STATE" => self.state.is_some_and(json::is_object),
-                _ => false,
-            },
-            Ok(None) | Err(_) => false,
+    /// `{"stream_descriptor": .., "stream_state": ..}` with no message around it.
+    fn is_bare_stream_state(&self) -> bool {
+        self.descriptor && !self.body && self.state_type.is_none_or(json::is_null)
+    }
+
+    /// The keys that say nothing about the form, for messages.
+    fn others(&self) -> String {
+        let mut listed: Vec<String> = self
+            .other_keys
+            .iter()
+            .map(|key| format!("`{key}`"))
+            .collect();
+        let unlisted = self.keys.saturating_sub(self.other_keys.len());
+        if unlisted > 0 && !listed.is_empty() {
+            listed.push(format!("{unlisted} more"));
+        }
+        if listed.is_empty() {
+            "keys that carry no state".to_owned()
+        } else {
+            listed.join(", ")
         }
     }
 }
@@ -389,6 +460,8 @@ impl<'a> Visitor<'a> for Legacy<'_> {
                     self.0.legacy.remove(&name);
                 }
                 Some(state) => {
+                    check_sentinel(state)
+                        .map_err(|err| de::Error::custom(format_args!("stream `{name}`: {err}")))?;
                     self.0.legacy.insert(name, state.to_owned());
                 }
             }
@@ -401,8 +474,8 @@ impl<'a> Visitor<'a> for Legacy<'_> {
 ///
 /// `null`, `{}` and the no-cursor sentinel `{"__ab_no_cursor_state_message": true}` are no
 /// state. An object without the cursor key is an error, not "no state": reading the stream
-/// from scratch because a key was renamed would silently duplicate everything. A repeated key
-/// keeps its last value.
+/// from scratch because a key was renamed would silently duplicate everything; so is the
+/// sentinel beside other keys. A repeated key keeps its last value.
 pub fn parse_stream_state<S: IncrementalStream>(
     json: Option<&RawValue>,
 ) -> Result<Option<S::State>, Error> {
@@ -431,7 +504,12 @@ pub fn parse_stream_state<S: IncrementalStream>(
         return Ok(None);
     }
     if sentinel_is_set(&members) {
-        return Ok(None);
+        return match members.iter().find(|(key, _)| key != NO_CURSOR_SENTINEL) {
+            Some((key, _)) => Err(invalid(format!(
+                "`{NO_CURSOR_SENTINEL}` (no state) is set beside `{key}`"
+            ))),
+            None => Ok(None),
+        };
     }
     let value = |key: &str| {
         members
@@ -574,6 +652,7 @@ mod tests {
             json!([{}]),
             json!([{"data": null}]),
             json!([{"stream": null, "global_": null}]),
+            json!([{"type": "STATE", "state": null}]),
             json!([{"type": "LEGACY"}]),
             json!({"orders": null}),
         ] {
@@ -601,9 +680,56 @@ mod tests {
         assert!(err.contains("`global`"), "{err}");
         let err = InputState::from_json(&json!([{"type": 5}])).unwrap_err();
         assert!(err.contains("`type` must be a string"), "{err}");
+        let err = InputState::from_json(&json!([{"type": "STATE", "state": []}])).unwrap_err();
+        assert!(err.contains("`state`"), "{err}");
         let err = InputState::from_json(&json!([{"type": "LEGACY", "data": [1]}])).unwrap_err();
         assert!(err.contains("legacy `data`"), "{err}");
         let err = InputState::from_text("[1] [2]").unwrap_err();
         assert!(err.contains("[0]") && err.contains("a list"), "{err}");
+    }
+
+    #[test]
+    fn unrecognised_shapes_name_the_entry() {
+        let err = InputState::from_json(&json!([{"foo": 1, "bar": 2}])).unwrap_err();
+        assert!(
+            err.starts_with("state message [0]: not a state message") && err.contains("`foo`"),
+            "{err}"
+        );
+        let err =
+            InputState::from_json(&json!([{"sourceStats": {"recordCount": 1.0}}])).unwrap_err();
+        assert!(err.contains("keys that carry no state"), "{err}");
+        let sentinel = json!({"__ab_no_cursor_state_message": true, "c": 1});
+        let err = InputState::from_json(&json!([
+            {"stream_descriptor": {"name": "orders"}, "stream_state": sentinel}
+        ]))
+        .unwrap_err();
+        assert!(
+            err.starts_with("state message [0]: `stream_state` of stream `orders`")
+                && err.contains("beside `c`"),
+            "{err}"
+        );
+        let err = InputState::from_json(&json!({"orders": sentinel})).unwrap_err();
+        assert!(err.contains("stream `orders`"), "{err}");
+        // The sentinel alone, or set to false, is accepted.
+        for fine in [
+            json!({"__ab_no_cursor_state_message": true}),
+            json!({"__ab_no_cursor_state_message": false, "c": 1}),
+        ] {
+            InputState::from_json(&json!({"orders": fine})).expect("valid");
+        }
+    }
+
+    #[test]
+    fn bare_stream_states_are_understood() {
+        let state = InputState::from_json(&json!([
+            {"stream_descriptor": {"name": "orders"}, "stream_state": {"c": 1}},
+        ]))
+        .expect("valid");
+        assert_eq!(text(state.stream_state(&orders())), Some(r#"{"c":1}"#));
+        let alone = InputState::from_json(
+            &json!({"stream_descriptor": {"name": "orders"}, "stream_state": {"c": 2}}),
+        )
+        .expect("valid");
+        assert_eq!(text(alone.stream_state(&orders())), Some(r#"{"c":2}"#));
     }
 }

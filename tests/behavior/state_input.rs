@@ -1,12 +1,12 @@
-//! Input state of streams with cursors past 64 bits and with namespaces: STATE lines as
-//! printed, and read back exactly.
+//! Input state beyond the common forms: cursors past 64 bits read back exactly, and shapes the
+//! runtime does not recognise are config errors.
 
 use serde_json::json;
 use tidemark::protocol::FailureType;
 use tidemark::testing::{self, Output};
 use tidemark::{Error, Records, Slice, Source, Streams};
 
-use crate::support::{NoConfig, temp_file};
+use crate::support::{NoConfig, Script, ids, read, read_files, temp_file};
 
 /// A record of the `big` stream: a `u128` cursor, a STATE after every record.
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -187,6 +187,94 @@ fn a_state_past_the_cursor_type_is_still_refused_naming_the_stream() {
         "{}",
         error.message
     );
+}
+
+fn events_script() -> Script {
+    Script {
+        events: vec![1, 2, 3, 4],
+        ..Script::default()
+    }
+}
+
+/// The run stops before reading with one config error that names the state file and
+/// mentions each of `words`.
+fn refused(state: &str, words: &[&str]) {
+    let catalog = crate::support::catalog(&["events"]).to_string();
+    let output = read_files(&events_script(), "{}", &catalog, Some(state));
+    assert_eq!(output.exit_code, 1, "state {state}: {}", output.stdout);
+    assert!(
+        output.records().is_empty(),
+        "state {state}: {}",
+        output.stdout
+    );
+    assert_eq!(output.messages.len(), 1, "state {state}: {}", output.stdout);
+    let error = crate::support::first_error(&output);
+    assert_eq!(error.failure_type, Some(FailureType::ConfigError));
+    for word in ["state file", "state.json"].iter().chain(words) {
+        assert!(
+            error.message.contains(word),
+            "state {state}: {:?} lacks {word:?}",
+            error.message
+        );
+    }
+}
+
+#[test]
+fn an_entry_of_no_known_shape_is_a_config_error_naming_it() {
+    refused(r#"[{"foo": 1}]"#, &["state message [0]", "foo"]);
+    refused(
+        r#"[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "events"}, "stream_state": {"ts": 1}}}, {"foo": 1}]"#,
+        &["state message [1]", "foo"],
+    );
+    // One per line, as JSON Lines.
+    refused(
+        "{\"type\": \"STREAM\", \"stream\": {\"stream_descriptor\": {\"name\": \"events\"}}}\n{\"foo\": 1}",
+        &["state message [1]", "foo"],
+    );
+}
+
+#[test]
+fn the_no_cursor_sentinel_beside_a_cursor_is_a_config_error() {
+    let entry = r#"{"stream_descriptor": {"name": "events"}, "stream_state": {"__ab_no_cursor_state_message": true, "ts": 2}}"#;
+    refused(
+        &format!(r#"[{{"type": "STREAM", "stream": {entry}}}]"#),
+        &[
+            "state message [0]",
+            "events",
+            "__ab_no_cursor_state_message",
+            "`ts`",
+        ],
+    );
+    refused(
+        &format!(r#"{{"type": "GLOBAL", "global": {{"stream_states": [{entry}]}}}}"#),
+        &["__ab_no_cursor_state_message", "`ts`"],
+    );
+    refused(
+        r#"{"events": {"__ab_no_cursor_state_message": true, "ts": 2}}"#,
+        &["events", "__ab_no_cursor_state_message", "`ts`"],
+    );
+}
+
+#[test]
+fn bare_stream_states_in_a_list_are_understood() {
+    let state = json!([
+        {"stream_descriptor": {"name": "events"}, "stream_state": {"ts": 2}},
+        {"stream_descriptor": {"name": "notes"}, "stream_state": {"id": 1}},
+    ]);
+    let script = Script {
+        notes: 3,
+        ..events_script()
+    };
+    let output = read(&script, &["events", "notes"], Some(&state));
+    assert_eq!(output.exit_code, 0, "{}", output.stdout);
+    assert_eq!(ids(&output, "events"), [2, 3]);
+    assert_eq!(ids(&output, "notes"), [2, 3]);
+    // One on its own, as the whole file.
+    let catalog = crate::support::catalog(&["events"]).to_string();
+    let alone = r#"{"stream_descriptor": {"name": "events"}, "stream_state": {"ts": 2}}"#;
+    let output = read_files(&events_script(), "{}", &catalog, Some(alone));
+    assert_eq!(output.exit_code, 0, "{}", output.stdout);
+    assert_eq!(ids(&output, "events"), [2, 3]);
 }
 
 #[test]
