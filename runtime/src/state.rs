@@ -22,6 +22,9 @@
 //! body (`[{"foo": 1}]`) would otherwise be read as no state and the streams read again from
 //! the start, and so would a stream state that holds the sentinel beside other keys.
 //!
+//! A legacy entry is keyed by stream name only: it applies to the stream of that name in any
+//! namespace, unless a `STREAM` state names the stream exactly.
+//!
 //! Stream states are kept as JSON text ([`RawValue`]), not as a [`Value`], for two reasons: an
 //! integer cursor past 64 bits (`u128`, `i128`) reads back exactly, and a large state file
 //! takes memory close to its size rather than the many times more a tree of small values takes.
@@ -89,18 +92,13 @@ impl InputState {
         Self::from_text(&json.to_string())
     }
 
-    /// The raw `stream_state` saved for a stream, if any.
+    /// The raw `stream_state` saved for a stream, if any: the `STREAM` state of exactly this
+    /// stream, or else the legacy entry of its name.
     #[must_use]
     pub fn stream_state(&self, descriptor: &StreamDescriptor) -> Option<&RawValue> {
         self.streams
             .get(descriptor)
-            .or_else(|| {
-                descriptor
-                    .namespace
-                    .is_none()
-                    .then(|| self.legacy.get(&descriptor.name))
-                    .flatten()
-            })
+            .or_else(|| self.legacy.get(&descriptor.name))
             .map(AsRef::as_ref)
     }
 
@@ -640,6 +638,20 @@ mod tests {
                 .stream_state(&StreamDescriptor::new("x", None))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn legacy_entries_apply_to_the_name_in_any_namespace() {
+        let shop = StreamDescriptor::new("orders", Some("shop"));
+        let legacy = InputState::from_json(&json!({"orders": {"c": 4}})).expect("valid");
+        assert_eq!(text(legacy.stream_state(&shop)), Some(r#"{"c":4}"#));
+        let both = InputState::from_json(&json!([
+            {"type": "STREAM", "stream": {"stream_descriptor": {"name": "orders", "namespace": "shop"}, "stream_state": {"c": 5}}},
+            {"type": "LEGACY", "data": {"orders": {"c": 4}}},
+        ]))
+        .expect("valid");
+        assert_eq!(text(both.stream_state(&shop)), Some(r#"{"c":5}"#));
+        assert_eq!(text(both.stream_state(&orders())), Some(r#"{"c":4}"#));
     }
 
     #[test]

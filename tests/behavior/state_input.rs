@@ -1,8 +1,8 @@
-//! Input state beyond the common forms: cursors past 64 bits read back exactly, and shapes the
-//! runtime does not recognise are config errors.
+//! Input state beyond the common forms: cursors past 64 bits read back exactly, shapes the
+//! runtime does not recognise are config errors, and legacy state reaches namespaced streams.
 
 use serde_json::json;
-use tidemark::protocol::FailureType;
+use tidemark::protocol::{FailureType, Message};
 use tidemark::testing::{self, Output};
 use tidemark::{Error, Records, Slice, Source, Streams};
 
@@ -275,6 +275,43 @@ fn bare_stream_states_in_a_list_are_understood() {
     let output = read_files(&events_script(), "{}", &catalog, Some(alone));
     assert_eq!(output.exit_code, 0, "{}", output.stdout);
     assert_eq!(ids(&output, "events"), [2, 3]);
+}
+
+/// The `ts` of each record of the namespaced `ledger` stream.
+fn ledger(output: &Output) -> Vec<u64> {
+    output
+        .messages
+        .iter()
+        .filter_map(|message| match message {
+            Message::Record { record } => {
+                assert_eq!(record.namespace.as_deref(), Some("shop"));
+                record.data["ts"].as_u64()
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn legacy_state_applies_to_a_namespaced_stream() {
+    for state in [
+        r#"{"ledger": {"ts": 2}}"#,
+        r#"[{"type": "LEGACY", "data": {"ledger": {"ts": 2}}}]"#,
+    ] {
+        let output = read_wide("ledger", Some(state));
+        assert_eq!(output.exit_code, 0, "state {state}: {}", output.stdout);
+        assert_eq!(ledger(&output), [3, 4], "state {state}");
+    }
+    // A STREAM state with the exact descriptor wins over the legacy entry, in either order.
+    let stream = r#"{"type": "STREAM", "stream": {"stream_descriptor": {"name": "ledger", "namespace": "shop"}, "stream_state": {"ts": 3}}}"#;
+    let legacy = r#"{"type": "LEGACY", "data": {"ledger": {"ts": 1}}}"#;
+    for state in [
+        format!("[{stream}, {legacy}]"),
+        format!("[{legacy}, {stream}]"),
+    ] {
+        let output = read_wide("ledger", Some(&state));
+        assert_eq!(ledger(&output), [4], "state {state}");
+    }
 }
 
 #[test]
