@@ -17,8 +17,9 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::protocol::{
-    ErrorTrace, EstimateTrace, EstimateType, FailureType, Message, StreamDescriptor, StreamStatus,
-    StreamStatusReason, StreamStatusTrace, TraceMessage, TraceType,
+    ErrorTrace, EstimateTrace, EstimateType, FailureType, Message, StateMessage, StateStats,
+    StateType, StreamDescriptor, StreamState, StreamStatus, StreamStatusReason, StreamStatusTrace,
+    TraceMessage, TraceType,
 };
 
 /// Buffer size at which pending output is written to the sink.
@@ -107,33 +108,8 @@ pub(crate) fn now_millis() -> i64 {
         })
 }
 
-#[derive(Serialize)]
-struct StateLine<'a, S> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    state: StateBody<'a, S>,
-}
-
-#[derive(Serialize)]
-struct StateBody<'a, S> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    stream: StreamStateBody<'a, S>,
-    #[serde(rename = "sourceStats")]
-    source_stats: Stats,
-}
-
-#[derive(Serialize)]
-struct StreamStateBody<'a, S> {
-    stream_descriptor: &'a StreamDescriptor,
-    stream_state: &'a S,
-}
-
-#[derive(Serialize)]
-struct Stats {
-    #[serde(rename = "recordCount")]
-    record_count: f64,
-}
+/// What comes before a [`StateMessage`] on its line: the protocol message's envelope.
+const STATE_PREFIX: &[u8] = br#"{"type":"STATE","state":"#;
 
 impl<'o> Emitter<'o> {
     pub(crate) fn new(sink: &'o mut dyn Write) -> Self {
@@ -241,26 +217,28 @@ impl<'o> Emitter<'o> {
             reason = "recordCount is a float in the protocol; counts stay far below 2^53"
         )]
         let record_count = records as f64;
-        let line = StateLine {
-            kind: "STATE",
-            state: StateBody {
-                kind: "STREAM",
-                stream: StreamStateBody {
-                    stream_descriptor: descriptor,
-                    stream_state: state,
-                },
-                source_stats: Stats { record_count },
-            },
+        let message = StateMessage {
+            state_type: Some(StateType::Stream),
+            stream: Some(StreamState {
+                stream_descriptor: descriptor,
+                stream_state: Some(state),
+            }),
+            global: None,
+            data: None,
+            source_stats: Some(StateStats {
+                record_count: Some(record_count),
+            }),
         };
         let start = self.buf.len();
-        if let Err(source) = serde_json::to_writer(&mut self.buf, &line) {
+        self.buf.extend_from_slice(STATE_PREFIX);
+        if let Err(source) = serde_json::to_writer(&mut self.buf, &message) {
             self.buf.truncate(start);
             return Err(Error::Serialize {
                 stream: descriptor.name.clone(),
                 source,
             });
         }
-        self.buf.push(b'\n');
+        self.buf.extend_from_slice(b"}\n");
         self.flush()
     }
 

@@ -233,7 +233,7 @@ fn spec<S: Source>(out: &mut Emitter<'_>) -> Result<u8, Error> {
 }
 
 fn load_config<S: Source>(path: &Path, out: &Emitter<'_>) -> Result<S::Config, Error> {
-    parse_config::<S>(input::read_json(InputFile::Config, path)?, out)
+    parse_config::<S>(input::read_config(path)?, out)
 }
 
 /// Validates and deserializes a config, after learning its secrets so that no message shows them.
@@ -328,11 +328,10 @@ fn read_files<S: Source>(
     stderr: &mut dyn Write,
 ) -> Result<u8, Error> {
     let loaded = (|| {
-        let config = input::read_json(InputFile::Config, config)?;
-        let catalog =
-            input::parse_catalog(input::read_json(InputFile::Catalog, catalog)?, catalog)?;
+        let config = input::read_config(config)?;
+        let catalog = input::read_catalog(catalog)?;
         let state = match state {
-            Some(path) => input::parse_state(input::read_json(InputFile::State, path)?, path)?,
+            Some(path) => input::read_state(path)?,
             None => InputState::default(),
         };
         Ok((config, catalog, state))

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, InputFile};
+use crate::json::{self, Survey};
 use crate::protocol::ConfiguredCatalog;
 use crate::state::InputState;
 
@@ -19,16 +20,20 @@ const MAX_LISTED: usize = 5;
 /// wrong path (a device, a huge file) from exhausting memory.
 pub(crate) const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Reads a file as JSON. Missing, unreadable, oversized, empty and non-JSON files are errors that
-/// name the file and the problem.
-pub(crate) fn read_json(file: InputFile, path: &Path) -> Result<Value, Error> {
+/// A config is parsed into a `serde_json::Value` (its schema is checked on it and its secrets
+/// learned from it), which takes memory by the node: several hundred bytes for an object of
+/// one short field. A config whose tree would take more than this many times its size, and
+/// more than [`CONFIG_TREE_FLOOR`], is refused before the tree is built.
+const CONFIG_TREE_FACTOR: u64 = 16;
+
+/// Configs whose tree takes less than this are never refused, whatever their shape.
+const CONFIG_TREE_FLOOR: u64 = 128 * 1024 * 1024;
+
+/// Reads a file's bytes. Missing, unreadable, oversized and empty files are errors that name
+/// the file and the problem.
+fn read_bytes(file: InputFile, path: &Path) -> Result<Vec<u8>, Error> {
     use std::io::Read as _;
-    let input = |message: String| Error::Input {
-        file,
-        path: path.display().to_string(),
-        message,
-    };
-    let cannot_read = |err: std::io::Error| input(format!("cannot be read: {err}"));
+    let cannot_read = |err: std::io::Error| input(file, path, format!("cannot be read: {err}"));
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .map_err(cannot_read)?
@@ -36,26 +41,96 @@ pub(crate) fn read_json(file: InputFile, path: &Path) -> Result<Value, Error> {
         .read_to_end(&mut bytes)
         .map_err(cannot_read)?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(input(format!(
-            "is larger than {} MiB",
-            MAX_INPUT_BYTES / 1024 / 1024
-        )));
+        return Err(input(
+            file,
+            path,
+            format!("is larger than {} MiB", MAX_INPUT_BYTES / 1024 / 1024),
+        ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(input("is empty".to_owned()));
+        return Err(input(file, path, "is empty".to_owned()));
     }
-    if file == InputFile::State {
-        // A state file may also be the STATE lines a sync printed, one JSON value per line.
-        let values: Vec<Value> = serde_json::Deserializer::from_slice(&bytes)
-            .into_iter()
-            .collect::<Result<_, _>>()
-            .map_err(|err| input(format!("is not valid JSON: {err}")))?;
-        return Ok(match <[Value; 1]>::try_from(values) {
-            Ok([value]) => value,
-            Err(values) => Value::Array(values),
-        });
+    Ok(bytes)
+}
+
+/// An [`Error::Input`] about `file`.
+fn input(file: InputFile, path: &Path, message: String) -> Error {
+    Error::Input {
+        file,
+        path: path.display().to_string(),
+        message,
     }
-    serde_json::from_slice(&bytes).map_err(|err| input(format!("is not valid JSON: {err}")))
+}
+
+/// Checks that `bytes` is JSON, with the error naming the file and the position.
+fn survey(file: InputFile, path: &Path, bytes: &[u8]) -> Result<Survey, Error> {
+    json::survey(bytes).map_err(|err| input(file, path, format!("is not valid JSON: {err}")))
+}
+
+/// Reads the config file as JSON.
+///
+/// A config far larger in memory than on disk is refused before it is parsed: see
+/// [`CONFIG_TREE_FACTOR`].
+pub(crate) fn read_config(path: &Path) -> Result<Value, Error> {
+    const MIB: u64 = 1024 * 1024;
+    let file = InputFile::Config;
+    let bytes = read_bytes(file, path)?;
+    let size = bytes.len() as u64;
+    let tree = survey(file, path, &bytes)?.tree_bytes;
+    if tree > CONFIG_TREE_FLOOR.max(CONFIG_TREE_FACTOR * size) {
+        return Err(input(
+            file,
+            path,
+            format!(
+                "would take about {} MiB of memory once parsed, {} times its size: it is made \
+                 of many small objects or list items, which no connector config needs",
+                tree.div_ceil(MIB),
+                tree / size
+            ),
+        ));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|err| input(file, path, format!("is not valid JSON: {err}")))
+}
+
+/// Reads the configured catalog file.
+pub(crate) fn read_catalog(path: &Path) -> Result<ConfiguredCatalog, Error> {
+    parse_catalog(&read_bytes(InputFile::Catalog, path)?, path)
+}
+
+/// Parses a configured catalog straight into its model: the parts a source does not use, such
+/// as each stream's `json_schema`, are skipped as they are read, never held in memory.
+pub(crate) fn parse_catalog(bytes: &[u8], path: &Path) -> Result<ConfiguredCatalog, Error> {
+    let file = InputFile::Catalog;
+    survey(file, path, bytes)?;
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|err| {
+            let at = field_name("the catalog", &pointer_of(err.path()));
+            input(file, path, format!("{at}: {}", err.inner()))
+        })
+        .and_then(|catalog| {
+            deserializer
+                .end()
+                .map(|()| catalog)
+                .map_err(|err| input(file, path, format!("is not valid JSON: {err}")))
+        })
+}
+
+/// Reads the state file: see [`InputState::from_text`] for the forms it may take.
+pub(crate) fn read_state(path: &Path) -> Result<InputState, Error> {
+    let file = InputFile::State;
+    let bytes = read_bytes(file, path)?;
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        // JSON that is not UTF-8 fails the check, which says where.
+        Err(err) => {
+            json::check_values(&bytes)
+                .map_err(|err| input(file, path, format!("is not valid JSON: {err}")))?;
+            return Err(input(file, path, format!("is not valid UTF-8: {err}")));
+        }
+    };
+    InputState::from_text(text).map_err(|message| input(file, path, message))
 }
 
 /// The JSON Schema (draft-07) of a configuration type: the SPEC's `connectionSpecification`.
@@ -72,35 +147,44 @@ pub(crate) fn parse_config<C: DeserializeOwned + JsonSchema>(json: Value) -> Res
     let schema = config_schema::<C>();
     let validator = jsonschema::validator_for(&schema)
         .map_err(|err| Error::system(format!("the config schema does not compile: {err}")))?;
-    let mut problems: Vec<String> = validator
-        .iter_errors(&json)
-        .map(|err| format!("{}: {err}", field_name(err.instance_path().as_str())))
+    // Only the listed violations are formatted: a config may break its schema in every one of
+    // a million list items.
+    let mut violations = validator.iter_errors(&json);
+    let problems: Vec<String> = violations
+        .by_ref()
+        .take(MAX_LISTED)
+        .map(|err| {
+            format!(
+                "{}: {err}",
+                field_name("the config", err.instance_path().as_str())
+            )
+        })
         .collect();
     if !problems.is_empty() {
-        let total = problems.len();
-        problems.truncate(MAX_LISTED);
+        let more = violations.count();
         let mut message = format!(
             "the config does not match the specification: {}",
             problems.join("; ")
         );
-        if total > MAX_LISTED {
-            let _ = write!(message, "; and {} more", total - MAX_LISTED);
+        if more > 0 {
+            let _ = write!(message, "; and {more} more");
         }
         return Err(Error::config(message));
     }
+    drop(violations);
     serde_path_to_error::deserialize(json).map_err(|err| {
         Error::config(format!(
             "the config is invalid: {}: {}",
-            field_name(&pointer_of(err.path())),
+            field_name("the config", &pointer_of(err.path())),
             err.inner()
         ))
     })
 }
 
-/// `count` for `/count`, `a.b[0]` for `/a/b/0`, `the config` for the root.
-fn field_name(pointer: &str) -> String {
+/// `count` for `/count`, `a.b[0]` for `/a/b/0`, `root` for the root.
+fn field_name(root: &str, pointer: &str) -> String {
     if pointer.is_empty() || pointer == "/" {
-        return "the config".to_owned();
+        return root.to_owned();
     }
     let mut name = String::new();
     for segment in pointer.trim_start_matches('/').split('/') {
@@ -135,33 +219,15 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
     pointer
 }
 
-/// Parses the configured catalog.
-pub(crate) fn parse_catalog(json: Value, path: &Path) -> Result<ConfiguredCatalog, Error> {
-    serde_path_to_error::deserialize(json).map_err(|err| Error::Input {
-        file: InputFile::Catalog,
-        path: path.display().to_string(),
-        message: format!("{}: {}", field_name(&pointer_of(err.path())), err.inner()),
-    })
-}
-
-/// Parses the input state.
-pub(crate) fn parse_state(json: Value, path: &Path) -> Result<InputState, Error> {
-    InputState::from_json(json).map_err(|message| Error::Input {
-        file: InputFile::State,
-        path: path.display().to_string(),
-        message,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::field_name;
 
     #[test]
     fn pointers_become_field_names() {
-        assert_eq!(field_name(""), "the config");
-        assert_eq!(field_name("/count"), "`count`");
-        assert_eq!(field_name("/a/b/0/c"), "`a.b[0].c`");
-        assert_eq!(field_name("/a~1b"), "`a/b`");
+        assert_eq!(field_name("the config", ""), "the config");
+        assert_eq!(field_name("the config", "/count"), "`count`");
+        assert_eq!(field_name("the config", "/a/b/0/c"), "`a.b[0].c`");
+        assert_eq!(field_name("the config", "/a~1b"), "`a/b`");
     }
 }

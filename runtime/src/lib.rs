@@ -129,6 +129,7 @@ mod emitter;
 mod entrypoint;
 mod error;
 mod input;
+mod json;
 mod logging;
 mod nested;
 pub mod protocol;

@@ -5,8 +5,10 @@
 //! when empty, and unknown fields are accepted when reading, as the protocol allows.
 //!
 //! On the hot path the runtime does not build a [`Message`] for each record: it serializes the
-//! record straight into the output buffer (see the `emitter` module). These types are used for
-//! every other message and by the [`testing`](crate::testing) kit to read output back.
+//! record straight into the output buffer (see the `emitter` module), and a STATE line from a
+//! [`StateMessage`] that borrows the stream's typed state. These types are used for every other
+//! message, to read `--state` files, and by the [`testing`](crate::testing) kit to read output
+//! back.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -219,7 +221,10 @@ pub struct RecordMessage {
 }
 
 /// Identifies a stream: name plus optional namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Read leniently, like every part of a [`StateMessage`]: a `null` namespace is no namespace,
+/// unknown fields are ignored and a repeated key keeps its last value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct StreamDescriptor {
     /// Stream name.
     pub name: String,
@@ -259,59 +264,67 @@ pub enum StateType {
     Legacy,
 }
 
-/// A checkpoint (`type: STATE`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateMessage {
+/// A checkpoint (`type: STATE`): the one model of the message, written by the runtime, read
+/// from `--state` files and read back by the [`testing`](crate::testing) kit.
+///
+/// `T` is the type of the JSON payloads (`stream_state`, `shared_state` and the legacy `data`):
+/// a [`Value`] by default. The runtime writes `StateMessage<&S, &StreamDescriptor>`, borrowing
+/// the stream's typed state and its descriptor, and reads `--state` files as
+/// `StateMessage<&RawValue>`, keeping each payload as the JSON text it was saved as, so that
+/// an integer past 64 bits reads back exactly. `D` is the type of the stream descriptors:
+/// owned by default, borrowed when writing.
+///
+/// Reading is lenient, as the files platforms write require: `null` is an absent value,
+/// unknown fields are ignored, a repeated key keeps its last value (`PyAirbyte` writes
+/// `global_` twice), and `global_`, the name `PyAirbyte` writes `global` under, is read as
+/// `global` (which wins when both are set).
+///
+/// [`RawValue`]: serde_json::value::RawValue
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateMessage<T = Value, D = StreamDescriptor> {
     /// The kind of state.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub state_type: Option<StateType>,
     /// Per-stream state (`type: STREAM`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<StreamState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamState<T, D>>,
     /// Global state (`type: GLOBAL`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub global: Option<GlobalState>,
-    /// Legacy blob (`type: LEGACY`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global: Option<GlobalState<T, D>>,
+    /// Legacy blob (`type: LEGACY`): by convention an object holding each stream's state under
+    /// its name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<T>,
     /// Counts from the source.
-    #[serde(
-        rename = "sourceStats",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "sourceStats", skip_serializing_if = "Option::is_none")]
     pub source_stats: Option<StateStats>,
 }
 
-/// The state of one stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StreamState {
+/// The state of one stream (the protocol's `AirbyteStreamState`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamState<T = Value, D = StreamDescriptor> {
     /// Which stream.
-    pub stream_descriptor: StreamDescriptor,
+    pub stream_descriptor: D,
     /// The stream's own state object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream_state: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_state: Option<T>,
 }
 
 /// Global state: shared state plus per-stream states.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GlobalState {
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GlobalState<T = Value, D = StreamDescriptor> {
     /// State shared by all streams.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shared_state: Option<Value>,
-    /// Per-stream states.
-    pub stream_states: Vec<StreamState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_state: Option<T>,
+    /// Per-stream states. Read leniently: missing or `null` is none, `null` entries are skipped.
+    pub stream_states: Vec<StreamState<T, D>>,
 }
 
 /// Counts attached to a [`StateMessage`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StateStats {
     /// Records of this stream emitted since its previous STATE.
-    #[serde(
-        rename = "recordCount",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "recordCount", skip_serializing_if = "Option::is_none")]
     pub record_count: Option<f64>,
 }
 
@@ -475,4 +488,220 @@ pub struct ControlMessage {
 pub struct ConnectorConfig {
     /// The full new configuration.
     pub config: Value,
+}
+
+/// `Deserialize` for the STATE message model. The derive cannot do what state files need: keep
+/// the last of repeated keys (it refuses them) and read `global_` as `global`.
+mod lenient {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::Deserialize;
+    use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use super::{GlobalState, StateMessage, StateStats, StreamDescriptor, StreamState};
+    use crate::json::Key;
+
+    /// Implements `Deserialize` for a struct read from a JSON object: each listed key's value
+    /// is read into a local `Option` (the last occurrence wins; `null` is `None`), other keys
+    /// are skipped, and `build` makes the struct from the locals, or names a missing field.
+    macro_rules! lenient {
+        (
+            $name:ident<$($param:ident),*>, expecting $expecting:literal,
+            { $($key:literal => $local:ident: $local_ty:ty,)* }
+            build $build:block
+        ) => {
+            impl<'de, $($param: Deserialize<'de>),*> Deserialize<'de> for $name<$($param),*> {
+                fn deserialize<De: Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
+                    struct Visit<$($param),*>(PhantomData<fn() -> ($($param,)*)>);
+
+                    impl<'de, $($param: Deserialize<'de>),*> Visitor<'de> for Visit<$($param),*> {
+                        type Value = $name<$($param),*>;
+
+                        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                            f.write_str($expecting)
+                        }
+
+                        fn visit_map<A: MapAccess<'de>>(
+                            self,
+                            mut map: A,
+                        ) -> Result<Self::Value, A::Error> {
+                            $(let mut $local: Option<$local_ty> = None;)*
+                            while let Some(Key(key)) = map.next_key()? {
+                                match &*key {
+                                    $($key => $local = map.next_value()?,)*
+                                    _ => {
+                                        map.next_value::<IgnoredAny>()?;
+                                    }
+                                }
+                            }
+                            let build = || -> Result<Self::Value, &'static str> { $build };
+                            build().map_err(de::Error::missing_field)
+                        }
+                    }
+
+                    deserializer.deserialize_map(Visit(PhantomData))
+                }
+            }
+        };
+    }
+
+    lenient! {
+        StateMessage<T, D>, expecting "a state message object",
+        {
+            "type" => state_type: super::StateType,
+            "stream" => stream: StreamState<T, D>,
+            "global" => global: GlobalState<T, D>,
+            "global_" => global_alias: GlobalState<T, D>,
+            "data" => data: T,
+            "sourceStats" => source_stats: StateStats,
+        }
+        build {
+            Ok(StateMessage {
+                state_type,
+                stream,
+                global: global.or(global_alias),
+                data,
+                source_stats,
+            })
+        }
+    }
+
+    lenient! {
+        StreamState<T, D>, expecting "a stream state object with a `stream_descriptor`",
+        {
+            "stream_descriptor" => stream_descriptor: D,
+            "stream_state" => stream_state: T,
+        }
+        build {
+            Ok(StreamState {
+                stream_descriptor: stream_descriptor.ok_or("stream_descriptor")?,
+                stream_state,
+            })
+        }
+    }
+
+    lenient! {
+        GlobalState<T, D>, expecting "a global state object with `stream_states`",
+        {
+            "shared_state" => shared_state: T,
+            "stream_states" => stream_states: SkipNulls<StreamState<T, D>>,
+        }
+        build {
+            Ok(GlobalState {
+                shared_state,
+                stream_states: stream_states.map_or_else(Vec::new, |states| states.0),
+            })
+        }
+    }
+
+    lenient! {
+        StreamDescriptor<>, expecting "a stream descriptor object with a `name`",
+        {
+            "name" => name: String,
+            "namespace" => namespace: String,
+        }
+        build {
+            Ok(StreamDescriptor {
+                name: name.ok_or("name")?,
+                namespace,
+            })
+        }
+    }
+
+    lenient! {
+        StateStats<>, expecting "a statistics object",
+        {
+            "recordCount" => record_count: f64,
+        }
+        build {
+            Ok(StateStats { record_count })
+        }
+    }
+
+    /// A list whose `null` entries are skipped.
+    struct SkipNulls<X>(Vec<X>);
+
+    impl<'de, X: Deserialize<'de>> Deserialize<'de> for SkipNulls<X> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Visit<X>(PhantomData<fn() -> X>);
+
+            impl<'de, X: Deserialize<'de>> Visitor<'de> for Visit<X> {
+                type Value = SkipNulls<X>;
+
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a list")
+                }
+
+                fn visit_seq<A: SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<SkipNulls<X>, A::Error> {
+                    let mut items = Vec::new();
+                    while let Some(item) = seq.next_element::<Option<X>>()? {
+                        items.extend(item);
+                    }
+                    Ok(SkipNulls(items))
+                }
+            }
+
+            deserializer.deserialize_seq(Visit(PhantomData))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_messages_are_read_leniently() {
+        let line = r#"{"type": "STATE", "state": {"type": "GLOBAL", "type": "GLOBAL",
+            "global": null,
+            "global_": {"shared_state": {"lsn": 7}, "stream_states": [null,
+                {"stream_descriptor": {"name": "a", "name": "b", "namespace": null, "extra": 1},
+                 "stream_state": {"c": 1}, "also": true}]},
+            "data": null, "sourceStats": {"recordCount": 1.0, "recordCount": 2.0}, "id": 9}}"#;
+        let message: Message = serde_json::from_str(line).expect("a STATE line");
+        let Message::State { state } = message else {
+            panic!("a STATE message: {message:?}");
+        };
+        let global = state.global.expect("`global_` read as `global`");
+        assert_eq!(global.shared_state, Some(serde_json::json!({"lsn": 7})));
+        assert_eq!(global.stream_states.len(), 1);
+        assert_eq!(
+            global.stream_states[0].stream_descriptor,
+            StreamDescriptor::new("b", None)
+        );
+        assert_eq!(state.state_type, Some(StateType::Global));
+        assert_eq!(state.source_stats.and_then(|s| s.record_count), Some(2.0));
+        let err = serde_json::from_str::<StreamState>(r#"{"stream_state": {}}"#).unwrap_err();
+        assert!(err.to_string().contains("`stream_descriptor`"), "{err}");
+    }
+
+    #[test]
+    fn a_borrowed_state_message_writes_what_an_owned_one_does() {
+        let descriptor = StreamDescriptor::new("orders", Some("shop"));
+        let payload = serde_json::json!({"updated_at": "2024-01-01T00:00:00Z"});
+        let borrowed = StateMessage {
+            state_type: Some(StateType::Stream),
+            stream: Some(StreamState {
+                stream_descriptor: &descriptor,
+                stream_state: Some(&payload),
+            }),
+            global: None,
+            data: None,
+            source_stats: Some(StateStats {
+                record_count: Some(3.0),
+            }),
+        };
+        let owned: StateMessage =
+            serde_json::from_str(&serde_json::to_string(&borrowed).expect("serializes"))
+                .expect("reads back");
+        assert_eq!(
+            serde_json::to_string(&owned).expect("serializes"),
+            serde_json::to_string(&borrowed).expect("serializes")
+        );
+        assert_eq!(owned.stream.expect("stream").stream_state, Some(payload));
+    }
 }

@@ -333,8 +333,8 @@ pub(crate) trait ErasedStream {
     /// lowest), for the testing kit.
     fn compare_states(
         &self,
-        a: &serde_json::Value,
-        b: &serde_json::Value,
+        a: &serde_json::value::RawValue,
+        b: &serde_json::value::RawValue,
     ) -> Result<std::cmp::Ordering, Error>;
     /// Whether the stream declares `lookback` (its overlap is re-sent on purpose).
     fn has_lookback(&self) -> bool;
@@ -376,8 +376,8 @@ where
 
     fn compare_states(
         &self,
-        a: &serde_json::Value,
-        b: &serde_json::Value,
+        a: &serde_json::value::RawValue,
+        b: &serde_json::value::RawValue,
     ) -> Result<std::cmp::Ordering, Error> {
         let watermark = |json| {
             parse_stream_state::<S>(Some(json)).map(|state| state.and_then(|s| s.watermark()))

@@ -4,11 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::{Output, read};
+use super::{Output, read_parsed};
 use crate::input;
-use crate::protocol::{Message, StreamDescriptor};
+use crate::protocol::{
+    ConfiguredCatalog, Message, StateMessage, StateType, StreamDescriptor, StreamState,
+};
 use crate::source::Source;
 use crate::state::InputState;
 
@@ -82,8 +85,8 @@ pub struct CrashFailure {
     pub cut: Option<usize>,
     /// The message at the cut, as printed.
     pub message: String,
-    /// The states the chain resumed from, in order.
-    pub resumed_from: Vec<Value>,
+    /// The `--state` files the chain resumed from, in order, as JSON text.
+    pub resumed_from: Vec<String>,
     /// What went wrong.
     pub problem: String,
 }
@@ -116,9 +119,9 @@ struct StreamInfo {
 struct Chain {
     /// Committed records, as (sync, message index).
     records: Vec<(usize, usize)>,
-    /// Every committed watermark per stream, in order, starting with the input state's.
-    watermarks: HashMap<StreamDescriptor, Vec<Value>>,
-    resumed_from: Vec<Value>,
+    /// Every committed `stream_state` per stream, in order, starting with the input state's.
+    watermarks: HashMap<StreamDescriptor, Vec<Box<RawValue>>>,
+    resumed_from: Vec<String>,
 }
 
 impl<'s, S: Source> CrashTest<'s, S> {
@@ -178,16 +181,21 @@ impl<'s, S: Source> CrashTest<'s, S> {
             .streams(&config)
             .expect("the source lists its streams");
         let info = self.stream_info(&streams);
+        let catalog = input::parse_catalog(
+            &serde_json::to_vec(&self.catalog).expect("a catalog serializes"),
+            std::path::Path::new("catalog"),
+        )
+        .expect("a valid configured catalog");
         let input = self
             .state
-            .clone()
+            .as_ref()
             .map_or_else(InputState::default, |state| {
                 InputState::from_json(state).expect("a valid state")
             });
-        let initial: BTreeMap<String, (StreamDescriptor, Value)> = info
+        let initial: Committed = info
             .iter()
             .filter_map(|stream| {
-                let state = input.stream_state(&stream.descriptor)?.clone();
+                let state = input.stream_state(&stream.descriptor)?.to_owned();
                 Some((
                     stream.descriptor.to_string(),
                     (stream.descriptor.clone(), state),
@@ -196,6 +204,7 @@ impl<'s, S: Source> CrashTest<'s, S> {
             .collect();
         let mut runner = Runner {
             test: self,
+            catalog: &catalog,
             streams: &streams,
             info: &info,
             cache: HashMap::new(),
@@ -268,8 +277,12 @@ impl<'s, S: Source> CrashTest<'s, S> {
     }
 }
 
+/// Each stream's committed `stream_state`, by the stream's name.
+type Committed = BTreeMap<String, (StreamDescriptor, Box<RawValue>)>;
+
 struct Runner<'t, 's, 'a, S: Source> {
     test: &'t CrashTest<'s, S>,
+    catalog: &'t ConfiguredCatalog,
     streams: &'t crate::source::Streams<'a>,
     info: &'t [StreamInfo],
     /// Syncs already run, by the state they started from: their index in `syncs`.
@@ -283,6 +296,8 @@ struct Sync {
     /// Per message: for a record, its key (primary key, or whole record), its whole-record
     /// identity, and whether sending it again is allowed.
     records: Vec<Option<RecordKeys>>,
+    /// Per message: for a STATE, its stream and `stream_state` as printed.
+    states: Vec<Option<(StreamDescriptor, Box<RawValue>)>>,
 }
 
 struct RecordKeys {
@@ -293,17 +308,14 @@ struct RecordKeys {
 
 impl<S: Source> Runner<'_, '_, '_, S> {
     /// The sync from `state`, run once per distinct state; its index in `syncs`.
-    fn sync(
-        &mut self,
-        state: &BTreeMap<String, (StreamDescriptor, Value)>,
-    ) -> Result<usize, CrashFailure> {
+    fn sync(&mut self, state: &Committed) -> Result<usize, CrashFailure> {
         let file = state_file(state);
-        let key = file.to_string();
-        if let Some(&index) = self.cache.get(&key) {
+        if let Some(&index) = self.cache.get(&file) {
             return Ok(index);
         }
         let test = self.test;
-        let output = read(test.source, &test.config, &test.catalog, Some(&file));
+        let input = InputState::from_text(&file).expect("a state file the kit wrote");
+        let output = read_parsed(test.source, &test.config, self.catalog, &input);
         check_record_counts(&output).map_err(|problem| CrashFailure {
             cut: None,
             message: String::new(),
@@ -322,8 +334,24 @@ impl<S: Source> Runner<'_, '_, '_, S> {
                 _ => None,
             })
             .collect();
-        self.syncs.push(Sync { output, records });
-        self.cache.insert(key, self.syncs.len() - 1);
+        let mut states: Vec<Option<(StreamDescriptor, Box<RawValue>)>> =
+            std::iter::repeat_with(|| None)
+                .take(output.messages.len())
+                .collect();
+        for (index, message) in output.raw_states() {
+            if let Some(stream) = message.stream {
+                let state = stream
+                    .stream_state
+                    .unwrap_or_else(|| RawValue::NULL.to_owned());
+                states[index] = Some((stream.stream_descriptor, state));
+            }
+        }
+        self.syncs.push(Sync {
+            output,
+            records,
+            states,
+        });
+        self.cache.insert(file, self.syncs.len() - 1);
         Ok(self.syncs.len() - 1)
     }
 
@@ -355,7 +383,7 @@ impl<S: Source> Runner<'_, '_, '_, S> {
     /// until a sync completes.
     fn chain(
         &mut self,
-        initial: &BTreeMap<String, (StreamDescriptor, Value)>,
+        initial: &Committed,
         first: usize,
         cut: Option<usize>,
     ) -> Result<Chain, CrashFailure> {
@@ -371,7 +399,7 @@ impl<S: Source> Runner<'_, '_, '_, S> {
         let output = &self.syncs[first].output;
         let end = cut.map_or(output.messages.len(), |cut| cut + 1);
         let mut complete = cut.is_none() && output.exit_code == 0;
-        commit(first, &output.messages[..end], &mut chain, &mut state);
+        commit(first, &self.syncs[first], end, &mut chain, &mut state);
         for _attempt in 0..100 {
             if complete {
                 return Ok(chain);
@@ -380,7 +408,13 @@ impl<S: Source> Runner<'_, '_, '_, S> {
             chain.resumed_from.push(before.clone());
             let sync = self.sync(&state)?;
             let output = &self.syncs[sync].output;
-            commit(sync, &output.messages, &mut chain, &mut state);
+            commit(
+                sync,
+                &self.syncs[sync],
+                output.messages.len(),
+                &mut chain,
+                &mut state,
+            );
             complete = output.exit_code == 0;
             if !complete && state_file(&state) == before {
                 return Err(CrashFailure {
@@ -462,27 +496,19 @@ impl<S: Source> Runner<'_, '_, '_, S> {
     }
 }
 
-/// Commits what a destination keeps of `messages`: each stream's records up to its last STATE,
-/// and that STATE.
-fn commit(
-    sync: usize,
-    messages: &[Message],
-    chain: &mut Chain,
-    state: &mut BTreeMap<String, (StreamDescriptor, Value)>,
-) {
+/// Commits what a destination keeps of the first `end` messages of sync `index`: each stream's
+/// records up to its last STATE, and that STATE.
+fn commit(index: usize, sync: &Sync, end: usize, chain: &mut Chain, state: &mut Committed) {
     let mut pending: HashMap<StreamDescriptor, Vec<(usize, usize)>> = HashMap::new();
-    for (index, message) in messages.iter().enumerate() {
-        match message {
-            Message::Record { record } => {
+    let messages = sync.output.messages.iter().zip(&sync.states);
+    for (at, (message, raw)) in messages.take(end).enumerate() {
+        match (message, raw) {
+            (Message::Record { record }, _) => {
                 let descriptor = StreamDescriptor::new(&record.stream, record.namespace.as_deref());
-                pending.entry(descriptor).or_default().push((sync, index));
+                pending.entry(descriptor).or_default().push((index, at));
             }
-            Message::State { state: message } => {
-                let Some(stream) = &message.stream else {
-                    continue;
-                };
-                let descriptor = stream.stream_descriptor.clone();
-                let value = stream.stream_state.clone().unwrap_or(Value::Null);
+            (Message::State { .. }, Some((descriptor, value))) => {
+                let descriptor = descriptor.clone();
                 chain
                     .records
                     .extend(pending.remove(&descriptor).unwrap_or_default());
@@ -491,7 +517,7 @@ fn commit(
                     .entry(descriptor.clone())
                     .or_default()
                     .push(value.clone());
-                state.insert(descriptor.to_string(), (descriptor, value));
+                state.insert(descriptor.to_string(), (descriptor, value.clone()));
             }
             _ => {}
         }
@@ -551,17 +577,22 @@ fn positions(output: &Output, max: usize) -> Vec<usize> {
     chosen
 }
 
-/// A `--state` file holding one STREAM state per stream.
-fn state_file(state: &BTreeMap<String, (StreamDescriptor, Value)>) -> Value {
-    Value::Array(
-        state
-            .values()
-            .map(|(descriptor, value)| {
-                json!({"type": "STREAM", "stream": {
-                    "stream_descriptor": descriptor, "stream_state": value}})
-            })
-            .collect(),
-    )
+/// A `--state` file holding one STREAM state per stream, as JSON text.
+fn state_file(state: &Committed) -> String {
+    let messages: Vec<StateMessage<&RawValue, &StreamDescriptor>> = state
+        .values()
+        .map(|(descriptor, value)| StateMessage {
+            state_type: Some(StateType::Stream),
+            stream: Some(StreamState {
+                stream_descriptor: descriptor,
+                stream_state: Some(&**value),
+            }),
+            global: None,
+            data: None,
+            source_stats: None,
+        })
+        .collect();
+    serde_json::to_string(&messages).expect("state messages serialize")
 }
 
 /// The value at a JSON path, `null` when absent.

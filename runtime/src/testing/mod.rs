@@ -37,13 +37,14 @@
 
 mod crash;
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::emitter::Emitter;
 use crate::entrypoint;
 use crate::input;
 use crate::protocol::{
-    Message, RecordMessage, StateMessage, StreamStatus, TraceMessage, TraceType,
+    ConfiguredCatalog, Message, RecordMessage, StateMessage, StreamStatus, TraceMessage, TraceType,
 };
 use crate::source::Source;
 use crate::state::InputState;
@@ -104,6 +105,28 @@ impl Output {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The STATE messages with their index among all messages, read again from the lines as
+    /// printed, so that every `stream_state` is the exact JSON text the runtime wrote (a
+    /// [`Value`] would round an integer past 64 bits).
+    fn raw_states(&self) -> impl Iterator<Item = (usize, StateMessage<Box<RawValue>>)> + '_ {
+        /// A STATE line: the protocol message around the state.
+        #[derive(serde::Deserialize)]
+        struct StateLine {
+            state: StateMessage<Box<RawValue>>,
+        }
+
+        self.stdout
+            .lines()
+            .zip(&self.messages)
+            .enumerate()
+            .filter(|(_, (_, message))| matches!(message, Message::State { .. }))
+            .map(|(index, (line, _))| {
+                let line: StateLine = serde_json::from_str(line)
+                    .unwrap_or_else(|err| panic!("a STATE line ({err}): {line}"));
+                (index, line.state)
+            })
     }
 
     /// The TRACE messages of one type, in order.
@@ -170,11 +193,24 @@ pub fn read<S: Source>(
     catalog: &Value,
     state: Option<&Value>,
 ) -> Output {
-    let catalog = input::parse_catalog(catalog.clone(), std::path::Path::new("catalog"))
-        .expect("a valid configured catalog");
+    let catalog = input::parse_catalog(
+        &serde_json::to_vec(catalog).expect("a catalog serializes"),
+        std::path::Path::new("catalog"),
+    )
+    .expect("a valid configured catalog");
     let state = state.map_or_else(InputState::default, |state| {
-        InputState::from_json(state.clone()).expect("a valid state")
+        InputState::from_json(state).expect("a valid state")
     });
+    read_parsed(source, config, &catalog, &state)
+}
+
+/// Runs `read` in-process on a parsed catalog and state.
+fn read_parsed<S: Source>(
+    source: &S,
+    config: &Value,
+    catalog: &ConfiguredCatalog,
+    state: &InputState,
+) -> Output {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     let mut out = Emitter::new(&mut stdout);
@@ -183,8 +219,8 @@ pub fn read<S: Source>(
         entrypoint::read(
             source,
             config.clone(),
-            &catalog,
-            &state,
+            catalog,
+            state,
             &mut out,
             &mut stderr,
         )
