@@ -1,0 +1,1191 @@
+//! A second, independent checker of the core, written against DESIGN.md section 5 rather than
+//! against the core's code, plus deterministic cases at the edges the checker of `props.rs`
+//! does not reach.
+//!
+//! The model computes on its own which slices a sync must read (lower bound, look-back, start,
+//! windows of `step` with exact integer arithmetic, end and time cap) and, message by message,
+//! what the contract allows: the sentence after every STATE (including records above the
+//! reader's end), no record at or below a STATE of the same sync re-sent later in it, no STATE
+//! that does not move the watermark except the final one, a STATE exactly where the design
+//! says one is due (every N records at the next cursor change, every window end, the safe
+//! value on failure), `recordCount`, the time cap, `on_null`, and over a chain of cut and
+//! failed syncs, no loss.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::num::NonZeroU64;
+use std::ops::{Bound, RangeBounds};
+
+use chrono::{DateTime, Days, Months, NaiveDate, TimeDelta, Utc};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+use super::{Admit, Core, Declaration, Failure, ReaderBounds, Refusal};
+use crate::cursor::Cursor;
+use crate::stream::{CheckpointAt, CheckpointPolicy, OnNull, Order};
+use crate::window::{DatePeriod, Period, Step};
+
+/// Cases per cursor type.
+const CASES: u32 = 3_000;
+
+/// A cursor type as the model sees it: exact arithmetic of its own, and its own idea of the
+/// time cap.
+trait Kind: Cursor {
+    /// A `step` or `lookback`.
+    type Dist: Clone + Debug;
+    /// The library's `origin + k * d` (what the macro generates).
+    fn lib_forward(&self, d: &Self::Dist, k: u64) -> Option<Self>;
+    /// The library's `self - d`.
+    fn lib_backward(&self, d: &Self::Dist) -> Option<Self>;
+    /// `origin + k * d`, computed exactly; `None` only when the result is out of range.
+    fn forward_exact(&self, d: &Self::Dist, k: u64) -> Option<Self>;
+    /// `self - d`, computed exactly.
+    fn backward_exact(&self, d: &Self::Dist) -> Option<Self>;
+    /// The last value a sync that started at `started` may claim.
+    fn cap(started: DateTime<Utc>) -> Option<Self>;
+    /// Rows with this value may still be written once the sync started.
+    fn past(&self, started: DateTime<Utc>) -> bool;
+}
+
+macro_rules! small_ints {
+    ($($t:ty),*) => {$(
+        impl Kind for $t {
+            type Dist = u64;
+            fn lib_forward(&self, d: &u64, k: u64) -> Option<Self> {
+                Step::forward(self, d, k)
+            }
+            fn lib_backward(&self, d: &u64) -> Option<Self> {
+                Step::backward(self, d)
+            }
+            fn forward_exact(&self, d: &u64, k: u64) -> Option<Self> {
+                let delta = i128::from(*d).checked_mul(i128::from(k))?;
+                <$t>::try_from(i128::from(*self).checked_add(delta)?).ok()
+            }
+            fn backward_exact(&self, d: &u64) -> Option<Self> {
+                <$t>::try_from(i128::from(*self) - i128::from(*d)).ok()
+            }
+            fn cap(_: DateTime<Utc>) -> Option<Self> {
+                None
+            }
+            fn past(&self, _: DateTime<Utc>) -> bool {
+                false
+            }
+        }
+    )*};
+}
+
+small_ints!(u8, i8, i64);
+
+impl Kind for u128 {
+    type Dist = u64;
+    fn lib_forward(&self, d: &u64, k: u64) -> Option<Self> {
+        Step::forward(self, d, k)
+    }
+    fn lib_backward(&self, d: &u64) -> Option<Self> {
+        Step::backward(self, d)
+    }
+    fn forward_exact(&self, d: &u64, k: u64) -> Option<Self> {
+        self.checked_add(u128::from(*d).checked_mul(u128::from(k))?)
+    }
+    fn backward_exact(&self, d: &u64) -> Option<Self> {
+        self.checked_sub(u128::from(*d))
+    }
+    fn cap(_: DateTime<Utc>) -> Option<Self> {
+        None
+    }
+    fn past(&self, _: DateTime<Utc>) -> bool {
+        false
+    }
+}
+
+/// A time distance: calendar months and days, then nanoseconds.
+#[derive(Debug, Clone, Copy)]
+struct TimeDist {
+    months: u32,
+    days: u32,
+    nanos: u64,
+}
+
+impl TimeDist {
+    fn period(self) -> Period {
+        Period::new(
+            self.months,
+            self.days,
+            self.nanos / 1_000_000_000,
+            u32::try_from(self.nanos % 1_000_000_000).unwrap_or(0),
+        )
+    }
+}
+
+impl Kind for DateTime<Utc> {
+    type Dist = TimeDist;
+    fn lib_forward(&self, d: &TimeDist, k: u64) -> Option<Self> {
+        Step::forward(self, &d.period(), k)
+    }
+    fn lib_backward(&self, d: &TimeDist) -> Option<Self> {
+        Step::backward(self, &d.period())
+    }
+    fn forward_exact(&self, d: &TimeDist, k: u64) -> Option<Self> {
+        let months = u32::try_from(u64::from(d.months).checked_mul(k)?).ok()?;
+        let days = u64::from(d.days).checked_mul(k)?;
+        let nanos = i64::try_from(d.nanos.checked_mul(k)?).ok()?;
+        self.checked_add_months(Months::new(months))?
+            .checked_add_days(Days::new(days))?
+            .checked_add_signed(TimeDelta::nanoseconds(nanos))
+    }
+    fn backward_exact(&self, d: &TimeDist) -> Option<Self> {
+        self.checked_sub_months(Months::new(d.months))?
+            .checked_sub_days(Days::new(u64::from(d.days)))?
+            .checked_sub_signed(TimeDelta::nanoseconds(i64::try_from(d.nanos).ok()?))
+    }
+    fn cap(started: DateTime<Utc>) -> Option<Self> {
+        Some(started - TimeDelta::nanoseconds(1))
+    }
+    fn past(&self, started: DateTime<Utc>) -> bool {
+        *self >= started
+    }
+}
+
+impl Kind for NaiveDate {
+    type Dist = DatePeriod;
+    fn lib_forward(&self, d: &DatePeriod, k: u64) -> Option<Self> {
+        Step::forward(self, d, k)
+    }
+    fn lib_backward(&self, d: &DatePeriod) -> Option<Self> {
+        Step::backward(self, d)
+    }
+    fn forward_exact(&self, d: &DatePeriod, k: u64) -> Option<Self> {
+        let months = u32::try_from(u64::from(d.months()).checked_mul(k)?).ok()?;
+        self.checked_add_months(Months::new(months))?
+            .checked_add_days(Days::new(u64::from(d.days()).checked_mul(k)?))
+    }
+    fn backward_exact(&self, d: &DatePeriod) -> Option<Self> {
+        self.checked_sub_months(Months::new(d.months()))?
+            .checked_sub_days(Days::new(u64::from(d.days())))
+    }
+    fn cap(started: DateTime<Utc>) -> Option<Self> {
+        started.date_naive().pred_opt()
+    }
+    fn past(&self, started: DateTime<Utc>) -> bool {
+        *self >= started.date_naive()
+    }
+}
+
+/// `(updated_at, id)`: no distance, capped by its leading part.
+impl Kind for (DateTime<Utc>, u8) {
+    type Dist = ();
+    fn lib_forward(&self, (): &(), _: u64) -> Option<Self> {
+        None
+    }
+    fn lib_backward(&self, (): &()) -> Option<Self> {
+        None
+    }
+    fn forward_exact(&self, (): &(), _: u64) -> Option<Self> {
+        None
+    }
+    fn backward_exact(&self, (): &()) -> Option<Self> {
+        None
+    }
+    fn cap(_: DateTime<Utc>) -> Option<Self> {
+        None
+    }
+    fn past(&self, started: DateTime<Utc>) -> bool {
+        self.0 >= started
+    }
+}
+
+/// A declaration generated at run time; `step` and `lookback` go through the library's
+/// arithmetic, as the macro's code does.
+#[derive(Debug, Clone)]
+struct Decl<C: Kind> {
+    policy: CheckpointPolicy,
+    order: Order,
+    on_null: OnNull,
+    step: Option<C::Dist>,
+    lookback: Option<C::Dist>,
+    start: Option<C>,
+}
+
+impl<C: Kind> Declaration for &Decl<C> {
+    type Cursor = C;
+    fn policy(&self) -> CheckpointPolicy {
+        self.policy
+    }
+    fn order(&self) -> Order {
+        self.order
+    }
+    fn on_null(&self) -> OnNull {
+        self.on_null
+    }
+    fn step(&self) -> Option<&'static str> {
+        self.step.as_ref().map(|_| "a step")
+    }
+    fn window_bound(&self, origin: &C, index: u64) -> Option<C> {
+        origin.lib_forward(self.step.as_ref()?, index)
+    }
+    fn has_lookback(&self) -> bool {
+        self.lookback.is_some()
+    }
+    fn look_back(&self, watermark: &C) -> Option<C> {
+        watermark.lib_backward(self.lookback.as_ref()?)
+    }
+    fn start(&self) -> Option<Result<C, String>> {
+        self.start.clone().map(Ok)
+    }
+}
+
+/// How the reader treats its slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReaderKind {
+    Exact,
+    /// Filters with `>=` on the lower bound.
+    Inclusive,
+    /// Ignores the slice.
+    Everything,
+    /// The slice, plus records above its upper bound slipped in anywhere.
+    Leaky,
+}
+
+/// Where a sync's reader fails.
+#[derive(Debug, Clone, Copy)]
+enum FailAt {
+    /// Instead of handing over the n-th record of the sync.
+    Record(usize),
+    /// After handing over every record of the n-th slice, instead of returning `Ok`.
+    SliceEnd(usize),
+    /// At the start of the n-th slice, before any record.
+    SliceStart(usize),
+}
+
+#[derive(Debug, Clone)]
+struct Scenario<C: Kind> {
+    decl: Decl<C>,
+    data: Vec<Option<C>>,
+    saved: Option<C>,
+    runtime_start: Option<C>,
+    end: Option<C>,
+    reader: ReaderKind,
+    seed: u64,
+    fails: Vec<Option<FailAt>>,
+    cuts: Vec<Option<usize>>,
+    started: DateTime<Utc>,
+    gap: TimeDelta,
+    /// Ids of two records a source out of order swapped: claims made before the core could see
+    /// the violation may be wrong about them.
+    swapped: Vec<usize>,
+}
+
+/// What a sync did, in order: the output (records and STATEs) and, for the checker, where
+/// slices started and ended and how the sync ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Ev<C> {
+    Slice(usize, Bound<C>, Bound<C>),
+    Record(usize),
+    State(Option<C>, u64),
+    SliceDone(usize),
+    Failed(Failure),
+    Finished,
+    Unplannable,
+}
+
+fn shuffle(ids: &mut [usize], seed: u64) {
+    let mut s = seed | 1;
+    for i in (1..ids.len()).rev() {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let j = usize::try_from(s % (i as u64 + 1)).unwrap_or(0);
+        ids.swap(i, j);
+    }
+}
+
+/// Whether record `id` exists for sync `index` (started at `started`): rows with a value past
+/// the start may be written during the sync, so half of them are not there yet.
+fn visible<C: Kind>(sc: &Scenario<C>, id: usize, index: usize, started: DateTime<Utc>) -> bool {
+    match &sc.data[id] {
+        Some(c) if c.past(started) => {
+            let h = sc
+                .seed
+                .rotate_left(17)
+                .wrapping_add((id as u64) << 8 | index as u64)
+                .wrapping_mul(0x2545_F491_4F6C_DD1D);
+            h >> 63 == 0
+        }
+        _ => true,
+    }
+}
+
+fn batch<C: Kind>(
+    sc: &Scenario<C>,
+    lower: &Bound<C>,
+    upper: &Bound<C>,
+    slice: usize,
+    sync: (usize, DateTime<Utc>),
+) -> Vec<usize> {
+    let inside = |c: &C| (lower.as_ref(), upper.as_ref()).contains(c);
+    let above = |c: &C| match upper {
+        Bound::Included(u) => c > u,
+        Bound::Excluded(u) => c >= u,
+        Bound::Unbounded => false,
+    };
+    let mut ids: Vec<usize> = Vec::new();
+    let mut extra: Vec<usize> = Vec::new();
+    for (id, cursor) in sc.data.iter().enumerate() {
+        if !visible(sc, id, sync.0, sync.1) {
+            continue;
+        }
+        match (sc.reader, cursor) {
+            (_, None) | (ReaderKind::Everything, _) => ids.push(id),
+            (ReaderKind::Exact, Some(c)) => {
+                if inside(c) {
+                    ids.push(id);
+                }
+            }
+            (ReaderKind::Inclusive, Some(c)) => {
+                let on_lower = matches!(lower, Bound::Excluded(l) if l == c);
+                if inside(c) || on_lower {
+                    ids.push(id);
+                }
+            }
+            (ReaderKind::Leaky, Some(c)) => {
+                if inside(c) {
+                    ids.push(id);
+                } else if above(c) {
+                    extra.push(id);
+                }
+            }
+        }
+    }
+    let seed = sc.seed.wrapping_add(slice as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    if sc.decl.order == Order::Unsorted {
+        ids.extend(extra);
+        shuffle(&mut ids, seed);
+    } else {
+        // Slip each record from above the window in somewhere; the rest keep their order.
+        let mut s = seed | 1;
+        for id in extra {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let at = usize::try_from(s % (ids.len() as u64 + 1)).unwrap_or(0);
+            ids.insert(at, id);
+        }
+    }
+    ids
+}
+
+/// Runs one sync through the core.
+fn sync<C: Kind>(
+    sc: &Scenario<C>,
+    sync_index: usize,
+    saved: Option<C>,
+    started: DateTime<Utc>,
+    fail: Option<FailAt>,
+) -> Vec<Ev<C>> {
+    let decl = &sc.decl;
+    let start = if Core::needs_start(&decl, saved.as_ref()) {
+        sc.runtime_start.clone()
+    } else {
+        None
+    };
+    let bounds = ReaderBounds {
+        start,
+        end: sc.end.clone(),
+    };
+    let Ok(mut core) = Core::new(decl, saved, started, bounds) else {
+        return vec![Ev::Unplannable];
+    };
+    let mut evs = Vec::new();
+    let mut handed = 0;
+    let mut index = 0;
+    let state = |core: &Core<&Decl<C>>, n| Ev::State(core.watermark().cloned(), n);
+    while let Some((lower, upper)) = core.next_slice() {
+        if index > 3_000 {
+            break;
+        }
+        evs.push(Ev::Slice(index, lower.clone(), upper.clone()));
+        let mut failure = None;
+        if matches!(fail, Some(FailAt::SliceStart(k)) if k == index) {
+            failure = Some(Failure::Stopped);
+        }
+        if failure.is_none() {
+            for id in batch(sc, &lower, &upper, index, (sync_index, started)) {
+                if matches!(fail, Some(FailAt::Record(n)) if n == handed) {
+                    failure = Some(Failure::Stopped);
+                    break;
+                }
+                handed += 1;
+                match core.admit(sc.data[id].as_ref()) {
+                    Ok(Admit::Drop) => {}
+                    Ok(Admit::Emit) => evs.push(Ev::Record(id)),
+                    Ok(Admit::CheckpointThenEmit { records }) => {
+                        evs.push(state(&core, records));
+                        evs.push(Ev::Record(id));
+                    }
+                    Err(Refusal::OutOfOrder { .. }) => {
+                        failure = Some(Failure::SourceOutOfOrder);
+                        break;
+                    }
+                    Err(Refusal::NullCursor) => {
+                        failure = Some(Failure::Stopped);
+                        break;
+                    }
+                }
+            }
+        }
+        if failure.is_none() && matches!(fail, Some(FailAt::SliceEnd(k)) if k == index) {
+            failure = Some(Failure::Stopped);
+        }
+        if let Some(failure) = failure {
+            evs.push(Ev::Failed(failure));
+            if let Some(n) = core.fail(failure) {
+                evs.push(state(&core, n));
+            }
+            return evs;
+        }
+        evs.push(Ev::SliceDone(index));
+        if let Some(n) = core.slice_done() {
+            evs.push(state(&core, n));
+        }
+        index += 1;
+    }
+    evs.push(Ev::Finished);
+    let n = core.finish();
+    evs.push(state(&core, n));
+    evs
+}
+
+/// The start that applies: the reader's, else the declared one.
+fn start_of<C: Kind>(sc: &Scenario<C>) -> Option<C> {
+    sc.runtime_start.clone().or_else(|| sc.decl.start.clone())
+}
+
+/// DESIGN 5.1/plan: where a sync resuming from `saved` starts.
+fn expected_lower<C: Kind>(sc: &Scenario<C>, saved: Option<&C>) -> Bound<C> {
+    let start = start_of(sc);
+    let Some(w) = saved else {
+        return start.map_or(Bound::Unbounded, Bound::Included);
+    };
+    let Some(lookback) = &sc.decl.lookback else {
+        return Bound::Excluded(w.clone());
+    };
+    match (w.lib_backward(lookback), start) {
+        (Some(back), Some(s)) if back >= s => Bound::Excluded(back),
+        (Some(back), None) => Bound::Excluded(back),
+        (_, Some(s)) if s <= *w => Bound::Included(s),
+        (_, Some(_)) => Bound::Excluded(w.clone()),
+        (None, None) => Bound::Unbounded,
+    }
+}
+
+/// The slices a sync must read, or `None` when they cannot be planned (or are too many).
+#[expect(clippy::type_complexity, reason = "a list of bounds")]
+fn expected_slices<C: Kind>(
+    sc: &Scenario<C>,
+    saved: Option<&C>,
+    started: DateTime<Utc>,
+) -> Option<Vec<(Bound<C>, Bound<C>)>> {
+    let mut lower = expected_lower(sc, saved);
+    let Some(step) = &sc.decl.step else {
+        let upper = sc.end.clone().map_or(Bound::Unbounded, Bound::Included);
+        return Some(vec![(lower, upper)]);
+    };
+    let (origin, mut k) = match (&lower, saved) {
+        (Bound::Included(o) | Bound::Excluded(o), _) => (o.clone(), 1),
+        (Bound::Unbounded, Some(w)) => (w.clone(), 0),
+        (Bound::Unbounded, None) => return None,
+    };
+    let end = sc.end.clone().or_else(|| C::cap(started))?;
+    let empty = match &lower {
+        Bound::Included(l) => *l > end,
+        Bound::Excluded(l) => *l >= end,
+        Bound::Unbounded => false,
+    };
+    let mut out = Vec::new();
+    if empty {
+        return Some(out);
+    }
+    loop {
+        let upper = match origin.lib_forward(step, k) {
+            Some(b) if b < end => b,
+            _ => end.clone(),
+        };
+        out.push((lower, Bound::Included(upper.clone())));
+        if upper == end || out.len() > 3_000 {
+            return Some(out);
+        }
+        lower = Bound::Excluded(upper);
+        k += 1;
+    }
+}
+
+/// The chain's scope: records the stream is asked for at all.
+fn in_scope<C: Kind>(sc: &Scenario<C>, c: &C) -> bool {
+    match &sc.saved {
+        Some(w) => c > w,
+        None => start_of(sc).is_none_or(|s| *c >= s),
+    }
+}
+
+fn fail(message: String) -> TestCaseError {
+    TestCaseError::fail(message)
+}
+
+/// What a claim at `candidate` may say, when the design is exact about it: `candidate` itself
+/// unless it is past the sync's start (then the checker only asks for the sentence).
+fn exact_target<C: Kind>(candidate: &C, started: DateTime<Utc>) -> Option<C> {
+    (!candidate.past(started)).then(|| candidate.clone())
+}
+
+/// Checks one sync's events; returns the records and STATEs a destination keeps after `cut`.
+#[expect(clippy::too_many_lines, reason = "one pass, each rule next to its event")]
+fn check_sync<C: Kind>(
+    sc: &Scenario<C>,
+    index: usize,
+    evs: &[Ev<C>],
+    resume: Option<&C>,
+    started: DateTime<Utc>,
+    committed_before: &BTreeSet<usize>,
+) -> Result<(), TestCaseError> {
+    let ctx = |what: String| fail(format!("sync {index} (resumed from {resume:?}): {what}"));
+    let slices = expected_slices(sc, resume, started);
+    let mut handed_slices = Vec::new();
+    let mut committed = resume.cloned();
+    let mut this_sync_claim: Option<C> = None;
+    let mut emitted: BTreeSet<usize> = BTreeSet::new();
+    let mut values: Vec<C> = Vec::new();
+    let mut since: u64 = 0;
+    let mut current: Option<(Bound<C>, Bound<C>)> = None;
+    let mut poisoned = false;
+    let mut outcome: Option<&Ev<C>> = None;
+    let asc = sc.decl.order == Order::Asc;
+    let at_slice = sc.decl.policy.at == CheckpointAt::Slice;
+    for (position, ev) in evs.iter().enumerate() {
+        let next = evs.get(position + 1);
+        match ev {
+            Ev::Unplannable => {
+                if slices.is_some() {
+                    return Err(ctx("planning failed although the slices exist".into()));
+                }
+                return Ok(());
+            }
+            Ev::Slice(k, lower, upper) => {
+                let Some(expected) = &slices else {
+                    return Err(ctx("slices planned that cannot be".into()));
+                };
+                let want = expected.get(*k);
+                if want != Some(&(lower.clone(), upper.clone())) {
+                    return Err(ctx(format!(
+                        "slice {k} is {:?}..{:?}, expected {want:?} (all: {expected:?})",
+                        lower, upper
+                    )));
+                }
+                handed_slices.push(*k);
+                current = Some((lower.clone(), upper.clone()));
+            }
+            Ev::Record(id) => {
+                since += 1;
+                let Some(c) = &sc.data[*id] else {
+                    if sc.decl.on_null != OnNull::Emit {
+                        return Err(ctx(format!(
+                            "record {id} without a cursor emitted with {:?}",
+                            sc.decl.on_null
+                        )));
+                    }
+                    continue;
+                };
+                let (lower, upper) = current.clone().ok_or_else(|| ctx("no slice".into()))?;
+                if !(lower.as_ref(), upper.as_ref()).contains(c) {
+                    return Err(ctx(format!("record {id} ({c:?}) outside its slice")));
+                }
+                if !emitted.insert(*id) {
+                    return Err(ctx(format!("record {id} ({c:?}) emitted twice in a sync")));
+                }
+                if let Some(w) = &this_sync_claim
+                    && c <= w
+                {
+                    return Err(ctx(format!(
+                        "record {id} ({c:?}) emitted after this sync's STATE {w:?} covered it"
+                    )));
+                }
+                if sc.decl.lookback.is_none()
+                    && let Some(w) = resume
+                    && c <= w
+                {
+                    return Err(ctx(format!("record {id} ({c:?}) at or below the resume point")));
+                }
+                // A due interval checkpoint: right before the first record past the last one.
+                if asc
+                    && let Some(n) = sc.decl.policy.interval
+                    && let Some(p) = values.last()
+                {
+                    let state_before = matches!(evs.get(position.wrapping_sub(1)), Some(Ev::State(..)))
+                        && position > 0;
+                    let count_before = if state_before {
+                        // `since` was reset by that STATE: count what it covered.
+                        match &evs[position - 1] {
+                            Ev::State(_, n) => *n,
+                            _ => 0,
+                        }
+                    } else {
+                        since - 1
+                    };
+                    let due = count_before >= n.get() && c > p;
+                    match exact_target(p, started) {
+                        Some(t) if due && committed.as_ref().is_none_or(|w| t > *w) => {
+                            if !state_before {
+                                return Err(ctx(format!(
+                                    "a checkpoint at {t:?} was due before record {id} ({c:?}) \
+                                     after {count_before} records, none came"
+                                )));
+                            }
+                        }
+                        Some(t) if due && state_before => {
+                            if let Ev::State(w, _) = &evs[position - 1]
+                                && *w != Some(t.clone())
+                            {
+                                return Err(ctx(format!(
+                                    "the checkpoint before record {id} ({c:?}) says {w:?}, \
+                                     the last record before it is {t:?}"
+                                )));
+                            }
+                        }
+                        Some(_) if state_before && !due => {
+                            return Err(ctx(format!(
+                                "a STATE before record {id} ({c:?}) that was not due"
+                            )));
+                        }
+                        _ => {}
+                    }
+                }
+                if asc && values.last().is_some_and(|p| c < p) {
+                    return Err(ctx(format!("record {id} ({c:?}) accepted out of order")));
+                }
+                values.push(c.clone());
+            }
+            Ev::State(w, n) => {
+                let final_state = matches!(outcome, Some(Ev::Finished)) && next.is_none();
+                if *n != since {
+                    return Err(ctx(format!("STATE {w:?}: recordCount {n}, expected {since}")));
+                }
+                since = 0;
+                if *w < committed {
+                    return Err(ctx(format!("STATE {w:?} moved back from {committed:?}")));
+                }
+                if *w == committed && !final_state {
+                    return Err(ctx(format!("STATE {w:?} repeated without moving")));
+                }
+                if poisoned {
+                    return Err(ctx(format!("STATE {w:?} after an order violation")));
+                }
+                if let Some(v) = w
+                    && w.as_ref() != resume
+                {
+                    if v.past(started) {
+                        return Err(ctx(format!("STATE {v:?} past the sync start {started}")));
+                    }
+                    if let Some(e) = &sc.end
+                        && v > e
+                    {
+                        return Err(ctx(format!("STATE {v:?} above the reader's end {e:?}")));
+                    }
+                    // The sentence, over the whole data set (records above the end included).
+                    for (id, cursor) in sc.data.iter().enumerate() {
+                        if let Some(c) = cursor
+                            && c <= v
+                            && in_scope(sc, c)
+                            && !sc.swapped.contains(&id)
+                            && !committed_before.contains(&id)
+                            && !emitted.contains(&id)
+                        {
+                            return Err(ctx(format!(
+                                "STATE {v:?} claims record {id} ({c:?}), never emitted"
+                            )));
+                        }
+                    }
+                }
+                if sc.decl.policy.at == CheckpointAt::End && !final_state {
+                    return Err(ctx(format!("STATE {w:?} before the end with checkpoint = end")));
+                }
+                committed.clone_from(w);
+                if w.as_ref() != resume {
+                    this_sync_claim.clone_from(w);
+                }
+            }
+            Ev::SliceDone(k) => {
+                let Some((_, Bound::Included(upper))) = current.clone() else {
+                    continue;
+                };
+                let last = slices.as_ref().is_some_and(|s| s.len() == k + 1);
+                let state_next = match next {
+                    Some(Ev::State(w, _)) => Some(w.clone()),
+                    _ => None,
+                };
+                if sc.decl.step.is_some() && !last && at_slice {
+                    if let Some(t) = exact_target(&upper, started) {
+                        let moves = committed.as_ref().is_none_or(|w| t > *w);
+                        match (&state_next, moves) {
+                            (Some(w), true) if *w != Some(t.clone()) => {
+                                return Err(ctx(format!(
+                                    "window {k} ended at {t:?}; its STATE says {w:?}"
+                                )));
+                            }
+                            (None, true) => {
+                                return Err(ctx(format!(
+                                    "window {k} ended at {t:?} with no STATE"
+                                )));
+                            }
+                            (Some(w), false) => {
+                                return Err(ctx(format!(
+                                    "window {k} ended at {t:?} below {committed:?}, yet STATE {w:?}"
+                                )));
+                            }
+                            _ => {}
+                        }
+                    }
+                } else if state_next.is_some() {
+                    return Err(ctx(format!("a STATE after slice {k} that is not due")));
+                }
+            }
+            Ev::Failed(failure) => {
+                outcome = Some(ev);
+                let state_next = match next {
+                    Some(Ev::State(w, _)) => Some(w.clone()),
+                    _ => None,
+                };
+                poisoned |= *failure == Failure::SourceOutOfOrder;
+                if poisoned || !asc || !at_slice {
+                    if let Some(w) = state_next {
+                        return Err(ctx(format!("a failure STATE {w:?} that claims too much")));
+                    }
+                    continue;
+                }
+                let safe = values
+                    .last()
+                    .and_then(|last| values.iter().filter(|v| *v < last).max());
+                if let Some(safe) = safe
+                    && let Some(t) = exact_target(safe, started)
+                {
+                    let moves = committed.as_ref().is_none_or(|w| t > *w);
+                    match (&state_next, moves) {
+                        (Some(w), true) if *w != Some(t.clone()) => {
+                            return Err(ctx(format!("failure: STATE {w:?}, the safe value is {t:?}")));
+                        }
+                        (None, true) => {
+                            return Err(ctx(format!("failure: no STATE, the safe value {t:?} moved")));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Ev::Finished => {
+                outcome = Some(ev);
+                // Every reader returns records without a cursor in every slice.
+                if sc.decl.on_null == OnNull::Fail
+                    && sc.data.iter().any(Option::is_none)
+                    && !handed_slices.is_empty()
+                {
+                    return Err(ctx("a record without a cursor did not stop the stream".into()));
+                }
+                let Some(Ev::State(w, _)) = next else {
+                    return Err(ctx("no final STATE".into()));
+                };
+                // Progress: the final STATE claims at least the end of what was read.
+                let read_to = if sc.decl.step.is_some() {
+                    slices
+                        .as_ref()
+                        .and_then(|s| s.last())
+                        .and_then(|(_, upper)| match upper {
+                            Bound::Included(u) => Some(u.clone()),
+                            _ => None,
+                        })
+                } else {
+                    values.iter().max().cloned()
+                };
+                if let Some(t) = read_to.as_ref().and_then(|r| exact_target(r, started))
+                    && *w < Some(t.clone())
+                    && committed.as_ref().is_none_or(|c| *c < t)
+                {
+                    return Err(ctx(format!("final STATE {w:?}; everything up to {t:?} was read")));
+                }
+            }
+        }
+    }
+    // Every planned slice was handed out when the sync completed.
+    if matches!(outcome, Some(Ev::Finished))
+        && let Some(s) = &slices
+        && handed_slices.len() != s.len()
+    {
+        return Err(ctx(format!("{} slices read, {} planned", handed_slices.len(), s.len())));
+    }
+    Ok(())
+}
+
+/// Runs and checks a chain of syncs until one completes.
+#[expect(clippy::too_many_lines, reason = "the chain, then the end-of-chain checks")]
+fn check<C: Kind>(sc: &Scenario<C>) -> Result<(), TestCaseError> {
+    let mut committed: BTreeSet<usize> = BTreeSet::new();
+    let mut saved = sc.saved.clone();
+    let mut started = sc.started;
+    let max = sc.fails.len().max(sc.cuts.len()) + 3;
+    let mut completed = false;
+    let mut persistent = false;
+    let mut final_slices = 0;
+    let mut last_index = 0;
+    for index in 0..max {
+        let evs = sync(
+            sc,
+            index,
+            saved.clone(),
+            started,
+            sc.fails.get(index).copied().flatten(),
+        );
+        last_index = index;
+        if evs.iter().filter(|e| matches!(e, Ev::Slice(..))).count() > 3_000 {
+            return Ok(());
+        }
+        check_sync(sc, index, &evs, saved.as_ref(), started, &committed)?;
+        if matches!(evs.first(), Some(Ev::Unplannable)) {
+            persistent = true;
+            break;
+        }
+        if evs.iter().any(|e| matches!(e, Ev::Failed(Failure::SourceOutOfOrder))) {
+            persistent = true;
+        }
+        if sc.decl.on_null == OnNull::Fail && sc.data.iter().any(Option::is_none) {
+            persistent = true;
+        }
+        final_slices = evs.iter().filter(|e| matches!(e, Ev::Slice(..))).count();
+        // The output only: what a destination sees, cut short.
+        let output: Vec<&Ev<C>> = evs
+            .iter()
+            .filter(|e| matches!(e, Ev::Record(_) | Ev::State(..)))
+            .collect();
+        let mut done = evs.iter().any(|e| matches!(e, Ev::Finished));
+        let keep = match sc.cuts.get(index).copied().flatten() {
+            Some(cut) if cut < output.len() => {
+                done = false;
+                cut
+            }
+            _ => output.len(),
+        };
+        let mut pending = Vec::new();
+        for ev in &output[..keep] {
+            match ev {
+                Ev::Record(id) => {
+                    // Nothing a STATE covered is sent again, look-back aside.
+                    if let Some(c) = &sc.data[*id]
+                        && committed.contains(id)
+                        && sc.decl.lookback.is_none()
+                        && saved.as_ref().is_some_and(|w| c <= w)
+                    {
+                        return Err(fail(format!(
+                            "sync {index}: record {id} ({c:?}) was committed under {saved:?} \
+                             and sent again"
+                        )));
+                    }
+                    pending.push(*id);
+                }
+                Ev::State(w, _) => {
+                    committed.extend(pending.drain(..));
+                    saved.clone_from(w);
+                }
+                _ => {}
+            }
+        }
+        if done {
+            completed = true;
+            break;
+        }
+        started += sc.gap;
+    }
+    if !completed {
+        if persistent {
+            return Ok(());
+        }
+        return Err(fail("the chain never completed".into()));
+    }
+    let windowed = sc.decl.step.is_some();
+    let read_end = sc
+        .end
+        .clone()
+        .or_else(|| if windowed { C::cap(started) } else { None });
+    for (id, cursor) in sc.data.iter().enumerate() {
+        let must = match cursor {
+            Some(c) => {
+                in_scope(sc, c)
+                    && read_end.as_ref().is_none_or(|e| c <= e)
+                    && visible(sc, id, last_index, started)
+            }
+            None => sc.decl.on_null == OnNull::Emit && final_slices > 0,
+        };
+        if must && !committed.contains(&id) && !sc.swapped.contains(&id) {
+            return Err(fail(format!("record {id} ({cursor:?}) was never delivered")));
+        }
+    }
+    Ok(())
+}
+
+fn policy(order: Order) -> BoxedStrategy<CheckpointPolicy> {
+    let at = prop_oneof![Just(CheckpointAt::Slice), Just(CheckpointAt::End)];
+    match order {
+        Order::Unsorted => at.prop_map(|at| CheckpointPolicy { interval: None, at }).boxed(),
+        Order::Asc => prop_oneof![
+            at.prop_map(|at| CheckpointPolicy { interval: None, at }),
+            (1_u64..4).prop_map(|n| CheckpointPolicy {
+                interval: NonZeroU64::new(n),
+                at: CheckpointAt::Slice,
+            }),
+        ]
+        .boxed(),
+    }
+}
+
+fn fail_at() -> impl Strategy<Value = Vec<Option<FailAt>>> {
+    let one = prop_oneof![
+        3 => (0_usize..30).prop_map(FailAt::Record),
+        1 => (0_usize..6).prop_map(FailAt::SliceEnd),
+        1 => (0_usize..6).prop_map(FailAt::SliceStart),
+    ];
+    prop::collection::vec(prop::option::weighted(0.6, one), 0..4)
+}
+
+fn cuts() -> impl Strategy<Value = Vec<Option<usize>>> {
+    prop::collection::vec(prop::option::weighted(0.5, 0_usize..40), 0..4)
+}
+
+fn reader() -> impl Strategy<Value = ReaderKind> {
+    prop_oneof![
+        Just(ReaderKind::Exact),
+        Just(ReaderKind::Inclusive),
+        Just(ReaderKind::Everything),
+        Just(ReaderKind::Leaky),
+    ]
+}
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default()
+}
+
+#[expect(clippy::needless_pass_by_value, reason = "strategies are moved in")]
+fn scenario<C: Kind>(
+    value: BoxedStrategy<C>,
+    dist: Option<BoxedStrategy<C::Dist>>,
+    nullable: bool,
+    started: BoxedStrategy<DateTime<Utc>>,
+) -> impl Strategy<Value = Scenario<C>>
+where
+    C::Dist: 'static,
+{
+    let order = prop_oneof![3 => Just(Order::Asc), 1 => Just(Order::Unsorted)];
+    let on_null = if nullable {
+        prop_oneof![Just(OnNull::Fail), Just(OnNull::Skip), Just(OnNull::Emit)].boxed()
+    } else {
+        Just(OnNull::Fail).boxed()
+    };
+    let cursor = if nullable {
+        prop::option::weighted(0.85, value.clone()).boxed()
+    } else {
+        value.clone().prop_map(Some).boxed()
+    };
+    let dists = match dist {
+        Some(d) => (prop::option::of(d.clone()), prop::option::of(d)).boxed(),
+        None => Just((None, None)).boxed(),
+    };
+    (
+        order.prop_flat_map(|o| (Just(o), policy(o))),
+        on_null,
+        dists,
+        prop::option::of(value.clone()),
+        prop::collection::vec(cursor, 0..24),
+        prop::option::of(value.clone()),
+        prop::option::of(value.clone()),
+        prop::option::of(value),
+        (reader(), any::<u64>(), fail_at(), cuts()),
+        started,
+        (1_i64..100_000).prop_map(|s| TimeDelta::seconds(s / 1000)),
+        any::<bool>(),
+    )
+        .prop_map(
+            move |(
+                (order, policy),
+                on_null,
+                (step, lookback),
+                start,
+                mut data,
+                saved,
+                runtime_start,
+                end,
+                (reader, seed, fails, cuts),
+                started,
+                gap,
+                disorder,
+            )| {
+                let mut swapped = Vec::new();
+                if order == Order::Asc {
+                    let mut values: Vec<C> = data.iter().flatten().cloned().collect();
+                    values.sort();
+                    let mut swap_at = None;
+                    if disorder && values.len() >= 4 {
+                        // A source that breaks its order once.
+                        let i = usize::try_from(seed % (values.len() as u64 - 1)).unwrap_or(0);
+                        values.swap(i, i + 1);
+                        swap_at = Some(i);
+                    }
+                    let mut sorted = values.into_iter();
+                    let mut nth = 0;
+                    for (id, slot) in data.iter_mut().enumerate() {
+                        if slot.is_some() {
+                            *slot = sorted.next();
+                            if swap_at.is_some_and(|i| nth == i || nth == i + 1) {
+                                swapped.push(id);
+                            }
+                            nth += 1;
+                        }
+                    }
+                }
+                Scenario {
+                    decl: Decl {
+                        policy,
+                        order,
+                        on_null,
+                        step,
+                        lookback,
+                        start,
+                    },
+                    data,
+                    saved,
+                    runtime_start,
+                    end,
+                    reader,
+                    seed,
+                    fails,
+                    cuts,
+                    started,
+                    gap,
+                    swapped,
+                }
+            },
+        )
+}
+
+fn int_dist(max: u64, huge: &[u64]) -> BoxedStrategy<u64> {
+    let huge: Vec<u64> = huge.to_vec();
+    prop_oneof![3 => 1..=max, 1 => prop::sample::select(huge)].boxed()
+}
+
+fn whole_seconds() -> BoxedStrategy<DateTime<Utc>> {
+    (-40_i64..40)
+        .prop_map(|s| epoch() + TimeDelta::seconds(s))
+        .boxed()
+}
+
+fn u8_case(nullable: bool) -> impl Strategy<Value = Scenario<u8>> {
+    scenario(
+        prop_oneof![0_u8..5, 125_u8..130, 250_u8..=255].boxed(),
+        Some(int_dist(12, &[250, 255, 256, 300, u64::MAX])),
+        nullable,
+        whole_seconds(),
+    )
+}
+
+fn i64_case() -> impl Strategy<Value = Scenario<i64>> {
+    let region = prop_oneof![
+        (i64::MIN..=i64::MIN + 8).boxed(),
+        (-4_i64..=4).boxed(),
+        (i64::MAX - 8..=i64::MAX).boxed(),
+    ];
+    scenario(
+        region.boxed(),
+        Some(int_dist(6, &[1 << 63, (1 << 63) + 3, u64::MAX])),
+        false,
+        whole_seconds(),
+    )
+}
+
+fn u128_case() -> impl Strategy<Value = Scenario<u128>> {
+    let region = prop_oneof![
+        ((1_u128 << 64) - 4..=(1 << 64) + 4).boxed(),
+        (u128::MAX - 6..=u128::MAX).boxed(),
+    ];
+    scenario(
+        region.boxed(),
+        Some(int_dist(5, &[u64::MAX])),
+        false,
+        whole_seconds(),
+    )
+}
+
+/// Timestamps on whole seconds and one nanosecond either side, so the cap (one nanosecond
+/// before the start) is hit exactly.
+fn instants() -> BoxedStrategy<DateTime<Utc>> {
+    (-40_i64..40, prop_oneof![Just(0_i64), Just(-1), Just(1)])
+        .prop_map(|(s, ns)| epoch() + TimeDelta::seconds(s) + TimeDelta::nanoseconds(ns))
+        .boxed()
+}
+
+fn time_case() -> impl Strategy<Value = Scenario<DateTime<Utc>>> {
+    let dist = prop_oneof![
+        (1_u64..20).prop_map(|s| TimeDist {
+            months: 0,
+            days: 0,
+            nanos: s * 1_000_000_000,
+        }),
+        Just(TimeDist {
+            months: 0,
+            days: 0,
+            nanos: 500_000_000,
+        }),
+        Just(TimeDist {
+            months: 0,
+            days: 0,
+            nanos: 1,
+        }),
+    ];
+    scenario(instants(), Some(dist.boxed()), false, whole_seconds())
+}
+
+fn date_case() -> impl Strategy<Value = Scenario<NaiveDate>> {
+    let day0 = epoch().date_naive();
+    let dates = (-6_i64..6)
+        .prop_map(move |d| day0 + TimeDelta::days(d))
+        .boxed();
+    let dist = prop_oneof![
+        (1_u32..4).prop_map(|d| DatePeriod::new(0, d)),
+        Just(DatePeriod::new(1, 0)),
+    ];
+    let started = (-100_i64..100)
+        .prop_map(|h| epoch() + TimeDelta::hours(h) + TimeDelta::minutes(7))
+        .boxed();
+    scenario(dates, Some(dist.boxed()), false, started)
+}
+
+fn pair_case() -> impl Strategy<Value = Scenario<(DateTime<Utc>, u8)>> {
+    let pairs = (instants(), prop_oneof![0_u8..3, Just(255)]).boxed();
+    scenario(pairs, None, false, whole_seconds())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn review_u8(case in u8_case(false)) { check(&case)?; }
+
+    #[test]
+    fn review_nullable_u8(case in u8_case(true)) { check(&case)?; }
+
+    #[test]
+    fn review_i64(case in i64_case()) { check(&case)?; }
+
+    #[test]
+    fn review_u128(case in u128_case()) { check(&case)?; }
+
+    #[test]
+    fn review_timestamps(case in time_case()) { check(&case)?; }
+
+    #[test]
+    fn review_dates(case in date_case()) { check(&case)?; }
+
+    #[test]
+    fn review_compound(case in pair_case()) { check(&case)?; }
+}
