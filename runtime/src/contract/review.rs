@@ -576,8 +576,10 @@ fn check_sync<C: Kind>(
                 let want = expected.get(*k);
                 if want != Some(&(lower.clone(), upper.clone())) {
                     return Err(ctx(format!(
-                        "slice {k} is {:?}..{:?}, expected {want:?} (all: {expected:?})",
-                        lower, upper
+                        "slice {k} is {:?}..{:?}, expected {want:?} ({} slices planned)",
+                        lower,
+                        upper,
+                        expected.len()
                     )));
                 }
                 handed_slices.push(*k);
