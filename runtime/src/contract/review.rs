@@ -255,6 +255,9 @@ enum FailAt {
     SliceEnd(usize),
     /// At the start of the n-th slice, before any record.
     SliceStart(usize),
+    /// The n-th record of the sync is admitted but cannot be written (it fails to serialize):
+    /// the core is told to retract it and the stream stops.
+    Unwritable(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -281,6 +284,8 @@ struct Scenario<C: Kind> {
 enum Ev<C> {
     Slice(usize, Bound<C>, Bound<C>),
     Record(usize),
+    /// A record admitted and retracted: not in the output.
+    Unwritten(usize),
     State(Option<C>, u64),
     SliceDone(usize),
     Failed(Failure),
@@ -414,13 +419,14 @@ fn sync<C: Kind>(
                     failure = Some(Failure::Stopped);
                     break;
                 }
+                let unwritable = matches!(fail, Some(FailAt::Unwritable(n)) if n == handed);
                 handed += 1;
-                match core.admit(sc.data[id].as_ref()) {
-                    Ok(Admit::Drop) => {}
-                    Ok(Admit::Emit) => evs.push(Ev::Record(id)),
+                let written = match core.admit(sc.data[id].as_ref()) {
+                    Ok(Admit::Drop) => continue,
+                    Ok(Admit::Emit) => true,
                     Ok(Admit::CheckpointThenEmit { records }) => {
                         evs.push(state(&core, records));
-                        evs.push(Ev::Record(id));
+                        true
                     }
                     Err(Refusal::OutOfOrder { .. }) => {
                         failure = Some(Failure::SourceOutOfOrder);
@@ -430,7 +436,14 @@ fn sync<C: Kind>(
                         failure = Some(Failure::Stopped);
                         break;
                     }
+                };
+                if written && unwritable {
+                    core.retract();
+                    evs.push(Ev::Unwritten(id));
+                    failure = Some(Failure::Stopped);
+                    break;
                 }
+                evs.push(Ev::Record(id));
             }
         }
         if failure.is_none() && matches!(fail, Some(FailAt::SliceEnd(k)) if k == index) {
@@ -557,6 +570,7 @@ fn check_sync<C: Kind>(
     let mut since: u64 = 0;
     let mut current: Option<(Bound<C>, Bound<C>)> = None;
     let mut poisoned = false;
+    let mut unwritten: Option<C> = None;
     let mut outcome: Option<&Ev<C>> = None;
     let asc = sc.decl.order == Order::Asc;
     let at_slice = sc.decl.policy.at == CheckpointAt::Slice;
@@ -584,6 +598,11 @@ fn check_sync<C: Kind>(
                 }
                 handed_slices.push(*k);
                 current = Some((lower.clone(), upper.clone()));
+            }
+            Ev::Unwritten(id) => {
+                if let Some(c) = &sc.data[*id] {
+                    unwritten = Some(c.clone());
+                }
             }
             Ev::Record(id) => {
                 since += 1;
@@ -724,6 +743,18 @@ fn check_sync<C: Kind>(
                     _ => None,
                 };
                 if sc.decl.step.is_some() && !last && at_slice {
+                    // Past the start: at least the largest value emitted that is not.
+                    if upper.past(started)
+                        && let Some(settled) =
+                            values.iter().filter(|v| !v.past(started) && **v <= upper).max()
+                        && committed.as_ref().is_none_or(|w| settled > w)
+                        && state_next.as_ref().is_none_or(|w| w.as_ref() < Some(settled))
+                    {
+                        return Err(ctx(format!(
+                            "window {k} ended past the start at {upper:?}; {settled:?} was \
+                             complete but the STATE says {state_next:?}"
+                        )));
+                    }
                     if let Some(t) = exact_target(&upper, started) {
                         let moves = committed.as_ref().is_none_or(|w| t > *w);
                         match (&state_next, moves) {
@@ -762,9 +793,9 @@ fn check_sync<C: Kind>(
                     }
                     continue;
                 }
-                let safe = values
-                    .last()
-                    .and_then(|last| values.iter().filter(|v| *v < last).max());
+                // The last record the core saw, written or not: every value below it is out.
+                let last = unwritten.as_ref().or(values.last());
+                let safe = last.and_then(|last| values.iter().filter(|v| *v < last).max());
                 if let Some(safe) = safe
                     && let Some(t) = exact_target(safe, started)
                 {
@@ -804,7 +835,14 @@ fn check_sync<C: Kind>(
                 } else {
                     values.iter().max().cloned()
                 };
-                if let Some(t) = read_to.as_ref().and_then(|r| exact_target(r, started))
+                let settled = read_to.as_ref().and_then(|r| {
+                    if r.past(started) {
+                        values.iter().filter(|v| !v.past(started) && *v <= r).max().cloned()
+                    } else {
+                        Some(r.clone())
+                    }
+                });
+                if let Some(t) = settled
                     && *w < Some(t.clone())
                     && committed.as_ref().is_none_or(|c| *c < t)
                 {
@@ -946,6 +984,7 @@ fn policy(order: Order) -> BoxedStrategy<CheckpointPolicy> {
 fn fail_at() -> impl Strategy<Value = Vec<Option<FailAt>>> {
     let one = prop_oneof![
         3 => (0_usize..30).prop_map(FailAt::Record),
+        1 => (0_usize..30).prop_map(FailAt::Unwritable),
         1 => (0_usize..6).prop_map(FailAt::SliceEnd),
         1 => (0_usize..6).prop_map(FailAt::SliceStart),
     ];
