@@ -25,8 +25,13 @@ use crate::cursor::Cursor;
 use crate::stream::{CheckpointAt, CheckpointPolicy, OnNull, Order};
 use crate::window::{DatePeriod, Period, Step};
 
-/// Cases per cursor type.
-const CASES: u32 = 3_000;
+/// Cases per cursor type; `TIDEMARK_REVIEW_CASES` raises it for a long run.
+fn cases() -> u32 {
+    std::env::var("TIDEMARK_REVIEW_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3_000)
+}
 
 /// A cursor type as the model sees it: exact arithmetic of its own, and its own idea of the
 /// time cap.
@@ -273,6 +278,8 @@ struct Scenario<C: Kind> {
     cuts: Vec<Option<usize>>,
     started: DateTime<Utc>,
     gap: TimeDelta,
+    /// Rows past a sync's start may be missing from it (written during the sync).
+    late_rows: bool,
     /// Ids of two records a source out of order swapped: claims made before the core could see
     /// the violation may be wrong about them.
     swapped: Vec<usize>,
@@ -308,7 +315,7 @@ fn shuffle(ids: &mut [usize], seed: u64) {
 /// the start may be written during the sync, so half of them are not there yet.
 fn visible<C: Kind>(sc: &Scenario<C>, id: usize, index: usize, started: DateTime<Utc>) -> bool {
     match &sc.data[id] {
-        Some(c) if c.past(started) => {
+        Some(c) if sc.late_rows && c.past(started) => {
             let h = sc
                 .seed
                 .rotate_left(17)
@@ -1104,6 +1111,7 @@ where
                     cuts,
                     started,
                     gap,
+                    late_rows: true,
                     swapped,
                 }
             },
@@ -1207,7 +1215,7 @@ fn pair_case() -> impl Strategy<Value = Scenario<(DateTime<Utc>, u8)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(CASES))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn review_u8(case in u8_case(false)) { check(&case)?; }
@@ -1229,4 +1237,317 @@ proptest! {
 
     #[test]
     fn review_compound(case in pair_case()) { check(&case)?; }
+}
+
+/// Deterministic cases at the edges: each runs one sync through the core and states what the
+/// design says about it.
+mod edges {
+    use super::*;
+
+    fn decl<C: Kind>(policy: CheckpointPolicy) -> Decl<C> {
+        Decl {
+            policy,
+            order: Order::Asc,
+            on_null: OnNull::Fail,
+            step: None,
+            lookback: None,
+            start: None,
+        }
+    }
+
+    fn scenario<C: Kind>(decl: Decl<C>, data: Vec<C>) -> Scenario<C> {
+        Scenario {
+            decl,
+            data: data.into_iter().map(Some).collect(),
+            saved: None,
+            runtime_start: None,
+            end: None,
+            reader: ReaderKind::Exact,
+            seed: 7,
+            fails: Vec::new(),
+            cuts: Vec::new(),
+            started: epoch(),
+            gap: TimeDelta::seconds(5),
+            late_rows: false,
+            swapped: Vec::new(),
+        }
+    }
+
+    /// The slices one sync hands to the reader.
+    fn slices<C: Kind>(sc: &Scenario<C>) -> Vec<(Bound<C>, Bound<C>)> {
+        sync(sc, 0, sc.saved.clone(), sc.started, None)
+            .into_iter()
+            .filter_map(|ev| match ev {
+                Ev::Slice(_, lower, upper) => Some((lower, upper)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The output of one sync, as `id` for records and `STATE w (n)` for states.
+    fn output<C: Kind>(sc: &Scenario<C>, fail: Option<FailAt>) -> Vec<String> {
+        sync(sc, 0, sc.saved.clone(), sc.started, fail)
+            .into_iter()
+            .filter_map(|ev| match ev {
+                Ev::Record(id) => Some(format!("{id}")),
+                Ev::State(w, n) => Some(format!("STATE {w:?} ({n})")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    use Bound::{Excluded, Included, Unbounded};
+
+    #[test]
+    fn u8_windows_at_the_top_of_the_type_end_at_its_maximum() {
+        let mut d = decl::<u8>(CheckpointPolicy::SLICE);
+        d.step = Some(300);
+        d.start = Some(250);
+        let mut sc = scenario(d, vec![250, 254, 255, 255]);
+        sc.end = Some(255);
+        assert_eq!(slices(&sc), [(Included(250), Included(255))]);
+        assert_eq!(output(&sc, None), ["0", "1", "2", "3", "STATE Some(255) (4)"]);
+        // Resuming from the top of the type: nothing left to read, the state is kept.
+        sc.saved = Some(255);
+        assert!(slices(&sc).is_empty());
+        assert_eq!(output(&sc, None), ["STATE Some(255) (0)"]);
+        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+    }
+
+    #[test]
+    fn a_lookback_of_u64_max_on_i64_min_starts_at_the_beginning_and_windows_from_the_state() {
+        let mut d = decl::<i64>(CheckpointPolicy::SLICE);
+        d.step = Some(u64::MAX);
+        d.lookback = Some(u64::MAX);
+        let mut sc = scenario(d, vec![i64::MIN, i64::MIN + 1, 0, i64::MAX]);
+        sc.saved = Some(i64::MIN + 1);
+        sc.end = Some(i64::MAX);
+        assert_eq!(
+            slices(&sc),
+            [
+                (Unbounded, Included(i64::MIN + 1)),
+                (Excluded(i64::MIN + 1), Included(i64::MAX)),
+            ]
+        );
+        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+    }
+
+    #[test]
+    fn u128_windows_above_two_to_the_64_step_exactly() {
+        let mut d = decl::<u128>(CheckpointPolicy::SLICE);
+        d.step = Some(u64::MAX);
+        let base = 1_u128 << 64;
+        d.start = Some(base);
+        let mut sc = scenario(d, vec![base, base + u128::from(u64::MAX), base + 2 * u128::from(u64::MAX)]);
+        sc.end = Some(base * 3);
+        assert_eq!(
+            slices(&sc),
+            [
+                (Included(base), Included(base + u128::from(u64::MAX))),
+                (
+                    Excluded(base + u128::from(u64::MAX)),
+                    Included(base + 2 * u128::from(u64::MAX))
+                ),
+                (Excluded(base + 2 * u128::from(u64::MAX)), Included(base * 3)),
+            ]
+        );
+        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+    }
+
+    #[test]
+    fn a_timestamp_exactly_at_the_cap_is_claimed_and_one_at_the_start_is_not() {
+        let started = epoch();
+        let cap = started - TimeDelta::nanoseconds(1);
+        let mut d = decl::<DateTime<Utc>>(CheckpointPolicy::every(1));
+        d.step = Some(TimeDist {
+            months: 0,
+            days: 0,
+            nanos: 10_000_000_000,
+        });
+        d.start = Some(started - TimeDelta::seconds(15));
+        let mut sc = scenario(d, vec![cap, cap, started]);
+        sc.started = started;
+        // Windows end at the cap; the record at the start is the next sync's.
+        assert_eq!(
+            slices(&sc),
+            [
+                (Included(started - TimeDelta::seconds(15)), Included(started - TimeDelta::seconds(5))),
+                (Excluded(started - TimeDelta::seconds(5)), Included(cap)),
+            ]
+        );
+        assert_eq!(output(&sc, None), ["STATE Some(2023-11-14T22:13:15Z) (0)", "0", "1", "STATE Some(2023-11-14T22:13:19.999999999Z) (2)"]);
+        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+    }
+
+    #[test]
+    fn an_open_timestamp_slice_emits_rows_past_the_start_without_claiming_them() {
+        let started = epoch();
+        let cap = started - TimeDelta::nanoseconds(1);
+        let d = decl::<DateTime<Utc>>(CheckpointPolicy::every(1));
+        let sc = scenario(d, vec![cap, started, started + TimeDelta::seconds(1)]);
+        assert_eq!(
+            output(&sc, None),
+            ["0", "STATE Some(2023-11-14T22:13:19.999999999Z) (1)", "1", "2", "STATE Some(2023-11-14T22:13:19.999999999Z) (2)"]
+        );
+    }
+
+    #[test]
+    fn dates_are_capped_at_the_day_before_the_start_and_a_state_from_a_clock_ahead_is_kept() {
+        let started = epoch(); // 2023-11-14T22:13:20Z
+        let today = started.date_naive();
+        let yesterday = today.pred_opt().expect("a date");
+        let mut d = decl::<NaiveDate>(CheckpointPolicy::SLICE);
+        d.step = Some(DatePeriod::new(0, 1));
+        d.start = Some(yesterday - TimeDelta::days(2));
+        let mut sc = scenario(d, vec![yesterday - TimeDelta::days(2), yesterday, yesterday, today]);
+        assert_eq!(slices(&sc).last(), Some(&(Excluded(yesterday - TimeDelta::days(1)), Included(yesterday))));
+        let out = output(&sc, None);
+        assert_eq!(out.last().map(String::as_str), Some("STATE Some(2023-11-13) (2)"));
+        assert!(!out.contains(&"3".to_owned()), "today's row waits for tomorrow: {out:?}");
+        // A state saved by a sync whose clock ran a day ahead: nothing to read, kept as it is.
+        sc.saved = Some(today + TimeDelta::days(1));
+        assert!(slices(&sc).is_empty());
+        assert_eq!(output(&sc, None), ["STATE Some(2023-11-15) (0)"]);
+        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+    }
+
+    #[test]
+    fn a_compound_cursor_is_capped_by_its_leading_part_even_with_the_largest_id() {
+        let started = epoch();
+        let cap = started - TimeDelta::nanoseconds(1);
+        let d = decl::<(DateTime<Utc>, u8)>(CheckpointPolicy::every(1));
+        let sc = scenario(d, vec![(cap, 0), (cap, 255), (started, 0)]);
+        assert_eq!(
+            output(&sc, None),
+            [
+                "0",
+                "STATE Some((2023-11-14T22:13:19.999999999Z, 0)) (1)",
+                "1",
+                "STATE Some((2023-11-14T22:13:19.999999999Z, 255)) (1)",
+                "2",
+                "STATE Some((2023-11-14T22:13:19.999999999Z, 255)) (1)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failure_right_at_a_window_end_claims_below_its_last_value_not_the_window() {
+        let mut d = decl::<u8>(CheckpointPolicy::SLICE);
+        d.step = Some(10);
+        d.start = Some(1);
+        let mut sc = scenario(d, vec![5, 11, 20, 20, 21]);
+        sc.end = Some(30);
+        // The reader returns every record of window (11, 21] and then fails: 21 may have more
+        // rows, 20 is complete.
+        assert_eq!(
+            output(&sc, Some(FailAt::SliceEnd(1))),
+            ["0", "1", "STATE Some(11) (2)", "2", "3", "4", "STATE Some(20) (3)"]
+        );
+        sc.fails = vec![Some(FailAt::SliceEnd(1)), Some(FailAt::Record(0))];
+        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+    }
+
+    #[test]
+    fn records_above_the_window_are_dropped_and_read_by_the_next_window() {
+        let mut d = decl::<u8>(CheckpointPolicy::every(1));
+        d.step = Some(10);
+        d.start = Some(1);
+        let mut sc = scenario(d, vec![5, 15, 7, 25]);
+        sc.end = Some(30);
+        sc.reader = ReaderKind::Everything;
+        // The source is unordered across windows, ordered within each: 15 and 25 are dropped
+        // from (.., 11] and re-read by their windows.
+        sc.data = vec![Some(5), Some(15), Some(25)];
+        sc.reader = ReaderKind::Leaky;
+        let out = output(&sc, None);
+        assert_eq!(
+            out,
+            ["0", "STATE Some(11) (1)", "1", "STATE Some(21) (1)", "2", "STATE Some(30) (1)"]
+        );
+        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_written_after_a_checkpoint_is_not_counted() {
+        let d = decl::<u8>(CheckpointPolicy::every(1));
+        let sc = scenario(d, vec![1, 2, 3]);
+        // Record 1 (cursor 2) is admitted with a checkpoint at 1, then fails to serialize.
+        let evs = sync(&sc, 0, None, sc.started, Some(FailAt::Unwritable(1)));
+        let states: Vec<_> = evs
+            .iter()
+            .filter(|ev| matches!(ev, Ev::State(..)))
+            .collect();
+        assert_eq!(states, [&Ev::State(Some(1), 1)]);
+    }
+
+    // ---- Defects ----
+
+    /// Expected: windows `origin + n * step` while in the type's range: [-100, 0], (0, 100],
+    /// (100, 127]. Actual: [-100, 0], (0, 127]: `Step<u64>::forward` for signed integers converts
+    /// `n * step` (200) to `i8` before adding it to the origin, so a bound reachable from a
+    /// negative origin is reported out of range and the rest of the range becomes one window
+    /// wider than `step` (window.rs, `integer_windows!`, `forward`). Same for `i64` with a step
+    /// above `i64::MAX`.
+    #[test]
+    #[ignore = "defect: signed integer windows from a negative origin are wider than step"]
+    fn signed_windows_from_a_negative_origin_step_exactly() {
+        let mut d = decl::<i8>(CheckpointPolicy::SLICE);
+        d.step = Some(100);
+        d.start = Some(-100);
+        let mut sc = scenario(d, vec![-100, 50, 120]);
+        sc.end = Some(127);
+        assert_eq!(
+            slices(&sc),
+            [
+                (Included(-100), Included(0)),
+                (Excluded(0), Included(100)),
+                (Excluded(100), Included(127)),
+            ]
+        );
+    }
+
+    /// Expected: `100 - 200 = -100` is an `i8`, so the sync reads `c > -100`. Actual: the
+    /// look-back is reported out of range (`Step<u64>::backward` converts the distance to `i8`
+    /// first) and, without a start, the sync re-reads from the type's beginning (window.rs,
+    /// `integer_windows!`, `backward`).
+    #[test]
+    #[ignore = "defect: a signed look-back larger than the type's maximum reads from the beginning"]
+    fn a_signed_look_back_larger_than_the_types_maximum_stays_in_range() {
+        let mut d = decl::<i8>(CheckpointPolicy::SLICE);
+        d.lookback = Some(200);
+        let mut sc = scenario(d, vec![-128, -100, -99, 100]);
+        sc.saved = Some(100);
+        assert_eq!(slices(&sc), [(Excluded(-100), Unbounded)]);
+    }
+
+    /// Expected: a saved state above the reader's end leaves nothing to read, as with windows
+    /// (`Plan::next_slice` returns `None` for an empty range). Actual: a stream without `step`
+    /// still calls its reader, with the inverted slice `> 10, <= 5`; an API that rejects
+    /// `from > to` fails the stream on every sync (plan.rs, `next_slice`, the open-slice branch
+    /// skips the `empty` test).
+    #[test]
+    #[ignore = "defect: an open slice above the reader's end is still handed to the reader"]
+    fn an_open_slice_above_the_readers_end_is_not_read() {
+        let d = decl::<u8>(CheckpointPolicy::SLICE);
+        let mut sc = scenario(d, vec![3, 5]);
+        sc.saved = Some(10);
+        sc.end = Some(5);
+        assert_eq!(slices(&sc), []);
+        assert_eq!(output(&sc, None), ["STATE Some(10) (0)"]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    /// The library's `origin + k * step` and `watermark - lookback` agree with exact arithmetic
+    /// wherever the exact result is in the type's range.
+    #[test]
+    #[ignore = "defect: signed integer steps and look-backs larger than the type's maximum are out of range"]
+    fn integer_distances_are_exact(origin in any::<i8>(), d in 1_u64..300, k in 0_u64..4, w in any::<i64>(), big in (1_u64 << 63)..=u64::MAX) {
+        prop_assert_eq!(origin.lib_forward(&d, k), origin.forward_exact(&d, k));
+        prop_assert_eq!(origin.lib_backward(&d), origin.backward_exact(&d));
+        prop_assert_eq!(w.lib_forward(&big, 1), w.forward_exact(&big, 1));
+        prop_assert_eq!(w.lib_backward(&big), w.backward_exact(&big));
+    }
 }
