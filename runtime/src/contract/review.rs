@@ -368,7 +368,10 @@ fn batch<C: Kind>(
             }
         }
     }
-    let seed = sc.seed.wrapping_add(slice as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let seed = sc
+        .seed
+        .wrapping_add(slice as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     if sc.decl.order == Order::Unsorted {
         ids.extend(extra);
         shuffle(&mut ids, seed);
@@ -499,7 +502,6 @@ fn expected_lower<C: Kind>(sc: &Scenario<C>, saved: Option<&C>) -> Bound<C> {
 }
 
 /// The slices a sync must read, or `None` when they cannot be planned (or are too many).
-#[expect(clippy::type_complexity, reason = "a list of bounds")]
 fn expected_slices<C: Kind>(
     sc: &Scenario<C>,
     saved: Option<&C>,
@@ -558,7 +560,10 @@ fn exact_target<C: Kind>(candidate: &C, started: DateTime<Utc>) -> Option<C> {
 }
 
 /// Checks one sync's events; returns the records and STATEs a destination keeps after `cut`.
-#[expect(clippy::too_many_lines, reason = "one pass, each rule next to its event")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass, each rule next to its event"
+)]
 fn check_sync<C: Kind>(
     sc: &Scenario<C>,
     index: usize,
@@ -640,15 +645,18 @@ fn check_sync<C: Kind>(
                     && let Some(w) = resume
                     && c <= w
                 {
-                    return Err(ctx(format!("record {id} ({c:?}) at or below the resume point")));
+                    return Err(ctx(format!(
+                        "record {id} ({c:?}) at or below the resume point"
+                    )));
                 }
                 // A due interval checkpoint: right before the first record past the last one.
                 if asc
                     && let Some(n) = sc.decl.policy.interval
                     && let Some(p) = values.last()
                 {
-                    let state_before = matches!(evs.get(position.wrapping_sub(1)), Some(Ev::State(..)))
-                        && position > 0;
+                    let state_before =
+                        matches!(evs.get(position.wrapping_sub(1)), Some(Ev::State(..)))
+                            && position > 0;
                     let count_before = if state_before {
                         // `since` was reset by that STATE: count what it covered.
                         match &evs[position - 1] {
@@ -660,13 +668,15 @@ fn check_sync<C: Kind>(
                     };
                     let due = count_before >= n.get() && c > p;
                     match exact_target(p, started) {
-                        Some(t) if due && committed.as_ref().is_none_or(|w| t > *w) => {
-                            if !state_before {
-                                return Err(ctx(format!(
-                                    "a checkpoint at {t:?} was due before record {id} ({c:?}) \
-                                     after {count_before} records, none came"
-                                )));
-                            }
+                        Some(t)
+                            if due
+                                && !state_before
+                                && committed.as_ref().is_none_or(|w| t > *w) =>
+                        {
+                            return Err(ctx(format!(
+                                "a checkpoint at {t:?} was due before record {id} ({c:?}) \
+                                 after {count_before} records, none came"
+                            )));
                         }
                         Some(t) if due && state_before => {
                             if let Ev::State(w, _) = &evs[position - 1]
@@ -694,7 +704,9 @@ fn check_sync<C: Kind>(
             Ev::State(w, n) => {
                 let final_state = matches!(outcome, Some(Ev::Finished)) && next.is_none();
                 if *n != since {
-                    return Err(ctx(format!("STATE {w:?}: recordCount {n}, expected {since}")));
+                    return Err(ctx(format!(
+                        "STATE {w:?}: recordCount {n}, expected {since}"
+                    )));
                 }
                 since = 0;
                 if *w < committed {
@@ -733,7 +745,9 @@ fn check_sync<C: Kind>(
                     }
                 }
                 if sc.decl.policy.at == CheckpointAt::End && !final_state {
-                    return Err(ctx(format!("STATE {w:?} before the end with checkpoint = end")));
+                    return Err(ctx(format!(
+                        "STATE {w:?} before the end with checkpoint = end"
+                    )));
                 }
                 committed.clone_from(w);
                 if w.as_ref() != resume {
@@ -752,10 +766,14 @@ fn check_sync<C: Kind>(
                 if sc.decl.step.is_some() && !last && at_slice {
                     // Past the start: at least the largest value emitted that is not.
                     if upper.past(started)
-                        && let Some(settled) =
-                            values.iter().filter(|v| !v.past(started) && **v <= upper).max()
+                        && let Some(settled) = values
+                            .iter()
+                            .filter(|v| !v.past(started) && **v <= upper)
+                            .max()
                         && committed.as_ref().is_none_or(|w| settled > w)
-                        && state_next.as_ref().is_none_or(|w| w.as_ref() < Some(settled))
+                        && state_next
+                            .as_ref()
+                            .is_none_or(|w| w.as_ref() < Some(settled))
                     {
                         return Err(ctx(format!(
                             "window {k} ended past the start at {upper:?}; {settled:?} was \
@@ -809,10 +827,14 @@ fn check_sync<C: Kind>(
                     let moves = committed.as_ref().is_none_or(|w| t > *w);
                     match (&state_next, moves) {
                         (Some(w), true) if *w != Some(t.clone()) => {
-                            return Err(ctx(format!("failure: STATE {w:?}, the safe value is {t:?}")));
+                            return Err(ctx(format!(
+                                "failure: STATE {w:?}, the safe value is {t:?}"
+                            )));
                         }
                         (None, true) => {
-                            return Err(ctx(format!("failure: no STATE, the safe value {t:?} moved")));
+                            return Err(ctx(format!(
+                                "failure: no STATE, the safe value {t:?} moved"
+                            )));
                         }
                         _ => {}
                     }
@@ -825,7 +847,9 @@ fn check_sync<C: Kind>(
                     && sc.data.iter().any(Option::is_none)
                     && !handed_slices.is_empty()
                 {
-                    return Err(ctx("a record without a cursor did not stop the stream".into()));
+                    return Err(ctx(
+                        "a record without a cursor did not stop the stream".into()
+                    ));
                 }
                 let Some(Ev::State(w, _)) = next else {
                     return Err(ctx("no final STATE".into()));
@@ -844,7 +868,11 @@ fn check_sync<C: Kind>(
                 };
                 let settled = read_to.as_ref().and_then(|r| {
                     if r.past(started) {
-                        values.iter().filter(|v| !v.past(started) && *v <= r).max().cloned()
+                        values
+                            .iter()
+                            .filter(|v| !v.past(started) && *v <= r)
+                            .max()
+                            .cloned()
                     } else {
                         Some(r.clone())
                     }
@@ -853,7 +881,9 @@ fn check_sync<C: Kind>(
                     && *w < Some(t.clone())
                     && committed.as_ref().is_none_or(|c| *c < t)
                 {
-                    return Err(ctx(format!("final STATE {w:?}; everything up to {t:?} was read")));
+                    return Err(ctx(format!(
+                        "final STATE {w:?}; everything up to {t:?} was read"
+                    )));
                 }
             }
         }
@@ -863,13 +893,20 @@ fn check_sync<C: Kind>(
         && let Some(s) = &slices
         && handed_slices.len() != s.len()
     {
-        return Err(ctx(format!("{} slices read, {} planned", handed_slices.len(), s.len())));
+        return Err(ctx(format!(
+            "{} slices read, {} planned",
+            handed_slices.len(),
+            s.len()
+        )));
     }
     Ok(())
 }
 
 /// Runs and checks a chain of syncs until one completes.
-#[expect(clippy::too_many_lines, reason = "the chain, then the end-of-chain checks")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "the chain, then the end-of-chain checks"
+)]
 fn check<C: Kind>(sc: &Scenario<C>) -> Result<(), TestCaseError> {
     let mut committed: BTreeSet<usize> = BTreeSet::new();
     let mut saved = sc.saved.clone();
@@ -896,7 +933,10 @@ fn check<C: Kind>(sc: &Scenario<C>) -> Result<(), TestCaseError> {
             persistent = true;
             break;
         }
-        if evs.iter().any(|e| matches!(e, Ev::Failed(Failure::SourceOutOfOrder))) {
+        if evs
+            .iter()
+            .any(|e| matches!(e, Ev::Failed(Failure::SourceOutOfOrder)))
+        {
             persistent = true;
         }
         if sc.decl.on_null == OnNull::Fail && sc.data.iter().any(Option::is_none) {
@@ -967,7 +1007,9 @@ fn check<C: Kind>(sc: &Scenario<C>) -> Result<(), TestCaseError> {
             None => sc.decl.on_null == OnNull::Emit && final_slices > 0,
         };
         if must && !committed.contains(&id) && !sc.swapped.contains(&id) {
-            return Err(fail(format!("record {id} ({cursor:?}) was never delivered")));
+            return Err(fail(format!(
+                "record {id} ({cursor:?}) was never delivered"
+            )));
         }
     }
     Ok(())
@@ -976,7 +1018,9 @@ fn check<C: Kind>(sc: &Scenario<C>) -> Result<(), TestCaseError> {
 fn policy(order: Order) -> BoxedStrategy<CheckpointPolicy> {
     let at = prop_oneof![Just(CheckpointAt::Slice), Just(CheckpointAt::End)];
     match order {
-        Order::Unsorted => at.prop_map(|at| CheckpointPolicy { interval: None, at }).boxed(),
+        Order::Unsorted => at
+            .prop_map(|at| CheckpointPolicy { interval: None, at })
+            .boxed(),
         Order::Asc => prop_oneof![
             at.prop_map(|at| CheckpointPolicy { interval: None, at }),
             (1_u64..4).prop_map(|n| CheckpointPolicy {
@@ -1015,7 +1059,6 @@ fn epoch() -> DateTime<Utc> {
     DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default()
 }
 
-#[expect(clippy::needless_pass_by_value, reason = "strategies are moved in")]
 fn scenario<C: Kind>(
     value: BoxedStrategy<C>,
     dist: Option<BoxedStrategy<C::Dist>>,
@@ -1306,12 +1349,17 @@ mod edges {
         let mut sc = scenario(d, vec![250, 254, 255, 255]);
         sc.end = Some(255);
         assert_eq!(slices(&sc), [(Included(250), Included(255))]);
-        assert_eq!(output(&sc, None), ["0", "1", "2", "3", "STATE Some(255) (4)"]);
+        assert_eq!(
+            output(&sc, None),
+            ["0", "1", "2", "3", "STATE Some(255) (4)"]
+        );
         // Resuming from the top of the type: nothing left to read, the state is kept.
         sc.saved = Some(255);
         assert!(slices(&sc).is_empty());
         assert_eq!(output(&sc, None), ["STATE Some(255) (0)"]);
-        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+        check(&sc)
+            .map_err(|e| e.to_string())
+            .expect("the contract holds");
     }
 
     #[test]
@@ -1329,7 +1377,9 @@ mod edges {
                 (Excluded(i64::MIN + 1), Included(i64::MAX)),
             ]
         );
-        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+        check(&sc)
+            .map_err(|e| e.to_string())
+            .expect("the contract holds");
     }
 
     #[test]
@@ -1338,7 +1388,14 @@ mod edges {
         d.step = Some(u64::MAX);
         let base = 1_u128 << 64;
         d.start = Some(base);
-        let mut sc = scenario(d, vec![base, base + u128::from(u64::MAX), base + 2 * u128::from(u64::MAX)]);
+        let mut sc = scenario(
+            d,
+            vec![
+                base,
+                base + u128::from(u64::MAX),
+                base + 2 * u128::from(u64::MAX),
+            ],
+        );
         sc.end = Some(base * 3);
         assert_eq!(
             slices(&sc),
@@ -1348,10 +1405,15 @@ mod edges {
                     Excluded(base + u128::from(u64::MAX)),
                     Included(base + 2 * u128::from(u64::MAX))
                 ),
-                (Excluded(base + 2 * u128::from(u64::MAX)), Included(base * 3)),
+                (
+                    Excluded(base + 2 * u128::from(u64::MAX)),
+                    Included(base * 3)
+                ),
             ]
         );
-        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+        check(&sc)
+            .map_err(|e| e.to_string())
+            .expect("the contract holds");
     }
 
     #[test]
@@ -1371,12 +1433,25 @@ mod edges {
         assert_eq!(
             slices(&sc),
             [
-                (Included(started - TimeDelta::seconds(15)), Included(started - TimeDelta::seconds(5))),
+                (
+                    Included(started - TimeDelta::seconds(15)),
+                    Included(started - TimeDelta::seconds(5))
+                ),
                 (Excluded(started - TimeDelta::seconds(5)), Included(cap)),
             ]
         );
-        assert_eq!(output(&sc, None), ["STATE Some(2023-11-14T22:13:15Z) (0)", "0", "1", "STATE Some(2023-11-14T22:13:19.999999999Z) (2)"]);
-        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+        assert_eq!(
+            output(&sc, None),
+            [
+                "STATE Some(2023-11-14T22:13:15Z) (0)",
+                "0",
+                "1",
+                "STATE Some(2023-11-14T22:13:19.999999999Z) (2)"
+            ]
+        );
+        check(&sc)
+            .map_err(|e| e.to_string())
+            .expect("the contract holds");
     }
 
     #[test]
@@ -1387,7 +1462,13 @@ mod edges {
         let sc = scenario(d, vec![cap, started, started + TimeDelta::seconds(1)]);
         assert_eq!(
             output(&sc, None),
-            ["0", "STATE Some(2023-11-14T22:13:19.999999999Z) (1)", "1", "2", "STATE Some(2023-11-14T22:13:19.999999999Z) (2)"]
+            [
+                "0",
+                "STATE Some(2023-11-14T22:13:19.999999999Z) (1)",
+                "1",
+                "2",
+                "STATE Some(2023-11-14T22:13:19.999999999Z) (2)"
+            ]
         );
     }
 
@@ -1399,16 +1480,33 @@ mod edges {
         let mut d = decl::<NaiveDate>(CheckpointPolicy::SLICE);
         d.step = Some(DatePeriod::new(0, 1));
         d.start = Some(yesterday - TimeDelta::days(2));
-        let mut sc = scenario(d, vec![yesterday - TimeDelta::days(2), yesterday, yesterday, today]);
-        assert_eq!(slices(&sc).last(), Some(&(Excluded(yesterday - TimeDelta::days(1)), Included(yesterday))));
+        let mut sc = scenario(
+            d,
+            vec![yesterday - TimeDelta::days(2), yesterday, yesterday, today],
+        );
+        assert_eq!(
+            slices(&sc).last(),
+            Some(&(
+                Excluded(yesterday - TimeDelta::days(1)),
+                Included(yesterday)
+            ))
+        );
         let out = output(&sc, None);
-        assert_eq!(out.last().map(String::as_str), Some("STATE Some(2023-11-13) (2)"));
-        assert!(!out.contains(&"3".to_owned()), "today's row waits for tomorrow: {out:?}");
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("STATE Some(2023-11-13) (2)")
+        );
+        assert!(
+            !out.contains(&"3".to_owned()),
+            "today's row waits for tomorrow: {out:?}"
+        );
         // A state saved by a sync whose clock ran a day ahead: nothing to read, kept as it is.
         sc.saved = Some(today + TimeDelta::days(1));
         assert!(slices(&sc).is_empty());
         assert_eq!(output(&sc, None), ["STATE Some(2023-11-15) (0)"]);
-        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+        check(&sc)
+            .map_err(|e| e.to_string())
+            .expect("the contract holds");
     }
 
     #[test]
@@ -1441,10 +1539,20 @@ mod edges {
         // rows, 20 is complete.
         assert_eq!(
             output(&sc, Some(FailAt::SliceEnd(1))),
-            ["0", "1", "STATE Some(11) (2)", "2", "3", "4", "STATE Some(20) (3)"]
+            [
+                "0",
+                "1",
+                "STATE Some(11) (2)",
+                "2",
+                "3",
+                "4",
+                "STATE Some(20) (3)"
+            ]
         );
         sc.fails = vec![Some(FailAt::SliceEnd(1)), Some(FailAt::Record(0))];
-        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+        check(&sc)
+            .map_err(|e| e.to_string())
+            .expect("the contract holds");
     }
 
     #[test]
@@ -1462,9 +1570,18 @@ mod edges {
         let out = output(&sc, None);
         assert_eq!(
             out,
-            ["0", "STATE Some(11) (1)", "1", "STATE Some(21) (1)", "2", "STATE Some(30) (1)"]
+            [
+                "0",
+                "STATE Some(11) (1)",
+                "1",
+                "STATE Some(21) (1)",
+                "2",
+                "STATE Some(30) (1)"
+            ]
         );
-        check(&sc).map_err(|e| e.to_string()).expect("the contract holds");
+        check(&sc)
+            .map_err(|e| e.to_string())
+            .expect("the contract holds");
     }
 
     #[test]
