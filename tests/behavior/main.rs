@@ -19,6 +19,7 @@ mod orders_fixture;
 mod panics;
 mod props;
 mod protocol_schema;
+mod review;
 mod sqlite_orders;
 mod state_forms;
 mod state_input;

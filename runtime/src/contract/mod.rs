@@ -21,6 +21,8 @@ pub(crate) mod engine;
 pub(crate) mod plan;
 #[cfg(test)]
 mod props;
+#[cfg(test)]
+mod review;
 
 use std::marker::PhantomData;
 use std::ops::Bound;
