@@ -168,16 +168,19 @@ pub trait Start<L>: Cursor {
     fn start(literal: &L) -> Option<Self>;
 }
 
+/// `$ty` moves by a distance of its unsigned twin `$twin` (`add`/`sub` are `checked_add` and
+/// `checked_sub` for unsigned types, `checked_add_unsigned` and `checked_sub_unsigned` for signed
+/// ones), so a signed cursor steps across its whole range: from -100 by 200 is 100.
 macro_rules! integer_windows {
-    ($($ty:ty),*) => {$(
+    ($($ty:ty => $twin:ty, $add:ident, $sub:ident);* $(;)?) => {$(
         impl Step<u64> for $ty {
             fn forward(&self, distance: &u64, times: u64) -> Option<Self> {
                 let delta = u128::from(*distance).checked_mul(u128::from(times))?;
-                self.checked_add(<$ty>::try_from(delta).ok()?)
+                self.$add(<$twin>::try_from(delta).ok()?)
             }
 
             fn backward(&self, distance: &u64) -> Option<Self> {
-                self.checked_sub(<$ty>::try_from(*distance).ok()?)
+                self.$sub(<$twin>::try_from(*distance).ok()?)
             }
         }
 
@@ -190,7 +193,18 @@ macro_rules! integer_windows {
 }
 
 integer_windows!(
-    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+    i8 => u8, checked_add_unsigned, checked_sub_unsigned;
+    i16 => u16, checked_add_unsigned, checked_sub_unsigned;
+    i32 => u32, checked_add_unsigned, checked_sub_unsigned;
+    i64 => u64, checked_add_unsigned, checked_sub_unsigned;
+    i128 => u128, checked_add_unsigned, checked_sub_unsigned;
+    isize => usize, checked_add_unsigned, checked_sub_unsigned;
+    u8 => u8, checked_add, checked_sub;
+    u16 => u16, checked_add, checked_sub;
+    u32 => u32, checked_add, checked_sub;
+    u64 => u64, checked_add, checked_sub;
+    u128 => u128, checked_add, checked_sub;
+    usize => usize, checked_add, checked_sub;
 );
 
 impl Step<DatePeriod> for DateTime<Utc> {
@@ -270,6 +284,15 @@ mod tests {
         let period = Period::new(0, 1, 1800, 500_000_000);
         assert_eq!(origin.forward(&period, 2), Some(at("2024-01-03T01:00:01Z")));
         assert_eq!(origin.backward(&period), Some(at("2023-12-30T23:29:59.5Z")));
+    }
+
+    #[test]
+    fn signed_integers_step_across_their_whole_range() {
+        assert_eq!((-100_i8).forward(&100, 2), Some(100));
+        assert_eq!(100_i8.backward(&200), Some(-100));
+        assert_eq!(i64::MIN.forward(&u64::MAX, 1), Some(i64::MAX));
+        assert_eq!(i64::MAX.backward(&u64::MAX), Some(i64::MIN));
+        assert_eq!((-1_i8).forward(&200, 1), None);
     }
 
     #[test]

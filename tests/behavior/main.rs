@@ -1,5 +1,6 @@
 //! Behaviour tests: streams run in-process into memory, and the `orders` example end to end.
 
+mod adversarial;
 mod checkpoints;
 mod cli;
 mod contract;
@@ -19,7 +20,6 @@ mod orders_fixture;
 mod panics;
 mod props;
 mod protocol_schema;
-mod review;
 mod sqlite_orders;
 mod state_forms;
 mod state_input;

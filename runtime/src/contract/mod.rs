@@ -15,14 +15,17 @@
 //! it asks the core for the next slice, hands the reader's records to [`Core::admit`], writes
 //! what the core says to write, and tells the core when a slice ends or the reader fails. The
 //! core is given the sync's start time instead of reading a clock, so property tests run it
-//! over every declaration the attribute accepts (see `props.rs`).
+//! over every declaration the attribute accepts, checked by two independent checkers: `props.rs`
+//! (the sentence, no loss and no re-send over chains of cut and failed syncs) and `model.rs` (a
+//! model of the design that also says which slices must be read and exactly where each STATE
+//! is due).
 
 pub(crate) mod engine;
+#[cfg(test)]
+mod model;
 pub(crate) mod plan;
 #[cfg(test)]
 mod props;
-#[cfg(test)]
-mod review;
 
 use std::marker::PhantomData;
 use std::ops::Bound;

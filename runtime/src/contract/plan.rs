@@ -120,20 +120,23 @@ impl<C: Cursor> Plan<C> {
         declaration: &D,
     ) -> Option<super::SliceBounds<C>> {
         let lower = self.lower.take()?;
+        // Nothing is left when the range starts past its end (a saved state above the
+        // reader's end): the reader is not asked for an inverted slice.
+        if let Some(end) = &self.end
+            && match &lower {
+                Bound::Included(from) => from > end,
+                Bound::Excluded(after) => after >= end,
+                Bound::Unbounded => false,
+            }
+        {
+            return None;
+        }
         let Some(windows) = &mut self.windows else {
             // One open slice.
             let upper = self.end.clone().map_or(Bound::Unbounded, Bound::Included);
             return Some((lower, upper));
         };
         let end = self.end.as_ref()?;
-        let empty = match &lower {
-            Bound::Included(from) => from > end,
-            Bound::Excluded(after) => after >= end,
-            Bound::Unbounded => false,
-        };
-        if empty {
-            return None;
-        }
         let upper = declaration
             .window_bound(&windows.origin, windows.index)
             .filter(|bound| bound < end)

@@ -154,14 +154,13 @@ fn record_counts(output: &Output) -> (Vec<f64>, Vec<f64>) {
     (claimed, counted)
 }
 
-/// Expected: a saved state above the reader's end leaves nothing to read; a stream with `step`
+/// a saved state above the reader's end leaves nothing to read; a stream with `step`
 /// does not call its reader then (see `windows::a_state_at_the_end_reads_no_window_...`).
-/// Actual: a stream without `step` calls it with the inverted slice `> 10, <= 5`; a reader whose
+/// Before the fix: a stream without `step` calls it with the inverted slice `> 10, <= 5`; a reader whose
 /// API rejects `from > to` fails the stream on every sync until the table grows past the state
 /// again (runtime/src/contract/plan.rs, `Plan::next_slice`, the open-slice branch returns
 /// before the `empty` test).
 #[test]
-#[ignore = "defect: an open slice above the reader's end is still handed to the reader"]
 fn a_saved_state_above_the_readers_end_reads_nothing_without_step_either() {
     let mut table = Table::new(rows(&[3, 5], |id, n| Plain { id, n }));
     table.end = Some(5);
