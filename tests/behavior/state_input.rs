@@ -6,7 +6,7 @@ use tidemark::protocol::{FailureType, Message};
 use tidemark::testing::{self, Output};
 use tidemark::{Error, Records, Slice, Source, Streams};
 
-use crate::support::{NoConfig, Script, ids, read, read_files, temp_file};
+use crate::support::{NoConfig, Script, ids, read, read_files, read_files_of};
 
 /// A record of the `big` stream: a `u128` cursor, a STATE after every record.
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -98,20 +98,8 @@ fn read_wide(stream: &str, state: Option<&str>) -> Output {
         .filter(|s| s["stream"]["name"] == stream)
         .cloned()
         .collect();
-    let config = temp_file("config.json", "{}");
-    let catalog = temp_file("catalog.json", &json!({ "streams": selected }).to_string());
-    let state = state.map(|text| temp_file("state.json", text));
-    let mut args = vec![
-        "read",
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "--catalog",
-        catalog.to_str().expect("utf-8 path"),
-    ];
-    if let Some(state) = &state {
-        args.extend(["--state", state.to_str().expect("utf-8 path")]);
-    }
-    testing::run(&Wide, &args)
+    let catalog = json!({ "streams": selected }).to_string();
+    read_files_of(&Wide, "{}", &catalog, state)
 }
 
 /// The `data` of each RECORD line, as printed (a parsed `Value` would round big integers).

@@ -220,6 +220,16 @@ pub fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
 
 /// Runs the scripted source's command line with files holding the given texts.
 pub fn read_files(script: &Script, config: &str, catalog: &str, state: Option<&str>) -> Output {
+    read_files_of(&Scripted::new(script.clone()), config, catalog, state)
+}
+
+/// Runs `source`'s `read` command line with files holding the given texts, as a process would.
+pub fn read_files_of<S: Source>(
+    source: &S,
+    config: &str,
+    catalog: &str,
+    state: Option<&str>,
+) -> Output {
     let config = temp_file("config.json", config);
     let catalog = temp_file("catalog.json", catalog);
     let state = state.map(|text| temp_file("state.json", text));
@@ -233,10 +243,9 @@ pub fn read_files(script: &Script, config: &str, catalog: &str, state: Option<&s
     if let Some(state) = &state {
         args.extend(["--state", state.to_str().expect("utf-8 path")]);
     }
-    testing::run(&Scripted::new(script.clone()), &args)
+    testing::run(source, &args)
 }
 
-/// The first TRACE ERROR of a run.
 pub fn first_error(output: &Output) -> tidemark::protocol::ErrorTrace {
     output
         .traces(TraceType::Error)
