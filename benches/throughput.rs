@@ -25,6 +25,7 @@ fn runtime(config: &str, catalog: &str) -> u8 {
     let args = ["orders", "read", "--config", config, "--catalog", catalog];
     tidemark::run_with(
         &orders::OrdersSource,
+        "0.1.0",
         args,
         &mut io::sink(),
         &mut io::sink(),

@@ -49,7 +49,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
-use tidemark::{Error, Reader, Records, Secret, Slice, Source, Streams};
+use tidemark::{Error, Reader, Secret, Sink, Slice, Source, Streams};
 
 /// A wait before a retry.
 enum Pause {
@@ -148,7 +148,6 @@ pub struct TicketsApi;
 
 impl Source for TicketsApi {
     const NAME: &'static str = "source-tickets-api";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     type Config = ApiConfig;
 
     /// One request: the first ticket from `start_date`.
@@ -163,7 +162,7 @@ impl Source for TicketsApi {
     }
 
     fn streams<'a>(&'a self, config: &'a ApiConfig) -> Result<Streams<'a>, Error> {
-        Ok(Streams::new().reader(Tickets {
+        Ok(Streams::new().stream(Tickets {
             config,
             client: Client::new(config),
         }))
@@ -200,7 +199,7 @@ impl Reader<Ticket> for Tickets<'_> {
     /// Nothing is emitted before the whole window is fetched: a request that fails for good,
     /// or an API that breaks its order, fails the stream at the end of the previous window,
     /// which was complete.
-    fn read(&mut self, slice: &Slice<Ticket>, out: &mut Records<Ticket>) -> Result<(), Error> {
+    fn read(&mut self, slice: &Slice<Ticket>, out: &mut Sink<Ticket>) -> Result<(), Error> {
         let (Bound::Included(lower) | Bound::Excluded(lower)) = slice.lower() else {
             return Err(Error::system("a day window has no lower bound"));
         };
@@ -491,5 +490,5 @@ fn quote(body: &str) -> String {
 }
 
 fn main() -> ExitCode {
-    tidemark::run(TicketsApi)
+    tidemark::run!(TicketsApi)
 }

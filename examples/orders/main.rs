@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
-use tidemark::{Error, Records, Slice, Source, Streams};
+use tidemark::{Error, Sink, Slice, Source, Streams};
 
 /// One order.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -122,17 +122,11 @@ pub struct OrdersSource;
 
 impl Source for OrdersSource {
     const NAME: &'static str = "source-orders";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     type Config = OrdersConfig;
-
-    fn check(&self, _config: &OrdersConfig) -> Result<(), Error> {
-        // The spec's schema already rejects a negative or non-integer `count`, naming it.
-        Ok(())
-    }
 
     fn streams<'a>(&'a self, config: &'a OrdersConfig) -> Result<Streams<'a>, Error> {
         Ok(
-            Streams::new().stream(|slice: &Slice<Order>, out: &mut Records<Order>| {
+            Streams::new().stream(|slice: &Slice<Order>, out: &mut Sink<Order>| {
                 for i in first_after(slice.after())..config.count {
                     out.emit(&Order::synthetic(i))?;
                 }
@@ -153,5 +147,5 @@ fn first_after(watermark: Option<&DateTime<Utc>>) -> u64 {
 }
 
 fn main() -> std::process::ExitCode {
-    tidemark::run(OrdersSource)
+    tidemark::run!(OrdersSource)
 }

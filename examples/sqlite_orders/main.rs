@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, params};
-use tidemark::{Error, Reader, Records, Slice, Source, Streams};
+use tidemark::{Error, Reader, Sink, Slice, Source, Streams};
 
 /// Where the database is.
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
@@ -79,7 +79,6 @@ pub struct Shop;
 
 impl Source for Shop {
     const NAME: &'static str = "source-sqlite-shop";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     type Config = ShopConfig;
 
     fn check(&self, config: &ShopConfig) -> Result<(), Error> {
@@ -103,10 +102,10 @@ impl Source for Shop {
 
     fn streams<'a>(&'a self, config: &'a ShopConfig) -> Result<Streams<'a>, Error> {
         Ok(Streams::new()
-            .stream(move |slice: &Slice<Order>, out: &mut Records<Order>| {
+            .stream(move |slice: &Slice<Order>, out: &mut Sink<Order>| {
                 read_orders(&open(config)?, slice, out)
             })
-            .reader(Customers { config, db: None }))
+            .stream(Customers { config, db: None }))
     }
 }
 
@@ -137,11 +136,7 @@ fn parse_time(text: &str) -> rusqlite::Result<DateTime<Utc>> {
 }
 
 /// Orders after the resume point, in `(updated_at, id)` order.
-fn read_orders(
-    db: &Connection,
-    slice: &Slice<Order>,
-    out: &mut Records<Order>,
-) -> Result<(), Error> {
+fn read_orders(db: &Connection, slice: &Slice<Order>, out: &mut Sink<Order>) -> Result<(), Error> {
     // '' sorts before every timestamp: no state reads everything.
     let after = slice
         .after()
@@ -204,7 +199,7 @@ impl Reader<Customer> for Customers<'_> {
     fn read(
         &mut self,
         slice: &Slice<'_, Customer>,
-        out: &mut Records<'_, Customer>,
+        out: &mut Sink<'_, Customer>,
     ) -> Result<(), Error> {
         let from = match slice.lower() {
             Bound::Included(id) => *id,
@@ -240,5 +235,5 @@ impl Reader<Customer> for Customers<'_> {
 pub mod shop;
 
 fn main() -> ExitCode {
-    tidemark::run(Shop)
+    tidemark::run!(Shop)
 }

@@ -475,7 +475,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             literal.span,
         );
         windows.extend(quote! {
-            fn start() -> #option<#private::core::result::Result<Self::Cursor, #private::String>> {
+            fn declared_start() -> #option<#private::core::result::Result<Self::Cursor, #private::String>> {
                 #option::Some(#call)
             }
         });

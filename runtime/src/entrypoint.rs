@@ -66,35 +66,19 @@ enum Command {
     },
 }
 
-/// Runs the connector with the process's arguments, stdout and stderr. Call it from `main`:
-///
-/// ```no_run
-/// # struct Shop;
-/// # impl tidemark::Source for Shop {
-/// #     const NAME: &'static str = "source-shop";
-/// #     const VERSION: &'static str = "0.1.0";
-/// #     type Config = ();
-/// #     fn check(&self, _: &()) -> Result<(), tidemark::Error> { Ok(()) }
-/// #     fn streams<'a>(&'a self, _: &'a ()) -> Result<tidemark::Streams<'a>, tidemark::Error> {
-/// #         Ok(tidemark::Streams::new())
-/// #     }
-/// # }
-/// fn main() -> std::process::ExitCode {
-///     tidemark::run(Shop)
-/// }
-/// ```
-///
-/// Exit status: 0 on success (and for `check`, whatever its outcome), 1 when a stream, the
-/// configuration or the output failed, 2 for a command-line usage error.
+/// What [`run!`](crate::run!) calls: runs the connector with the process's arguments, stdout
+/// and stderr, `version` being the connector's (shown by `--version`).
+#[doc(hidden)]
 #[expect(
     clippy::needless_pass_by_value,
-    reason = "`main` hands its source over: `tidemark::run(Shop)`"
+    reason = "`main` hands its source over: `tidemark::run!(Shop)`"
 )]
-pub fn run<S: Source>(source: S) -> ExitCode {
+pub fn run<S: Source>(source: S, version: &'static str) -> ExitCode {
     let stdout = io::stdout();
     let stderr = io::stderr();
     let code = execute(
         &source,
+        version,
         std::env::args_os(),
         &mut stdout.lock(),
         &mut stderr.lock(),
@@ -110,28 +94,38 @@ pub fn run<S: Source>(source: S) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Set by SIGTERM while `read` runs in a connector process (see [`run`]).
+/// Set by SIGTERM while `read` runs in a connector process (see [`run!`](crate::run!)).
 static TERMINATE: AtomicBool = AtomicBool::new(false);
 
 /// Runs the connector with the given arguments (the first is the program name) and output
-/// streams; returns the exit status. [`run`] calls it with the process's own.
+/// streams, `version` being what `--version` shows; returns the exit status. It is what
+/// [`run!`](crate::run!) does with the process's own, for embedding a connector in another
+/// program or testing it in process.
 ///
-/// Unlike [`run`], it installs no signal handler: SIGTERM keeps its default action.
-pub fn run_with<S, I, T>(source: &S, args: I, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8
+/// Unlike [`run!`](crate::run!), it installs no signal handler (SIGTERM keeps its default
+/// action), no process-wide LOG subscriber (only this thread's) and no progress line.
+pub fn run_with<S, I, T>(
+    source: &S,
+    version: &'static str,
+    args: I,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> u8
 where
     S: Source,
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    execute(source, args, stdout, stderr, false)
+    execute(source, version, args, stdout, stderr, false)
 }
 
-/// The commands. In a connector `process` (from [`run`]) the LOG subscriber is installed for
+/// The commands. In a connector `process` (from [`run!`](crate::run!)) the LOG subscriber is installed for
 /// the whole process, progress shows when stderr is a terminal, and `read` (only `read`:
 /// `spec`, `check` and `discover` keep SIGTERM's default action) stops at the next record on
 /// SIGTERM, after the stream's last safe STATE.
 fn execute<S, I, T>(
     source: &S,
+    version: &'static str,
     args: I,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
@@ -142,7 +136,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let command = Cli::command().name(S::NAME).version(S::VERSION);
+    let command = Cli::command().name(S::NAME).version(version);
     let cli = match command
         .try_get_matches_from(args)
         .and_then(|matches| Cli::from_arg_matches(&matches))

@@ -2,11 +2,11 @@
 //! compiler, documented on the generated types and tested.
 //!
 //! A connector annotates each record struct with [`incremental_stream`], registers a reader per
-//! stream in its [`Source`], and hands the source to [`run`]:
+//! stream in its [`Source`], and hands the source to [`run!`]:
 //!
 //! ```no_run
 //! use chrono::{DateTime, Utc};
-//! use tidemark::{Error, Records, Slice, Source, Streams};
+//! use tidemark::{Error, Sink, Slice, Source, Streams};
 //!
 //! #[derive(serde::Serialize, schemars::JsonSchema)]
 //! #[tidemark::incremental_stream(cursor = "updated_at", primary_key = "id", checkpoint_interval = 500)]
@@ -25,7 +25,6 @@
 //!
 //! impl Source for Shop {
 //!     const NAME: &'static str = "source-shop";
-//!     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 //!     type Config = ShopConfig;
 //!
 //!     fn check(&self, config: &ShopConfig) -> Result<(), Error> {
@@ -37,7 +36,7 @@
 //!     }
 //!
 //!     fn streams<'a>(&'a self, _config: &'a ShopConfig) -> Result<Streams<'a>, Error> {
-//!         Ok(Streams::new().stream(|slice: &Slice<Order>, out: &mut Records<Order>| {
+//!         Ok(Streams::new().stream(|slice: &Slice<Order>, out: &mut Sink<Order>| {
 //!             // Fetch orders updated after `slice.after()` in ascending `updated_at` order
 //!             // and push each one:
 //!             # let fetched: Vec<Order> = Vec::new();
@@ -50,7 +49,7 @@
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     tidemark::run(Shop)
+//!     tidemark::run!(Shop)
 //! }
 //! ```
 //!
@@ -136,7 +135,7 @@ pub mod protocol;
 pub mod rfc3339;
 mod secret;
 mod source;
-pub mod state;
+mod state;
 mod stream;
 pub mod testing;
 #[cfg(feature = "time")]
@@ -144,14 +143,52 @@ mod time_cursors;
 pub mod window;
 
 pub use cursor::Cursor;
-pub use entrypoint::{run, run_with, specification};
+pub use entrypoint::{run_with, specification};
 pub use error::{Error, InputFile};
 pub use nested::Nested;
 pub use secret::Secret;
-pub use source::{Reader, Records, Source, Streams};
-pub use stream::{
-    CheckpointAt, CheckpointPolicy, IncrementalStream, OnNull, Order, Slice, StreamState,
-};
+pub use source::{Reader, Sink, Source, Streams};
+pub use stream::{IncrementalStream, Slice, StreamState};
+
+/// Runs a connector: the whole of its `main`. It reads the process's arguments (`spec`,
+/// `check`, `discover`, `read`, `--help`, `--version`), writes protocol messages to stdout and
+/// everything for people to stderr, and returns the exit status. `--version` shows the
+/// version of the calling package (`CARGO_PKG_VERSION`).
+///
+/// ```no_run
+/// # struct Shop;
+/// # impl tidemark::Source for Shop {
+/// #     const NAME: &'static str = "source-shop";
+/// #     type Config = ();
+/// #     fn streams<'a>(&'a self, _: &'a ()) -> Result<tidemark::Streams<'a>, tidemark::Error> {
+/// #         Ok(tidemark::Streams::new())
+/// #     }
+/// # }
+/// fn main() -> std::process::ExitCode {
+///     tidemark::run!(Shop)
+/// }
+/// ```
+///
+/// Exit status: 0 on success (and for `check`, whatever its outcome), 1 when a stream, the
+/// configuration or the output failed, 2 for a command-line usage error, 143 after SIGTERM
+/// (once everything emitted so far is flushed, with each stream's last safe STATE). To run a
+/// connector with other arguments or output streams, see [`run_with`].
+#[macro_export]
+macro_rules! run {
+    ($source:expr $(,)?) => {
+        $crate::__private::run($source, ::core::env!("CARGO_PKG_VERSION"))
+    };
+}
+
+/// Items that the generated code, the testing kit and tooling around connectors use: the
+/// declared policies of a stream and the reader of saved state.
+///
+/// **Unstable**: not covered by semantic versioning; they may change in any release. A
+/// connector needs none of them.
+pub mod unstable {
+    pub use crate::state::{InputState, parse_stream_state};
+    pub use crate::stream::{CheckpointAt, CheckpointPolicy, OnNull, Order};
+}
 /// Lets a nested `cursor` path reach this struct's fields; see [`Nested`](trait@Nested).
 pub use tidemark_macros::Nested;
 /// Declares a record struct as an incremental stream. See the crate docs of
@@ -179,6 +216,7 @@ pub mod __private {
     pub use ::std::string::String;
 
     pub use crate::cursor::Cursor;
+    pub use crate::entrypoint::run;
     pub use crate::nested::{
         Field, MISSING, Nested, Segment, check_path, check_path_len, field_id, join, join_len,
         resolve, utf8,

@@ -2,7 +2,7 @@
 //! records around them, with secrets masked.
 //!
 //! The runtime installs its subscriber for every command: for the whole process in
-//! [`run`](crate::run), for the calling thread in [`run_with`](crate::run_with) and the testing
+//! [`run!`](crate::run!), for the calling thread in [`run_with`](crate::run_with) and the testing
 //! kit. Events at `INFO` and above are kept; set `TIDEMARK_LOG` to `error`, `warn`, `info`,
 //! `debug` or `trace` to change that.
 

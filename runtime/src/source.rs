@@ -1,7 +1,5 @@
 //! The connector's side of the API: [`Source`], the [`Streams`] it registers and the
-//! [`Records`] sink its readers push records into.
-
-use std::marker::PhantomData;
+//! [`Sink`] sink its readers push records into.
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -21,7 +19,7 @@ use crate::stream::{IncrementalStream, Slice, StreamState};
 /// A source connector: its configuration, its connection check and its streams.
 ///
 /// ```
-/// use tidemark::{Error, Records, Slice, Source, Streams};
+/// use tidemark::{Error, Sink, Slice, Source, Streams};
 ///
 /// #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// struct Config {
@@ -39,15 +37,10 @@ use crate::stream::{IncrementalStream, Slice, StreamState};
 ///
 /// impl Source for Events {
 ///     const NAME: &'static str = "source-events";
-///     const VERSION: &'static str = "1.0.0";
 ///     type Config = Config;
 ///
-///     fn check(&self, _config: &Config) -> Result<(), Error> {
-///         Ok(())
-///     }
-///
 ///     fn streams<'a>(&'a self, config: &'a Config) -> Result<Streams<'a>, Error> {
-///         Ok(Streams::new().stream(move |slice: &Slice<Event>, out: &mut Records<Event>| {
+///         Ok(Streams::new().stream(move |slice: &Slice<Event>, out: &mut Sink<Event>| {
 ///             let first = slice.after().map_or(0, |id| id + 1);
 ///             for id in first..config.count {
 ///                 out.emit(&Event { id })?;
@@ -59,10 +52,9 @@ use crate::stream::{IncrementalStream, Slice, StreamState};
 /// # let _ = Events;
 /// ```
 pub trait Source {
-    /// Connector name, shown by `--help` and `--version`.
+    /// Connector name, shown by `--help` and `--version` (its version is the package's, see
+    /// [`run!`](crate::run!)).
     const NAME: &'static str;
-    /// Connector version, shown by `--version`; usually `env!("CARGO_PKG_VERSION")`.
-    const VERSION: &'static str;
     /// Link to the connector's documentation, put in the SPEC.
     const DOCUMENTATION_URL: Option<&'static str> = None;
 
@@ -72,7 +64,14 @@ pub trait Source {
 
     /// Checks that the configuration works (credentials, reachability). An error becomes a
     /// CONNECTION_STATUS FAILED with the error's message.
-    fn check(&self, config: &Self::Config) -> Result<(), Error>;
+    ///
+    /// `check` has already parsed the config (a config that fails is reported before this is
+    /// called), and builds the streams with [`Source::streams`] after this succeeds. The
+    /// default checks nothing more: override it to try the connection.
+    fn check(&self, config: &Self::Config) -> Result<(), Error> {
+        let _ = config;
+        Ok(())
+    }
 
     /// The streams this source provides, each with its reader, each registered once.
     /// `discover` and `read` call it, and `check` once [`Source::check`] succeeded.
@@ -102,33 +101,21 @@ impl<'a> Streams<'a> {
         }
     }
 
-    /// Registers the stream of record type `S`, read by the closure `reader`.
+    /// Registers the stream of record type `S`, read by `reader`: a closure
+    /// `|slice: &Slice<S>, out: &mut Sink<S>| -> Result<(), Error>`, or a type of your own
+    /// implementing [`Reader`] when the bounds of the range come from the configuration or the
+    /// source at run time.
+    ///
+    /// The runtime calls the reader once per slice (once per window with `step`). The reader
+    /// pushes every record of the slice into the [`Sink`], in ascending cursor order unless the
+    /// stream is declared `order = "unsorted"`, and returns `Err` when it cannot go on (the
+    /// runtime then reports the failure and emits the last safe state).
     ///
     /// Each stream (name and namespace) is registered once: registering it again, with the
     /// same record type or another that declares the same stream, makes every command fail
     /// with [`Error::DuplicateStream`].
-    ///
-    /// The runtime calls `reader` once per slice (once per window with `step`). The reader
-    /// pushes every record of the slice into the [`Records`] sink, in ascending cursor order
-    /// unless the stream is declared `order = "unsorted"`, and returns `Err` when it cannot go
-    /// on (the runtime then reports the failure and emits the last safe state).
     #[must_use]
-    pub fn stream<S, F>(self, reader: F) -> Self
-    where
-        S: IncrementalStream + 'a,
-        F: FnMut(&Slice<'_, S>, &mut Records<'_, S>) -> Result<(), Error> + 'a,
-    {
-        self.reader(FnReader {
-            read: reader,
-            _stream: PhantomData::<fn(&S)>,
-        })
-    }
-
-    /// Registers the stream of record type `S`, read by a [`Reader`]: use this when the
-    /// reader supplies a start or an end bound at run time. Each stream is registered once, as
-    /// with [`Streams::stream`].
-    #[must_use]
-    pub fn reader<S, R>(mut self, reader: R) -> Self
+    pub fn stream<S, R>(mut self, reader: R) -> Self
     where
         S: IncrementalStream + 'a,
         R: Reader<S> + 'a,
@@ -173,7 +160,7 @@ impl<'a> Streams<'a> {
 /// source at run time:
 ///
 /// ```
-/// use tidemark::{Error, Reader, Records, Slice};
+/// use tidemark::{Error, Reader, Sink, Slice};
 ///
 /// #[derive(serde::Serialize, schemars::JsonSchema)]
 /// #[tidemark::incremental_stream(cursor = "id", step = 1000)]
@@ -188,7 +175,7 @@ impl<'a> Streams<'a> {
 /// }
 ///
 /// impl Reader<Customer> for Customers {
-///     fn read(&mut self, slice: &Slice<Customer>, out: &mut Records<Customer>) -> Result<(), Error> {
+///     fn read(&mut self, slice: &Slice<Customer>, out: &mut Sink<Customer>) -> Result<(), Error> {
 ///         // `lower < id <= upper`; the first window of a first sync includes `first_id`.
 ///         let from = slice.after().map_or(self.first_id, |id| id + 1);
 ///         let until = slice.until().copied().unwrap_or(self.max_id);
@@ -214,7 +201,7 @@ pub trait Reader<S: IncrementalStream> {
     /// # Errors
     ///
     /// Whatever stops the stream: the runtime reports it with the error's failure type.
-    fn read(&mut self, slice: &Slice<'_, S>, out: &mut Records<'_, S>) -> Result<(), Error>;
+    fn read(&mut self, slice: &Slice<'_, S>, out: &mut Sink<'_, S>) -> Result<(), Error>;
 
     /// The lower bound of a sync without saved state, overriding the declared `start` (for
     /// example a start date from the configuration); with `lookback`, also the floor a sync
@@ -241,28 +228,23 @@ pub trait Reader<S: IncrementalStream> {
     }
 }
 
-/// A closure as a [`Reader`].
-struct FnReader<S, F> {
-    read: F,
-    _stream: PhantomData<fn(&S)>,
-}
-
-impl<S, F> Reader<S> for FnReader<S, F>
+/// A closure is a [`Reader`] that only reads: `|slice: &Slice<S>, out: &mut Sink<S>| { .. }`.
+impl<S, F> Reader<S> for F
 where
     S: IncrementalStream,
-    F: FnMut(&Slice<'_, S>, &mut Records<'_, S>) -> Result<(), Error>,
+    F: FnMut(&Slice<'_, S>, &mut Sink<'_, S>) -> Result<(), Error>,
 {
-    fn read(&mut self, slice: &Slice<'_, S>, out: &mut Records<'_, S>) -> Result<(), Error> {
-        (self.read)(slice, out)
+    fn read(&mut self, slice: &Slice<'_, S>, out: &mut Sink<'_, S>) -> Result<(), Error> {
+        self(slice, out)
     }
 }
 
 /// The sink a reader pushes records into.
-pub struct Records<'r, S: IncrementalStream> {
+pub struct Sink<'r, S: IncrementalStream> {
     sink: &'r mut (dyn RecordSink<S> + 'r),
 }
 
-impl<S: IncrementalStream> Records<'_, S> {
+impl<S: IncrementalStream> Sink<'_, S> {
     /// Emits one record.
     ///
     /// Records outside the slice are dropped silently: at or below the resume point they were
@@ -309,7 +291,7 @@ impl<S: IncrementalStream> Records<'_, S> {
     }
 }
 
-/// Object-safe face of a stream run, so `Records` does not carry the output's lifetime.
+/// Object-safe face of a stream run, so `Sink` does not carry the output's lifetime.
 trait RecordSink<S: IncrementalStream> {
     fn emit(&mut self, record: &S) -> Result<(), Error>;
     fn estimate(&mut self, rows: u64) -> Result<(), Error>;
@@ -418,7 +400,7 @@ where
                 message: panic_message(payload.as_ref()),
             })
         });
-        // An error from `Records::emit` wins over what the reader made of it.
+        // An error from `Sink::emit` wins over what the reader made of it.
         let result = match run.failed.take() {
             Some(error) => Err(error),
             None => result,
@@ -496,7 +478,7 @@ fn read_slice<S: IncrementalStream>(
             stream: run.descriptor.to_string(),
         });
     }
-    reader.read(slice, &mut Records { sink: run })?;
+    reader.read(slice, &mut Sink { sink: run })?;
     match run.failed.take() {
         Some(error) => Err(error),
         None => Ok(()),

@@ -53,10 +53,10 @@ pub trait IncrementalStream: Serialize {
     /// The JSON Schema of the record, as shown by `discover`.
     fn json_schema() -> Value;
 
-    /// The `start` bound, used when there is no saved state: `None` when not declared, an error
+    /// The declared `start` bound, used when there is no saved state: `None` when not declared, an error
     /// message when the declared value does not fit the cursor type.
     #[must_use]
-    fn start() -> Option<Result<Self::Cursor, String>> {
+    fn declared_start() -> Option<Result<Self::Cursor, String>> {
         None
     }
 

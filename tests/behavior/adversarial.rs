@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::{Value, json};
 use tidemark::protocol::StreamStatus;
 use tidemark::testing::{self, CrashTest, Output, incremental_catalog};
-use tidemark::{Error, Records, Slice, Source, Streams};
+use tidemark::{Error, Sink, Slice, Source, Streams};
 
 use crate::support::NoConfig;
 use crate::table::{Table, TableSource, column, states};
@@ -222,15 +222,10 @@ struct Exploding;
 
 impl Source for Exploding {
     const NAME: &'static str = "source-exploding";
-    const VERSION: &'static str = "0.0.1";
     type Config = NoConfig;
 
-    fn check(&self, _config: &NoConfig) -> Result<(), Error> {
-        Ok(())
-    }
-
     fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
-        Ok(Streams::new().reader(ExplodingReader))
+        Ok(Streams::new().stream(ExplodingReader))
     }
 }
 
@@ -240,7 +235,7 @@ impl tidemark::Reader<Bounded> for ExplodingReader {
     fn read(
         &mut self,
         slice: &Slice<'_, Bounded>,
-        out: &mut Records<'_, Bounded>,
+        out: &mut Sink<'_, Bounded>,
     ) -> Result<(), Error> {
         use tidemark::StreamState as _;
         let fresh = slice.state().watermark().is_none();

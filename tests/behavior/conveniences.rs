@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use tidemark::protocol::{LogLevel, Message, TraceType};
 use tidemark::testing::{self, Output, incremental_catalog};
-use tidemark::{Error, Records, Secret, Slice, Source, Streams};
+use tidemark::{Error, Secret, Sink, Slice, Source, Streams};
 
 use crate::protocol_schema::{assert_valid, validators};
 use crate::support::{first_error, temp_file};
@@ -31,7 +31,6 @@ struct Api;
 
 impl Source for Api {
     const NAME: &'static str = "source-api";
-    const VERSION: &'static str = "0.0.1";
     type Config = ApiConfig;
 
     fn check(&self, config: &ApiConfig) -> Result<(), Error> {
@@ -43,7 +42,7 @@ impl Source for Api {
 
     fn streams<'a>(&'a self, config: &'a ApiConfig) -> Result<Streams<'a>, Error> {
         Ok(
-            Streams::new().stream(move |_slice: &Slice<Ticket>, out: &mut Records<Ticket>| {
+            Streams::new().stream(move |_slice: &Slice<Ticket>, out: &mut Sink<Ticket>| {
                 out.estimate(config.tickets)?;
                 tracing::info!(key = config.api_key.expose().as_str(), "fetching tickets");
                 for id in 1..=config.tickets {

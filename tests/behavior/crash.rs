@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use tidemark::testing::{CrashTest, incremental_catalog};
-use tidemark::{Error, Records, Slice, Source, Streams};
+use tidemark::{Error, Sink, Slice, Source, Streams};
 
 use crate::orders_fixture::{OrdersSource, paths};
 use crate::support::{NoConfig, Script, Scripted, catalog};
@@ -82,16 +82,11 @@ struct SkipsOnResume;
 
 impl Source for SkipsOnResume {
     const NAME: &'static str = "source-broken";
-    const VERSION: &'static str = "0.0.1";
     type Config = NoConfig;
-
-    fn check(&self, _config: &NoConfig) -> Result<(), Error> {
-        Ok(())
-    }
 
     fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
         Ok(
-            Streams::new().stream(|slice: &Slice<Item>, out: &mut Records<Item>| {
+            Streams::new().stream(|slice: &Slice<Item>, out: &mut Sink<Item>| {
                 let first = slice.after().map_or(1, |id| id + 2);
                 for id in first..=6 {
                     out.emit(&Item { id })?;

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use tidemark::protocol::{FailureType, TraceType};
 use tidemark::testing::{self, Output};
-use tidemark::{Error, Records, Slice, Source, Streams};
+use tidemark::{Error, Sink, Slice, Source, Streams};
 
 use crate::support::{NoConfig, first_error, temp_file};
 
@@ -38,18 +38,13 @@ enum Registration {
 
 struct Shop(Registration);
 
-fn read_orders(_slice: &Slice<Order>, out: &mut Records<Order>) -> Result<(), Error> {
+fn read_orders(_slice: &Slice<Order>, out: &mut Sink<Order>) -> Result<(), Error> {
     out.emit(&Order { id: 1 })
 }
 
 impl Source for Shop {
     const NAME: &'static str = "source-shop";
-    const VERSION: &'static str = "0.0.1";
     type Config = NoConfig;
-
-    fn check(&self, _config: &NoConfig) -> Result<(), Error> {
-        Ok(())
-    }
 
     fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
         let streams = Streams::new().stream(read_orders);
@@ -57,15 +52,15 @@ impl Source for Shop {
             Registration::Once => streams,
             Registration::SameTypeTwice => streams.stream(read_orders),
             Registration::TwoTypesOneStream => {
-                streams.stream(|_slice: &Slice<OrderV2>, out: &mut Records<OrderV2>| {
+                streams.stream(|_slice: &Slice<OrderV2>, out: &mut Sink<OrderV2>| {
                     out.emit(&OrderV2 { id: 1 })
                 })
             }
-            Registration::SameNameOtherNamespace => streams.stream(
-                |_slice: &Slice<PlainOrder>, out: &mut Records<PlainOrder>| {
+            Registration::SameNameOtherNamespace => {
+                streams.stream(|_slice: &Slice<PlainOrder>, out: &mut Sink<PlainOrder>| {
                     out.emit(&PlainOrder { id: 1 })
-                },
-            ),
+                })
+            }
         })
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use tidemark::testing;
-use tidemark::{Error, Records, Slice, Source, Streams};
+use tidemark::{Error, Sink, Slice, Source, Streams};
 
 use crate::support::NoConfig;
 
@@ -33,16 +33,11 @@ fn now_millis() -> i64 {
 
 impl Source for Slow {
     const NAME: &'static str = "source-slow";
-    const VERSION: &'static str = "0.0.1";
     type Config = NoConfig;
-
-    fn check(&self, _config: &NoConfig) -> Result<(), Error> {
-        Ok(())
-    }
 
     fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
         Ok(
-            Streams::new().stream(move |_slice: &Slice<Tick>, out: &mut Records<Tick>| {
+            Streams::new().stream(move |_slice: &Slice<Tick>, out: &mut Sink<Tick>| {
                 for id in 1..=RECORDS {
                     if id > 1 {
                         // Half the pauses with the runtime's wait, half with a plain sleep.

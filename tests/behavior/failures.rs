@@ -170,7 +170,7 @@ fn a_stream_missing_from_the_source_fails_alone() {
 mod unordered_source {
     use serde_json::json;
     use tidemark::testing::{self, incremental_catalog};
-    use tidemark::{Error, Records, Slice, Source, Streams};
+    use tidemark::{Error, Sink, Slice, Source, Streams};
 
     use crate::support::NoConfig;
 
@@ -184,16 +184,11 @@ mod unordered_source {
 
     impl Source for Pages {
         const NAME: &'static str = "source-pages";
-        const VERSION: &'static str = "0.0.1";
         type Config = NoConfig;
-
-        fn check(&self, _config: &NoConfig) -> Result<(), Error> {
-            Ok(())
-        }
 
         fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
             Ok(
-                Streams::new().stream(|_slice: &Slice<Row>, out: &mut Records<Row>| {
+                Streams::new().stream(|_slice: &Slice<Row>, out: &mut Sink<Row>| {
                     for n in [1, 2, 3] {
                         out.emit(&Row { n })?;
                     }

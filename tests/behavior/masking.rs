@@ -6,7 +6,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{Deserialize, Deserializer, Error as _, Unexpected};
 use serde_json::{Value, json};
 use tidemark::testing::{self, Output};
-use tidemark::{Error, Records, Secret, Slice, Source, Streams};
+use tidemark::{Error, Secret, Sink, Slice, Source, Streams};
 
 use crate::support::temp_file;
 
@@ -78,7 +78,6 @@ struct Vault;
 
 impl Source for Vault {
     const NAME: &'static str = "source-vault";
-    const VERSION: &'static str = "0.0.1";
     type Config = VaultConfig;
 
     fn check(&self, config: &VaultConfig) -> Result<(), Error> {
@@ -89,8 +88,8 @@ impl Source for Vault {
     }
 
     fn streams<'a>(&'a self, config: &'a VaultConfig) -> Result<Streams<'a>, Error> {
-        Ok(Streams::new().stream(
-            move |_slice: &Slice<Document>, out: &mut Records<Document>| {
+        Ok(
+            Streams::new().stream(move |_slice: &Slice<Document>, out: &mut Sink<Document>| {
                 let key = config.api_key.expose();
                 let body = json!({"error": "expired", "key": key}).to_string();
                 tracing::info!(key = %key, "calling the API");
@@ -99,8 +98,8 @@ impl Source for Vault {
                 out.emit(&Document { id: 1 })?;
                 Err(Error::system(format!("GET /documents answered {body}"))
                     .with_source(std::io::Error::other(format!("token {key:?} expired"))))
-            },
-        ))
+            }),
+        )
     }
 }
 

@@ -3,7 +3,7 @@
 use serde_json::json;
 use tidemark::protocol::{FailureType, StreamStatus};
 use tidemark::testing::{self, incremental_catalog};
-use tidemark::{Error, Records, Slice, Source, Streams};
+use tidemark::{Error, Sink, Slice, Source, Streams};
 
 use crate::support::{NoConfig, first_error};
 use crate::table::states;
@@ -44,16 +44,11 @@ struct Panicky {
 
 impl Source for Panicky {
     const NAME: &'static str = "source-panicky";
-    const VERSION: &'static str = "0.0.1";
     type Config = NoConfig;
-
-    fn check(&self, _config: &NoConfig) -> Result<(), Error> {
-        Ok(())
-    }
 
     fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
         Ok(Streams::new()
-            .stream(move |_slice: &Slice<Fragile>, out: &mut Records<Fragile>| {
+            .stream(move |_slice: &Slice<Fragile>, out: &mut Sink<Fragile>| {
                 for id in 1..=10 {
                     assert!(
                         Some(id) != self.panic_after.map(|n| n + 1),
@@ -63,7 +58,7 @@ impl Source for Panicky {
                 }
                 Ok(())
             })
-            .stream(|_slice: &Slice<Steady>, out: &mut Records<Steady>| {
+            .stream(|_slice: &Slice<Steady>, out: &mut Sink<Steady>| {
                 for id in 1..=3 {
                     out.emit(&Steady { id })?;
                 }

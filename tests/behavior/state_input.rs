@@ -4,7 +4,7 @@
 use serde_json::json;
 use tidemark::protocol::{FailureType, Message};
 use tidemark::testing::{self, Output};
-use tidemark::{Error, Records, Slice, Source, Streams};
+use tidemark::{Error, Sink, Slice, Source, Streams};
 
 use crate::support::{NoConfig, Script, ids, read, read_files, read_files_of};
 
@@ -52,16 +52,11 @@ struct Wide;
 
 impl Source for Wide {
     const NAME: &'static str = "source-wide";
-    const VERSION: &'static str = "0.0.1";
     type Config = NoConfig;
-
-    fn check(&self, _config: &NoConfig) -> Result<(), Error> {
-        Ok(())
-    }
 
     fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
         Ok(Streams::new()
-            .stream(|slice: &Slice<Big>, out: &mut Records<Big>| {
+            .stream(|slice: &Slice<Big>, out: &mut Sink<Big>| {
                 for n in BIG {
                     if slice.after().is_none_or(|&after| n > after) {
                         out.emit(&Big { n })?;
@@ -69,7 +64,7 @@ impl Source for Wide {
                 }
                 Ok(())
             })
-            .stream(|slice: &Slice<Low>, out: &mut Records<Low>| {
+            .stream(|slice: &Slice<Low>, out: &mut Sink<Low>| {
                 for n in LOW {
                     if slice.after().is_none_or(|&after| n > after) {
                         out.emit(&Low { n })?;
@@ -77,7 +72,7 @@ impl Source for Wide {
                 }
                 Ok(())
             })
-            .stream(|slice: &Slice<Entry>, out: &mut Records<Entry>| {
+            .stream(|slice: &Slice<Entry>, out: &mut Sink<Entry>| {
                 for ts in 1..=4 {
                     if slice.after().is_none_or(|&after| ts > after) {
                         out.emit(&Entry { ts })?;

@@ -5,7 +5,7 @@ use std::cell::Cell;
 use serde_json::{Value, json};
 use tidemark::protocol::{Message, StateMessage, TraceType};
 use tidemark::testing::{self, Output};
-use tidemark::{Error, Records, Slice, Source, Streams};
+use tidemark::{Error, Sink, Slice, Source, Streams};
 
 /// A record of the `events` stream: checkpoint every 2 records.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -69,17 +69,12 @@ impl Scripted {
 
 impl Source for Scripted {
     const NAME: &'static str = "source-scripted";
-    const VERSION: &'static str = "0.0.1";
     type Config = NoConfig;
-
-    fn check(&self, _config: &NoConfig) -> Result<(), Error> {
-        Ok(())
-    }
 
     fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
         let script = &self.script;
         Ok(Streams::new()
-            .stream(move |slice: &Slice<Event>, out: &mut Records<Event>| {
+            .stream(move |slice: &Slice<Event>, out: &mut Sink<Event>| {
                 self.calls.set(self.calls.get() + 1);
                 let wanted = |ts: u64| match slice.after() {
                     None => true,
@@ -99,14 +94,14 @@ impl Source for Scripted {
                 }
                 Ok(())
             })
-            .stream(move |slice: &Slice<Note>, out: &mut Records<Note>| {
+            .stream(move |slice: &Slice<Note>, out: &mut Sink<Note>| {
                 let first = slice.after().map_or(1, |id| id + 1);
                 for id in first..=script.notes {
                     out.emit(&Note { id })?;
                 }
                 Ok(())
             })
-            .stream(move |slice: &Slice<Audit>, out: &mut Records<Audit>| {
+            .stream(move |slice: &Slice<Audit>, out: &mut Sink<Audit>| {
                 for &ts in &script.audits {
                     if slice.after().is_none_or(|&after| ts > after) {
                         out.emit(&Audit { ts })?;

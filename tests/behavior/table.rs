@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use serde_json::{Value, json};
 use tidemark::testing::{self, Output};
-use tidemark::{Error, IncrementalStream, Reader, Records, Slice, Source, Streams};
+use tidemark::{Error, IncrementalStream, Reader, Sink, Slice, Source, Streams};
 
 use crate::support::NoConfig;
 
@@ -72,7 +72,7 @@ impl<S> Reader<S> for TableReader<'_, S>
 where
     S: IncrementalStream + Clone,
 {
-    fn read(&mut self, slice: &Slice<'_, S>, out: &mut Records<'_, S>) -> Result<(), Error> {
+    fn read(&mut self, slice: &Slice<'_, S>, out: &mut Sink<'_, S>) -> Result<(), Error> {
         self.slices
             .borrow_mut()
             .push(format!("{:?}..{:?}", slice.lower(), slice.upper()));
@@ -108,15 +108,10 @@ where
 
 impl<S: IncrementalStream + Clone + 'static> Source for TableSource<S> {
     const NAME: &'static str = "source-table";
-    const VERSION: &'static str = "0.0.1";
     type Config = NoConfig;
 
-    fn check(&self, _config: &NoConfig) -> Result<(), Error> {
-        Ok(())
-    }
-
     fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
-        Ok(Streams::new().reader(TableReader {
+        Ok(Streams::new().stream(TableReader {
             table: &self.table,
             returned: 0,
             slices: Rc::clone(&self.slices),

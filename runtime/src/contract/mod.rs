@@ -109,7 +109,7 @@ impl<S: IncrementalStream> Declaration for Declared<S> {
     }
 
     fn start(&self) -> Option<Result<S::Cursor, String>> {
-        S::start()
+        S::declared_start()
     }
 }
 

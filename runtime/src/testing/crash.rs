@@ -30,7 +30,7 @@ use crate::state::InputState;
 /// The source must be deterministic: the same state gives the same records.
 ///
 /// ```
-/// # use tidemark::{Error, Records, Slice, Source, Streams};
+/// # use tidemark::{Error, Sink, Slice, Source, Streams};
 /// # #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// # struct Config { count: u64 }
 /// # #[derive(serde::Serialize, schemars::JsonSchema)]
@@ -39,11 +39,9 @@ use crate::state::InputState;
 /// # struct Events;
 /// # impl Source for Events {
 /// #     const NAME: &'static str = "source-events";
-/// #     const VERSION: &'static str = "1.0.0";
 /// #     type Config = Config;
-/// #     fn check(&self, _: &Config) -> Result<(), Error> { Ok(()) }
 /// #     fn streams<'a>(&'a self, config: &'a Config) -> Result<Streams<'a>, Error> {
-/// #         Ok(Streams::new().stream(move |slice: &Slice<Event>, out: &mut Records<Event>| {
+/// #         Ok(Streams::new().stream(move |slice: &Slice<Event>, out: &mut Sink<Event>| {
 /// #             for id in slice.after().map_or(0, |id| id + 1)..config.count { out.emit(&Event { id })?; }
 /// #             Ok(())
 /// #         }))

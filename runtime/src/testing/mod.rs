@@ -1,7 +1,7 @@
 //! Running a connector in-process from its own tests.
 //!
 //! ```
-//! # use tidemark::{Error, Records, Slice, Source, Streams};
+//! # use tidemark::{Error, Sink, Slice, Source, Streams};
 //! # #[derive(serde::Deserialize, schemars::JsonSchema)]
 //! # struct Config { count: u64 }
 //! # #[derive(serde::Serialize, schemars::JsonSchema)]
@@ -10,11 +10,9 @@
 //! # struct Events;
 //! # impl Source for Events {
 //! #     const NAME: &'static str = "source-events";
-//! #     const VERSION: &'static str = "1.0.0";
 //! #     type Config = Config;
-//! #     fn check(&self, _: &Config) -> Result<(), Error> { Ok(()) }
 //! #     fn streams<'a>(&'a self, config: &'a Config) -> Result<Streams<'a>, Error> {
-//! #         Ok(Streams::new().stream(move |slice: &Slice<Event>, out: &mut Records<Event>| {
+//! #         Ok(Streams::new().stream(move |slice: &Slice<Event>, out: &mut Sink<Event>| {
 //! #             for id in slice.after().map_or(0, |id| id + 1)..config.count { out.emit(&Event { id })?; }
 //! #             Ok(())
 //! #         }))
@@ -172,12 +170,13 @@ impl Output {
     }
 }
 
-/// Runs the connector's command line in-process: `args` without the program name.
+/// Runs the connector's command line in-process: `args` without the program name. `--version`
+/// shows `0.0.0`.
 pub fn run<S: Source>(source: &S, args: &[&str]) -> Output {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     let command_line = std::iter::once(S::NAME).chain(args.iter().copied());
-    let code = entrypoint::run_with(source, command_line, &mut stdout, &mut stderr);
+    let code = entrypoint::run_with(source, "0.0.0", command_line, &mut stdout, &mut stderr);
     Output::new(code, stdout, &stderr)
 }
 

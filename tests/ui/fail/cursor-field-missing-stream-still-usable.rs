@@ -1,4 +1,4 @@
-use tidemark::{Records, Slice};
+use tidemark::{Sink, Slice};
 
 #[derive(serde::Serialize, schemars::JsonSchema)]
 #[tidemark::incremental_stream(cursor = "updatedat")]
@@ -8,7 +8,7 @@ struct Order {
 }
 
 /// A reader written for the cursor the author meant.
-fn read(slice: &Slice<Order>, out: &mut Records<Order>) -> Result<(), tidemark::Error> {
+fn read(slice: &Slice<Order>, out: &mut Sink<Order>) -> Result<(), tidemark::Error> {
     let after: Option<&chrono::DateTime<chrono::Utc>> = slice.after();
     let updated_at = after.copied().unwrap_or(chrono::DateTime::UNIX_EPOCH);
     out.emit(&Order { id: 1, updated_at })

@@ -1,4 +1,5 @@
-use tidemark::{CheckpointAt, CheckpointPolicy, IncrementalStream};
+use tidemark::IncrementalStream;
+use tidemark::unstable::{CheckpointAt, CheckpointPolicy};
 
 #[derive(serde::Serialize, schemars::JsonSchema)]
 #[tidemark::incremental_stream(

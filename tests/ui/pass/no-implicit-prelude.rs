@@ -91,7 +91,7 @@ use streams::{Daily, DailyState, Event, Invoice, InvoiceState, Line, LineState};
 fn main() {
     assert_eq!(Invoice::STEP, Some("P1D"));
     assert_eq!(Invoice::LOOKBACK, Some("PT1H"));
-    assert!(matches!(Invoice::start(), Some(Ok(_))));
+    assert!(matches!(Invoice::declared_start(), Some(Ok(_))));
     let mut state = InvoiceState::default();
     state.set_updated_at(chrono::DateTime::UNIX_EPOCH);
     assert_eq!(
@@ -126,7 +126,7 @@ fn main() {
     assert!(state.day().is_some());
 
     assert_eq!(<Event<()>>::window_bound(&0, 3), Some(300));
-    assert_eq!(<Event<()>>::start(), Some(Ok(0)));
+    assert_eq!(<Event<()>>::declared_start(), Some(Ok(0)));
     let event = Event {
         seq: 4,
         payload: (),

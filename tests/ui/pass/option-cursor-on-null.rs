@@ -1,5 +1,6 @@
 use chrono::{DateTime, TimeZone as _, Utc};
-use tidemark::{IncrementalStream, OnNull, StreamState};
+use tidemark::unstable::OnNull;
+use tidemark::{IncrementalStream, StreamState};
 
 #[derive(serde::Serialize, schemars::JsonSchema)]
 #[tidemark::incremental_stream(cursor = "updated_at", on_null = "emit")]

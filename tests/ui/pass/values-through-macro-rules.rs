@@ -24,7 +24,7 @@ stream!(Invoice, "updated_at", "P1D", "2024-01-01", "PT1H");
 
 fn main() {
     assert_eq!(Event::STEP, Some("10"));
-    assert_eq!(Event::start(), Some(Ok(1)));
+    assert_eq!(Event::declared_start(), Some(Ok(1)));
     assert_eq!(Event::window_bound(&1, 2), Some(21));
     assert_eq!(
         Event::resume_bound(&7),
@@ -34,7 +34,7 @@ fn main() {
     let midnight = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
         .unwrap()
         .to_utc();
-    assert_eq!(Invoice::start(), Some(Ok(midnight)));
+    assert_eq!(Invoice::declared_start(), Some(Ok(midnight)));
     assert_eq!(
         Invoice::resume_bound(&midnight),
         std::ops::Bound::Excluded(midnight - chrono::TimeDelta::hours(1))

@@ -1,7 +1,8 @@
 use std::ops::Bound;
 
 use chrono::{DateTime, NaiveDate, TimeZone as _, Utc};
-use tidemark::{IncrementalStream, Order};
+use tidemark::IncrementalStream;
+use tidemark::unstable::Order;
 
 #[derive(serde::Serialize, schemars::JsonSchema)]
 #[tidemark::incremental_stream(
@@ -45,7 +46,7 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 fn main() {
     assert_eq!(Invoice::STEP, Some("P1D"));
     assert_eq!(Invoice::LOOKBACK, Some("PT1H"));
-    assert_eq!(Invoice::start(), Some(Ok(utc(2024, 1, 1, 0))));
+    assert_eq!(Invoice::declared_start(), Some(Ok(utc(2024, 1, 1, 0))));
     assert_eq!(
         Invoice::window_bound(&utc(2024, 1, 1, 0), 3),
         Some(utc(2024, 1, 4, 0))
@@ -57,13 +58,13 @@ fn main() {
 
     assert_eq!(Event::STEP, Some("1000"));
     assert_eq!(Event::LOOKBACK, None);
-    assert_eq!(Event::start(), Some(Ok(1)));
+    assert_eq!(Event::declared_start(), Some(Ok(1)));
     assert_eq!(Event::window_bound(&1, 2), Some(2001));
     assert_eq!(Event::window_bound(&u64::MAX, 1), None);
     assert_eq!(Event::resume_bound(&5), Bound::Excluded(5));
 
     assert_eq!(DailyTotal::STEP, Some("P1M"));
-    assert_eq!(DailyTotal::start(), Some(Ok(date(2024, 1, 1))));
+    assert_eq!(DailyTotal::declared_start(), Some(Ok(date(2024, 1, 1))));
     // Calendar months, counted from the origin: no drift after February.
     assert_eq!(
         DailyTotal::window_bound(&date(2024, 1, 31), 1),
@@ -76,6 +77,6 @@ fn main() {
 
     assert_eq!(Shipment::ORDER, Order::Unsorted);
     assert_eq!(Shipment::STEP, Some("P1D"));
-    assert_eq!(Shipment::start(), None);
+    assert_eq!(Shipment::declared_start(), None);
     assert_eq!(Invoice::ORDER, Order::Asc);
 }
