@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Side by side, in one sitting and interleaved: the `orders` example, `raw_limit` (plain
 serde_json writing the same bytes) and, when its virtual environment exists, the Python CDK
-source, all from ../shared/bench. Checks first that they emit the same record data
-(compare_records.py), then prints median wall times and paired ratios. Standard library only.
+source, all from ../shared/bench (or $TIDEMARK_SHARED/bench). Checks first that they emit the
+same record data (compare_records.py), then prints median wall times and paired ratios.
+Standard library only.
 
     cargo build --release --example orders
     python3 benches/compare.py                            # N = 1,000,000, 7 rounds
@@ -20,7 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT.parent / "shared" / "bench"
+# The project's shared directory: `../shared` beside the checkout, or the one TIDEMARK_SHARED names.
+SHARED = Path(os.environ["TIDEMARK_SHARED"]) if "TIDEMARK_SHARED" in os.environ else ROOT.parent / "shared"
+BENCH = SHARED / "bench"
 ORDERS = ROOT / "target" / "release" / "examples" / "orders"
 CATALOG = ROOT / "examples" / "orders" / "catalog.json"
 RAW_TARGET = ROOT / "target" / "raw-limit"
@@ -58,7 +61,10 @@ def main():
     if not ORDERS.exists():
         sys.exit(f"{ORDERS} is missing: cargo build --release --example orders")
     if not BENCH.exists():
-        sys.exit(f"{BENCH} is missing")
+        sys.exit(
+            f"{BENCH.resolve()} is missing: the bench files are read from the shared directory's "
+            "bench/ (`../shared` beside the checkout, or the directory TIDEMARK_SHARED names)"
+        )
     subprocess.run(
         ["cargo", "build", "--release", "--quiet"],
         cwd=BENCH / "raw_limit", env={**os.environ, "CARGO_TARGET_DIR": str(RAW_TARGET)}, check=True,

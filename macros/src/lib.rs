@@ -1,4 +1,4 @@
-//! The `#[incremental_stream]` attribute of [tidemark](https://docs.rs/tidemark).
+//! The `#[incremental_stream]` attribute of [tidemark-cdk](https://docs.rs/tidemark-cdk).
 //!
 //! Use it through `tidemark::incremental_stream`; the runtime crate re-exports it and documents
 //! the generated items. The pipeline is parse (`args`, `ast`), validate (`validate`),

@@ -122,6 +122,9 @@
 //! `read --config F --catalog F [--state F]`, `--help`, `--version`. stdout carries only
 //! protocol messages, one JSON object per line.
 
+// docs.rs builds with `--cfg docsrs` (on nightly) to mark items of optional features.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod contract;
 mod cursor;
 mod emitter;
@@ -201,6 +204,7 @@ pub use serde;
 pub use serde_json;
 /// The `time` crate, whose `OffsetDateTime` and `Date` are cursors with the `time` feature.
 #[cfg(feature = "time")]
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 pub use time;
 
 /// Paths used by the code `#[incremental_stream]` generates. Not public API.

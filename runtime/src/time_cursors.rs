@@ -36,6 +36,7 @@ fn date_from_chrono(value: NaiveDate) -> Option<TimeDate> {
 }
 
 /// A UTC instant; values with another offset compare by instant and are saved in UTC.
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 impl Cursor for OffsetDateTime {
     /// One nanosecond before the sync started.
     fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
@@ -57,6 +58,7 @@ impl Cursor for OffsetDateTime {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 impl Cursor for TimeDate {
     /// The day before the sync started (UTC).
     fn upper_cap(sync_started: DateTime<Utc>) -> Option<Self> {
@@ -64,6 +66,7 @@ impl Cursor for TimeDate {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 impl Step<DatePeriod> for OffsetDateTime {
     fn forward(&self, distance: &DatePeriod, times: u64) -> Option<Self> {
         from_chrono(to_chrono(self)?.forward(distance, times)?)
@@ -74,6 +77,7 @@ impl Step<DatePeriod> for OffsetDateTime {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 impl Step<Period> for OffsetDateTime {
     fn forward(&self, distance: &Period, times: u64) -> Option<Self> {
         from_chrono(to_chrono(self)?.forward(distance, times)?)
@@ -84,6 +88,7 @@ impl Step<Period> for OffsetDateTime {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 impl Step<DatePeriod> for TimeDate {
     fn forward(&self, distance: &DatePeriod, times: u64) -> Option<Self> {
         date_from_chrono(date_to_chrono(*self)?.forward(distance, times)?)
@@ -94,6 +99,7 @@ impl Step<DatePeriod> for TimeDate {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 impl Start<Timestamp> for OffsetDateTime {
     fn start(literal: &Timestamp) -> Option<Self> {
         from_chrono(literal.to_chrono()?)
@@ -101,12 +107,14 @@ impl Start<Timestamp> for OffsetDateTime {
 }
 
 /// Midnight UTC of the date.
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 impl Start<Date> for OffsetDateTime {
     fn start(literal: &Date) -> Option<Self> {
         from_chrono(<DateTime<Utc> as Start<Date>>::start(literal)?)
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 impl Start<Date> for TimeDate {
     fn start(literal: &Date) -> Option<Self> {
         date_from_chrono(literal.to_chrono()?)

@@ -20,6 +20,7 @@ mod orders_fixture;
 mod panics;
 mod props;
 mod protocol_schema;
+mod shared;
 mod sqlite_orders;
 mod state_forms;
 mod state_input;

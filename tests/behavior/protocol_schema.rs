@@ -1,8 +1,6 @@
 //! Every message the connectors print validates against the official Airbyte protocol schema
-//! (read from `../shared/protocol`), both as published and with unknown fields forbidden, so a
-//! misspelt field cannot hide behind `additionalProperties: true`.
-
-use std::path::Path;
+//! (read from the shared directory's `protocol/`), both as published and with unknown fields
+//! forbidden, so a misspelt field cannot hide behind `additionalProperties: true`.
 
 use serde_json::{Value, json};
 
@@ -11,18 +9,11 @@ use crate::support::{Script, Scripted};
 use tidemark::testing;
 
 /// Validators for `AirbyteMessage`: as published, and strict.
-pub(crate) fn validators() -> Option<(jsonschema::Validator, jsonschema::Validator)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/protocol/airbyte_protocol.schema.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{} is missing: CI must have ../shared",
-            path.display()
-        );
-        eprintln!("skipped: {} is not present", path.display());
-        return None;
-    };
+pub(crate) fn validators() -> (jsonschema::Validator, jsonschema::Validator) {
+    let text = crate::shared::read(
+        "protocol/airbyte_protocol.schema.json",
+        "the Airbyte protocol schema",
+    );
     let schema: Value = serde_json::from_str(&text).expect("the protocol schema is JSON");
     let definitions = schema["definitions"].clone();
     let message = |definitions: Value| {
@@ -39,7 +30,7 @@ pub(crate) fn validators() -> Option<(jsonschema::Validator, jsonschema::Validat
             definition["additionalProperties"] = json!(false);
         }
     }
-    Some((message(definitions), message(strict)))
+    (message(definitions), message(strict))
 }
 
 pub(crate) fn assert_valid(
@@ -61,9 +52,7 @@ pub(crate) fn assert_valid(
 
 #[test]
 fn every_message_of_every_command_validates_against_the_protocol_schema() {
-    let Some(validators) = validators() else {
-        return;
-    };
+    let validators = validators();
     let (config, catalog) = orders_fixture::paths();
     let bad_config = crate::support::temp_file("config.json", r#"{"count": "many"}"#);
     let negative = crate::support::temp_file("config.json", r#"{"count": -1}"#);
