@@ -134,6 +134,8 @@ mod logging;
 mod nested;
 pub mod protocol;
 pub mod rfc3339;
+#[cfg(any(test, not(feature = "jsonschema")))]
+mod schema_check;
 mod secret;
 mod source;
 pub mod state;
