@@ -123,6 +123,7 @@
 //! `read --config F --catalog F [--state F]`, `--help`, `--version`. stdout carries only
 //! protocol messages, one JSON object per line.
 
+mod cli;
 mod contract;
 mod cursor;
 mod emitter;
