@@ -488,9 +488,8 @@ impl<'s> Checker<'s> {
         }
         match additional {
             Some(Value::Bool(false)) if !applied => {
-                let object_path = &path[..path.len() - 1];
-                out.fail(object_path, || {
-                    let mut message = format!("unknown field {}", Value::from(key));
+                out.fail(path, || {
+                    let mut message = "unknown field".to_owned();
                     if let Some(properties) = properties.filter(|p| !p.is_empty()) {
                         let names: Vec<Value> =
                             properties.keys().map(|k| Value::from(&**k)).collect();
@@ -873,9 +872,9 @@ mod tests {
         missing.as_object_mut().expect("object").remove("named");
         assert_eq!(one(&missing), pair("", r#""named" is a required property"#));
         let (pointer, message) = one(&with("nmae", json!("x")));
-        assert_eq!(pointer, "");
+        assert_eq!(pointer, "/nmae");
         assert!(
-            message.starts_with(r#"unknown field "nmae", expected one of "#)
+            message.starts_with(r#"unknown field, expected one of "auth", "count", "#)
                 && message.contains(r#""name""#),
             "{message}"
         );
@@ -985,7 +984,7 @@ mod tests {
                 "/limits/7",
                 "70000 is greater than the maximum of 65535",
             ),
-            ("limits", json!({"x": 1}), "/limits", r#"unknown field "x""#),
+            ("limits", json!({"x": 1}), "/limits/x", "unknown field"),
             (
                 "nonzero",
                 json!(0),
@@ -1244,9 +1243,15 @@ mod tests {
                 .iter()
                 .map(|(pointer, _)| top(pointer))
                 .collect();
+            // It reports unknown fields at their object, this check at each field.
             let theirs: std::collections::BTreeSet<String> = validator
                 .iter_errors(&config)
-                .map(|err| top(err.instance_path().as_str()))
+                .flat_map(|err| match (err.kind(), err.instance_path().as_str()) {
+                    (jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected }, "") => {
+                        unexpected.clone()
+                    }
+                    (_, pointer) => vec![top(pointer)],
+                })
                 .collect();
             proptest::prop_assert_eq!(ours, theirs, "{}", config);
         }
