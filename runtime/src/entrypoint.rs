@@ -3,14 +3,14 @@
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::Value;
 
+use crate::cli::{self, Command};
 use crate::emitter::{Emitter, is_closed_pipe};
 use crate::error::{Error, InputFile};
 use crate::input;
@@ -23,48 +23,6 @@ use crate::state::InputState;
 
 /// Exit status of a run that failed (a stream, the configuration or the output).
 const FAILURE: u8 = 1;
-
-#[derive(Parser)]
-#[command(
-    about = "An Airbyte source connector built with tidemark.",
-    long_about = "An Airbyte source connector built with tidemark.\n\n\
-                  Protocol messages go to stdout, one JSON object per line; everything meant \
-                  for people goes to stderr."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Print the connector's specification (the JSON Schema of its config)
-    Spec,
-    /// Check that a config works; prints CONNECTION_STATUS
-    Check {
-        /// Path to the config JSON file
-        #[arg(long)]
-        config: PathBuf,
-    },
-    /// List the streams this connector offers; prints CATALOG
-    Discover {
-        /// Path to the config JSON file
-        #[arg(long)]
-        config: PathBuf,
-    },
-    /// Read the streams selected in a configured catalog; prints RECORD, STATE and TRACE
-    Read {
-        /// Path to the config JSON file
-        #[arg(long)]
-        config: PathBuf,
-        /// Path to the configured catalog JSON file
-        #[arg(long)]
-        catalog: PathBuf,
-        /// Path to the state JSON file of the previous sync
-        #[arg(long)]
-        state: Option<PathBuf>,
-    },
-}
 
 /// What [`run!`](crate::run!) calls: runs the connector with the process's arguments, stdout
 /// and stderr, `version` being the connector's (shown by `--version`).
@@ -136,18 +94,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let command = Cli::command().name(S::NAME).version(version);
-    let cli = match command
-        .try_get_matches_from(args)
-        .and_then(|matches| Cli::from_arg_matches(&matches))
-    {
-        Ok(cli) => cli,
-        Err(err) => {
-            let text = err.render().to_string();
-            let target: &mut dyn Write = if err.use_stderr() { stderr } else { stdout };
-            let _ = target.write_all(text.as_bytes());
+    let command = match cli::parse(S::NAME, version, args) {
+        Ok(command) => command,
+        Err(exit) => {
+            let target: &mut dyn Write = if exit.to_stdout { stdout } else { stderr };
+            let _ = target.write_all(exit.text.as_bytes());
             let _ = target.flush();
-            return u8::try_from(err.exit_code()).unwrap_or(2);
+            return exit.code;
         }
     };
     let mut out = Emitter::new(stdout);
@@ -157,7 +110,7 @@ where
     if process {
         let _ = tracing::dispatcher::set_global_default(dispatch.clone());
     }
-    let result = tracing::dispatcher::with_default(&dispatch, || match cli.command {
+    let result = tracing::dispatcher::with_default(&dispatch, || match command {
         Command::Spec => spec::<S>(&mut out),
         Command::Check { config } => check(source, &config, &mut out),
         Command::Discover { config } => discover(source, &config, &mut out, stderr),

@@ -9,12 +9,11 @@ use crate::protocol::FailureType;
 /// Connector code builds errors with [`Error::config`], [`Error::transient`] and
 /// [`Error::system`]; the runtime produces the other variants itself. Each variant maps to the
 /// Airbyte `failure_type` reported in the TRACE ERROR message ([`Error::failure_type`]).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// A file given on the command line (`--config`, `--catalog`, `--state`) cannot be read, is
     /// not JSON, or does not have the expected shape. Reported as `config_error`.
-    #[error("{file} file {path}: {message}")]
     Input {
         /// Which file: `config`, `catalog` or `state`.
         file: InputFile,
@@ -25,7 +24,6 @@ pub enum Error {
     },
     /// The configuration is well-formed JSON but does not satisfy the connector's specification,
     /// or connector code rejected it with [`Error::config`]. Reported as `config_error`.
-    #[error("{message}")]
     Config {
         /// What is wrong, naming the field.
         message: String,
@@ -33,7 +31,6 @@ pub enum Error {
     /// The saved state of a stream does not fit the stream's state type (for example a cursor
     /// that is not a timestamp). The stream is not read: re-reading it from scratch silently would
     /// duplicate everything. Reported as `config_error`.
-    #[error("saved state of stream `{stream}` is invalid: {message} (state: {json})")]
     State {
         /// The stream whose state is invalid.
         stream: String,
@@ -44,10 +41,6 @@ pub enum Error {
     },
     /// A stream selected in the configured catalog is not provided by this connector.
     /// Reported as `config_error`.
-    #[error(
-        "stream `{stream}` is in the configured catalog but this connector has no such stream; \
-         refresh the source schema and remove it from the connection"
-    )]
     UnknownStream {
         /// The stream name as written in the catalog.
         stream: String,
@@ -57,10 +50,6 @@ pub enum Error {
     /// types that declare the same name and namespace. A bug in the connector, reported by
     /// `check` (as a FAILED status), `discover` and `read` before anything else.
     /// Reported as `system_error`.
-    #[error(
-        "stream `{stream}` is registered twice; a connector registers each stream (name and \
-         namespace) once"
-    )]
     DuplicateStream {
         /// The stream, as `namespace.name` or `name`.
         stream: String,
@@ -72,10 +61,6 @@ pub enum Error {
     /// A reader that finds its source out of order before emitting the record (an API whose
     /// pages are not sorted as documented) returns this variant too: the runtime then claims no
     /// failure state, since records below those already emitted may be missing.
-    #[error(
-        "stream `{stream}` is declared in ascending cursor order but a record with cursor \
-         {next} came after one with cursor {previous}"
-    )]
     OrderViolation {
         /// The stream that broke its declared order.
         stream: String,
@@ -86,10 +71,6 @@ pub enum Error {
     },
     /// A record of a stream whose cursor is an `Option` declared `on_null = "fail"` has no
     /// cursor value. The stream stops. Reported as `system_error`.
-    #[error(
-        "a record of stream `{stream}` has no `{field}` (null cursor); the stream declares \
-         `on_null = \"fail\"`"
-    )]
     NullCursor {
         /// The stream.
         stream: String,
@@ -99,7 +80,6 @@ pub enum Error {
     /// The process received SIGTERM during `read`. The stream being read stops with its last
     /// safe STATE; no further stream is started; the process then ends as terminated by the
     /// signal. Reported as `transient_error`: the next sync resumes.
-    #[error("the sync was stopped by SIGTERM while reading stream `{stream}`")]
     Terminated {
         /// The stream being read.
         stream: String,
@@ -107,7 +87,6 @@ pub enum Error {
     /// A stream's reader (or a record's `Serialize` impl) panicked. The stream stops as if the
     /// reader had returned an error; the other streams are still read. Needs the default
     /// `panic = "unwind"`. Reported as `system_error`.
-    #[error("the reader of stream `{stream}` panicked: {message}")]
     Panic {
         /// The stream.
         stream: String,
@@ -116,7 +95,6 @@ pub enum Error {
     },
     /// A record could not be serialized to JSON (for example a map with non-string keys).
     /// Reported as `system_error`.
-    #[error("a record of stream `{stream}` cannot be serialized: {source}")]
     Serialize {
         /// The stream whose record failed.
         stream: String,
@@ -125,28 +103,95 @@ pub enum Error {
     },
     /// A failure that may go away on retry (a timeout, a rate limit, a server error), reported by
     /// connector code with [`Error::transient`]. Reported as `transient_error`.
-    #[error("{message}")]
     Transient {
         /// A message for the person running the sync.
         message: String,
         /// The underlying cause, if any; its text becomes the trace's `internal_message`.
-        #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// An unexpected failure reported by connector code with [`Error::system`] or converted
     /// from another error type. Reported as `system_error`.
-    #[error("{message}")]
     System {
         /// A message for the person running the sync.
         message: String,
         /// The underlying cause, if any; its text becomes the trace's `internal_message`.
-        #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// Writing protocol messages to stdout failed, usually because the reading end of the pipe
     /// was closed. The run ends: nothing more can be delivered.
-    #[error("cannot write to stdout: {0}")]
-    Output(#[source] std::io::Error),
+    Output(std::io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Input {
+                file,
+                path,
+                message,
+            } => write!(f, "{file} file {path}: {message}"),
+            Error::Config { message }
+            | Error::Transient { message, .. }
+            | Error::System { message, .. } => f.write_str(message),
+            Error::State {
+                stream,
+                message,
+                json,
+            } => write!(
+                f,
+                "saved state of stream `{stream}` is invalid: {message} (state: {json})"
+            ),
+            Error::UnknownStream { stream } => write!(
+                f,
+                "stream `{stream}` is in the configured catalog but this connector has no such \
+                 stream; refresh the source schema and remove it from the connection"
+            ),
+            Error::DuplicateStream { stream } => write!(
+                f,
+                "stream `{stream}` is registered twice; a connector registers each stream (name \
+                 and namespace) once"
+            ),
+            Error::OrderViolation {
+                stream,
+                previous,
+                next,
+            } => write!(
+                f,
+                "stream `{stream}` is declared in ascending cursor order but a record with cursor \
+                 {next} came after one with cursor {previous}"
+            ),
+            Error::NullCursor { stream, field } => write!(
+                f,
+                "a record of stream `{stream}` has no `{field}` (null cursor); the stream \
+                 declares `on_null = \"fail\"`"
+            ),
+            Error::Terminated { stream } => write!(
+                f,
+                "the sync was stopped by SIGTERM while reading stream `{stream}`"
+            ),
+            Error::Panic { stream, message } => {
+                write!(f, "the reader of stream `{stream}` panicked: {message}")
+            }
+            Error::Serialize { stream, source } => write!(
+                f,
+                "a record of stream `{stream}` cannot be serialized: {source}"
+            ),
+            Error::Output(err) => write!(f, "cannot write to stdout: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Serialize { source, .. } => Some(source),
+            Error::Transient { source, .. } | Error::System { source, .. } => source
+                .as_deref()
+                .map(|source| source as &(dyn std::error::Error + 'static)),
+            Error::Output(err) => Some(err),
+            _ => None,
+        }
+    }
 }
 
 /// The input files of the `check`, `discover` and `read` commands.

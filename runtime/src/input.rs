@@ -145,39 +145,65 @@ pub(crate) fn config_schema<C: JsonSchema>() -> Value {
 /// offending field.
 pub(crate) fn parse_config<C: DeserializeOwned + JsonSchema>(json: Value) -> Result<C, Error> {
     let schema = config_schema::<C>();
-    let validator = jsonschema::validator_for(&schema)
-        .map_err(|err| Error::system(format!("the config schema does not compile: {err}")))?;
-    // Only the listed violations are formatted: a config may break its schema in every one of
-    // a million list items.
-    let mut violations = validator.iter_errors(&json);
-    let problems: Vec<String> = violations
-        .by_ref()
-        .take(MAX_LISTED)
-        .map(|err| {
-            format!(
-                "{}: {err}",
-                field_name("the config", err.instance_path().as_str())
-            )
-        })
-        .collect();
-    if !problems.is_empty() {
-        let more = violations.count();
+    let violations = violations(&schema, &json)?;
+    if !violations.listed.is_empty() {
+        let problems: Vec<String> = violations
+            .listed
+            .iter()
+            .map(|(pointer, message)| format!("{}: {message}", field_name("the config", pointer)))
+            .collect();
         let mut message = format!(
             "the config does not match the specification: {}",
             problems.join("; ")
         );
-        if more > 0 {
-            let _ = write!(message, "; and {more} more");
+        if violations.more > 0 {
+            let _ = write!(message, "; and {} more", violations.more);
         }
         return Err(Error::config(message));
     }
-    drop(violations);
     serde_path_to_error::deserialize(json).map_err(|err| {
         Error::config(format!(
             "the config is invalid: {}: {}",
             field_name("the config", &pointer_of(err.path())),
             err.inner()
         ))
+    })
+}
+
+/// The violations of a schema that a check found: the first few, each as a JSON pointer to the
+/// offending value and a message, and how many more there were.
+#[derive(Debug, Default)]
+pub(crate) struct Violations {
+    /// The first violations, at most [`MAX_LISTED`].
+    pub(crate) listed: Vec<(String, String)>,
+    /// How many violations were found past the listed ones.
+    pub(crate) more: usize,
+}
+
+/// The config's violations of its schema, by the checker of the keywords schemars emits (see
+/// [`crate::schema_check`]).
+#[cfg(not(feature = "jsonschema"))]
+fn violations(schema: &Value, config: &Value) -> Result<Violations, Error> {
+    crate::schema_check::check(schema, config, MAX_LISTED)
+        .map_err(|problem| Error::system(format!("the config schema cannot be checked: {problem}")))
+}
+
+/// The config's violations of its schema, by a complete JSON Schema validator.
+#[cfg(feature = "jsonschema")]
+fn violations(schema: &Value, config: &Value) -> Result<Violations, Error> {
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|err| Error::system(format!("the config schema does not compile: {err}")))?;
+    // Only the listed violations are formatted: a config may break its schema in every one of
+    // a million list items.
+    let mut errors = validator.iter_errors(config);
+    let listed = errors
+        .by_ref()
+        .take(MAX_LISTED)
+        .map(|err| (err.instance_path().as_str().to_owned(), err.to_string()))
+        .collect();
+    Ok(Violations {
+        listed,
+        more: errors.count(),
     })
 }
 

@@ -131,9 +131,9 @@ impl Masker {
 }
 
 /// The forms `secret` takes in a text, without duplicates: as is; escaped as inside a JSON
-/// string (how jsonschema quotes an offending value); escaped by `{:?}` (serde errors, `tracing`
-/// fields recorded with `?`, `\u{301}` for a combining mark); and each escaped form escaped
-/// again, up to [`ESCAPE_DEPTH`] times.
+/// string (how the config's schema check quotes an offending value); escaped by `{:?}` (serde
+/// errors, `tracing` fields recorded with `?`, `\u{301}` for a combining mark); and each
+/// escaped form escaped again, up to [`ESCAPE_DEPTH`] times.
 fn forms(secret: &str) -> Vec<String> {
     let mut forms = vec![secret.to_owned()];
     let mut last = 0..forms.len();

@@ -60,6 +60,22 @@ pub trait Source {
 
     /// The configuration. Its JSON Schema is the SPEC's `connectionSpecification`; a config
     /// that fails the schema or deserialization is a `config_error` naming the field.
+    ///
+    /// The config is first checked against its schema, listing up to five violations, each at
+    /// its field, then deserialized, whose first error is reported at its field. By default the
+    /// schema check covers the keywords schemars emits: `type`, `enum` and `const` (enums,
+    /// with or without documented variants), `required`, `additionalProperties`
+    /// (`#[serde(deny_unknown_fields)]`, maps), `patternProperties`, `items`, `minItems` and
+    /// `maxItems`, `uniqueItems`, `minLength` and `maxLength`, `minimum`, `maximum` and their
+    /// exclusive forms (`#[schemars(range(..))]`, `#[schemars(length(..))]`), `pattern`
+    /// (`#[schemars(regex(..))]`, as a [`regex_lite`](https://docs.rs/regex-lite) expression),
+    /// `allOf`, `anyOf`, `oneOf`, `not`, and `$ref` within the schema. It does not check
+    /// `format` (`#[schemars(email)]`, `url`, `ip`: a type that parses its text, such as
+    /// `DateTime<Utc>`, is checked by deserialization), `multipleOf`, `contains`,
+    /// `propertyNames`, `dependencies`, `if`/`then`/`else` or a `$ref` to another document; a
+    /// `pattern` with a syntax regex-lite lacks (`\p{..}` classes, look-around) is reported as
+    /// a `system_error` of the schema. The `jsonschema` feature replaces this check with a
+    /// complete JSON Schema validator (about 50 more crates to build).
     type Config: DeserializeOwned + JsonSchema;
 
     /// Checks that the configuration works (credentials, reachability). An error becomes a

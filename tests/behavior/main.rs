@@ -3,6 +3,7 @@
 mod adversarial;
 mod checkpoints;
 mod cli;
+mod config_check;
 mod contract;
 mod conveniences;
 mod crash;

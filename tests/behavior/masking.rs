@@ -189,7 +189,7 @@ fn reported(output: &Output) -> String {
 #[test]
 fn a_secret_quoted_by_a_schema_violation_is_masked_whatever_its_characters() {
     for secret in SECRETS {
-        // A string where the schema wants a number: jsonschema quotes it as JSON.
+        // A string where the schema wants a number: the schema check quotes it as JSON.
         let config = json!({"api_key": "placeholder-key", "pin": secret});
         for command in ["check", "discover", "read"] {
             let output = run(command, &config);
