@@ -134,7 +134,8 @@ def sync(args):
     changed, new = int(match[1]), int(match[2])
 
     started = time.monotonic()
-    since = datetime.now(timezone.utc)
+    # The cache keeps extraction times as UTC without a zone; compare like with like.
+    since = datetime.now(timezone.utc).replace(tzinfo=None)
     second = source.read(cache=cache)
     changes = {"orders": changed + new, "customers": new}
     expect("second read: records", second.processed_records, sum(changes.values()))
