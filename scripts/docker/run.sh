@@ -4,6 +4,9 @@
 # incremental read after the database changed). Needs root (apt, dockerd) and Debian's package
 # mirror; reaches no image registry and gives containers no network.
 #
+# Usage: run.sh [--profile release|dev]. The image holds the release build, as users build it,
+# unless `--profile dev` says to use the dev build (say, one that is already there).
+#
 # What it keeps lives under target/: in target/docker/ the debootstrap tarball of the base image
 # and the docker daemon's data root (delete the directory to start over), the logs and the
 # PyAirbyte run's files; the Python virtual environment in target/docker-venv. The docker daemon
@@ -11,6 +14,14 @@
 set -euo pipefail
 
 AIRBYTE_PIN="0.71.3"
+profile=release
+case "${1:-} ${2:-}" in
+    " ") ;;
+    "--profile release" | "--profile dev") profile="$2" ;;
+    *) echo "usage: $0 [--profile release|dev]" >&2 && exit 2 ;;
+esac
+# Cargo's directory for the profile.
+built="target/$([ "$profile" = dev ] && echo debug || echo release)/examples"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/target/docker"
 venv="$root/target/docker-venv"
@@ -205,15 +216,15 @@ runtime_stage() {
 diff <(runtime_stage "$example/Dockerfile") <(runtime_stage "$example/Dockerfile.prebuilt") >&2 ||
     fail "the runtime stages of Dockerfile and Dockerfile.prebuilt differ (above)"
 
-step "cargo build --release (sqlite_orders, sqlite_demo)" \
-    cargo build --quiet --release --example sqlite_orders --example sqlite_demo
+step "cargo build --profile $profile (sqlite_orders, sqlite_demo)" \
+    cargo build --quiet --profile "$profile" --example sqlite_orders --example sqlite_demo
 
 version="$(sed -n 's/^LABEL io.airbyte.version="\(.*\)"$/\1/p' "$example/Dockerfile")"
 image="source-sqlite-shop:$version"
 build_image() {
     local context="$out/context"
     rm -rf "$context" && mkdir -p "$context"
-    cp "$root/target/release/examples/sqlite_orders" "$context/"
+    cp "$root/$built/sqlite_orders" "$context/"
     docker build --quiet -f "$example/Dockerfile.prebuilt" -t "$image" "$context" \
         >"$out/build.log" 2>&1 || {
         cat "$out/build.log" >&2
@@ -252,13 +263,13 @@ fi
 # mounted at /airbyte/tmp), logs and cache all under target/.
 work="$out/pyairbyte"
 rm -rf "$work" && mkdir -p "$work/project/source-sqlite-shop" "$work/tmp" "$work/logs"
-echo "docker: PyAirbyte $AIRBYTE_PIN, docker executor, image $image"
+echo "docker: PyAirbyte $AIRBYTE_PIN, docker executor, image $image ($profile build)"
 run_pyairbyte() {
     env AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 NO_LIVE_PROGRESS=1 \
         AIRBYTE_PROJECT_DIR="$work/project" AIRBYTE_TEMP_DIR="$work/tmp" \
         AIRBYTE_LOGGING_ROOT="$work/logs" AIRBYTE_CACHE_ROOT="$work/cache" \
         "$venv/bin/python" "$root/scripts/docker/sync.py" \
-        --image "$image" --demo "$root/target/release/examples/sqlite_demo" \
+        --image "$image" --demo "$root/$built/sqlite_demo" \
         --mounted "$work/project/source-sqlite-shop" --cache "$work/cache" ||
         fail "the run through PyAirbyte failed (above; logs under $work/logs)"
 }
