@@ -168,7 +168,7 @@ step "start dockerd" start_or_retry
 base="$(awk '/^FROM / { image = $2 } END { print image }' "$example/Dockerfile")"
 case "$base" in
     debian:bookworm*) suite=bookworm ;;
-    *) fail "the runtime stage of $example/Dockerfile is $base; this script makes only debian:bookworm" ;;
+    *) fail "$example/Dockerfile runs on $base; this script makes only debian:bookworm" ;;
 esac
 tarball="$out/$suite-minbase.tar"
 
@@ -233,7 +233,7 @@ build_image() {
     # The binary was linked on this host; it must run on the base image's glibc.
     docker run --rm "$image" --version >/dev/null 2>"$out/version.log" || {
         cat "$out/version.log" >&2
-        fail "$image does not run its connector, built on $(grep -h '^PRETTY_NAME=' /etc/os-release)"
+        fail "$image does not run the connector built on this host (glibc too new?)"
     }
     # Images the tag moved away from, so the data root does not grow run after run.
     docker image prune --force >/dev/null
@@ -252,15 +252,17 @@ make_venv() {
         fail "pip install airbyte==$AIRBYTE_PIN failed (log: $out/pip.log)"
     }
 }
-if ! "$venv/bin/python" -c "import sys; from importlib.metadata import version; sys.exit(version('airbyte') != '$AIRBYTE_PIN')" 2>/dev/null; then
+pinned="import sys; from importlib.metadata import version as v
+sys.exit(v('airbyte') != '$AIRBYTE_PIN')"
+if ! "$venv/bin/python" -c "$pinned" 2>/dev/null; then
     step "python venv with airbyte==$AIRBYTE_PIN" make_venv
 fi
 
 # 6. The image through PyAirbyte. Offline: no connector registry lookups and no telemetry
 # (AIRBYTE_OFFLINE_MODE implies DO_NOT_TRACK; both are set to say so); sync.py also refuses and
-# reports any host name lookup or network connection. PyAirbyte's project directory (where the docker executor mounts
-# <project>/source-sqlite-shop at /local), temp directory (config, catalog and state files,
-# mounted at /airbyte/tmp), logs and cache all under target/.
+# reports any host name lookup or network connection. PyAirbyte's project directory (the docker
+# executor mounts <project>/source-sqlite-shop at /local), temp directory (config, catalog and
+# state files, mounted at /airbyte/tmp), logs and cache all under target/.
 work="$out/pyairbyte"
 rm -rf "$work" && mkdir -p "$work/project/source-sqlite-shop" "$work/tmp" "$work/logs"
 echo "docker: PyAirbyte $AIRBYTE_PIN, docker executor, image $image ($profile build)"
