@@ -7,10 +7,12 @@
 # Usage: run.sh [--profile release|dev]. The image holds the release build, as users build it,
 # unless `--profile dev` says to use the dev build (say, one that is already there).
 #
-# What it keeps lives under target/: in target/docker/ the debootstrap tarball of the base image
-# and the docker daemon's data root (delete the directory to start over), the logs and the
-# PyAirbyte run's files; the Python virtual environment in target/docker-venv. The docker daemon
-# it starts is its own and is stopped on exit.
+# What it keeps: under target/docker/ the docker daemon's data root (delete the directory to
+# start over), the logs and the PyAirbyte run's files. Downloads that do not depend on the
+# checkout are cached for the machine, as cargo caches crates, in $TIDEMARK_CACHE_DIR (default
+# ~/.cache/tidemark): the debootstrap tarball of the base image and the Python virtual
+# environment of the pinned PyAirbyte (about 180 packages: minutes to install). The docker
+# daemon it starts is its own and is stopped on exit.
 set -euo pipefail
 
 AIRBYTE_PIN="0.71.3"
@@ -24,7 +26,8 @@ esac
 built="target/$([ "$profile" = dev ] && echo debug || echo release)/examples"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/target/docker"
-venv="$root/target/docker-venv"
+cache="${TIDEMARK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tidemark}"
+venv="$cache/docker-venv-airbyte-$AIRBYTE_PIN"
 example="$root/examples/sqlite_orders"
 started_all=$EPOCHREALTIME
 
@@ -46,7 +49,7 @@ elapsed() {
 }
 
 [ "$(id -u)" -eq 0 ] || fail "needs root: it installs packages and runs dockerd"
-mkdir -p "$out"
+mkdir -p "$out" "$cache"
 cd "$root"
 
 # 1. Debian's Docker engine and debootstrap, when missing.
@@ -170,7 +173,7 @@ case "$base" in
     debian:bookworm*) suite=bookworm ;;
     *) fail "$example/Dockerfile runs on $base; this script makes only debian:bookworm" ;;
 esac
-tarball="$out/$suite-minbase.tar"
+tarball="$cache/$suite-minbase.tar"
 
 debootstrap_base() {
     # The mirror apt already uses (the only one this machine may reach).
