@@ -35,6 +35,10 @@
 //! assert_eq!(resumed.records().len(), 1);
 //! ```
 
+// Every function of the kit that is not generic is `#[inline]`, so that it is compiled into the
+// crates that call it (a connector's tests) and not into every build of every connector: the
+// kit is otherwise more than a third of the runtime's own release build time.
+
 mod crash;
 
 use serde_json::value::RawValue;
@@ -65,6 +69,7 @@ pub struct Output {
 }
 
 impl Output {
+    #[inline]
     fn new(exit_code: u8, stdout: Vec<u8>, stderr: &[u8]) -> Self {
         let stdout = String::from_utf8(stdout).expect("stdout is UTF-8 JSON");
         let messages = stdout
@@ -85,6 +90,7 @@ impl Output {
 
     /// The RECORD messages, in order.
     #[must_use]
+    #[inline]
     pub fn records(&self) -> Vec<&RecordMessage> {
         self.messages
             .iter()
@@ -97,6 +103,7 @@ impl Output {
 
     /// The STATE messages, in order.
     #[must_use]
+    #[inline]
     pub fn states(&self) -> Vec<&StateMessage> {
         self.messages
             .iter()
@@ -110,6 +117,7 @@ impl Output {
     /// The STATE messages with their index among all messages, read again from the lines as
     /// printed, so that every `stream_state` is the exact JSON text the runtime wrote (a
     /// [`Value`] would round an integer past 64 bits).
+    #[inline]
     fn raw_states(&self) -> impl Iterator<Item = (usize, StateMessage<Box<RawValue>>)> + '_ {
         /// A STATE line: the protocol message around the state.
         #[derive(serde::Deserialize)]
@@ -131,6 +139,7 @@ impl Output {
 
     /// The TRACE messages of one type, in order.
     #[must_use]
+    #[inline]
     pub fn traces(&self, trace_type: TraceType) -> Vec<&TraceMessage> {
         self.messages
             .iter()
@@ -143,6 +152,7 @@ impl Output {
 
     /// The stream statuses reported for a stream, in order.
     #[must_use]
+    #[inline]
     pub fn statuses(&self, stream: &str) -> Vec<StreamStatus> {
         self.traces(TraceType::StreamStatus)
             .into_iter()
@@ -159,6 +169,7 @@ impl Output {
     ///
     /// When there are not that many STATE messages.
     #[must_use]
+    #[inline]
     pub fn state_file_at(&self, index: usize) -> Value {
         let states = self.states();
         assert!(index < states.len(), "only {} STATE messages", states.len());
