@@ -90,6 +90,7 @@ pub struct CrashFailure {
 }
 
 impl fmt::Display for CrashFailure {
+    #[inline]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.cut {
             Some(cut) => write!(f, "crash test: cut after message {cut} ({})", self.message)?,
@@ -496,6 +497,7 @@ impl<S: Source> Runner<'_, '_, '_, S> {
 
 /// Commits what a destination keeps of the first `end` messages of sync `index`: each stream's
 /// records up to its last STATE, and that STATE.
+#[inline]
 fn commit(index: usize, sync: &Sync, end: usize, chain: &mut Chain, state: &mut Committed) {
     let mut pending: HashMap<StreamDescriptor, Vec<(usize, usize)>> = HashMap::new();
     let messages = sync.output.messages.iter().zip(&sync.states);
@@ -523,6 +525,7 @@ fn commit(index: usize, sync: &Sync, end: usize, chain: &mut Chain, state: &mut 
 }
 
 /// Every STATE's `recordCount` is the number of its stream's records since the previous one.
+#[inline]
 fn check_record_counts(output: &Output) -> Result<(), String> {
     let mut since: HashMap<StreamDescriptor, u64> = HashMap::new();
     for (index, message) in output.messages.iter().enumerate() {
@@ -556,6 +559,7 @@ fn check_record_counts(output: &Output) -> Result<(), String> {
 }
 
 /// The cut positions: all, or an even sample plus the neighbours of every STATE.
+#[inline]
 fn positions(output: &Output, max: usize) -> Vec<usize> {
     let len = output.messages.len();
     if len <= max {
@@ -576,6 +580,7 @@ fn positions(output: &Output, max: usize) -> Vec<usize> {
 }
 
 /// A `--state` file holding one STREAM state per stream, as JSON text.
+#[inline]
 fn state_file(state: &Committed) -> String {
     let messages: Vec<StateMessage<&RawValue, &StreamDescriptor>> = state
         .values()
@@ -594,12 +599,14 @@ fn state_file(state: &Committed) -> String {
 }
 
 /// The value at a JSON path, `null` when absent.
+#[inline]
 fn at<'v>(data: &'v Value, path: &[String]) -> &'v Value {
     path.iter()
         .fold(data, |value, key| value.get(key).unwrap_or(&Value::Null))
 }
 
 /// The first few items of a list, for messages.
+#[inline]
 fn sample(items: &[String]) -> String {
     let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
     let more = items.len().saturating_sub(shown.len());

@@ -33,6 +33,10 @@
 //! assert_eq!(resumed.records().len(), 1);
 //! ```
 
+// Every function of the kit that is not generic is `#[inline]`, so that it is compiled into the
+// crates that call it (a connector's tests) and not into every build of every connector: the
+// kit is otherwise more than a third of the runtime's own release build time.
+
 mod crash;
 
 use serde_json::value::RawValue;
@@ -63,6 +67,7 @@ pub struct Output {
 }
 
 impl Output {
+    #[inline]
     fn new(exit_code: u8, stdout: Vec<u8>, stderr: &[u8]) -> Self {
         let stdout = String::from_utf8(stdout).expect("stdout is UTF-8 JSON");
         let messages = stdout
@@ -83,6 +88,7 @@ impl Output {
 
     /// The RECORD messages, in order.
     #[must_use]
+    #[inline]
     pub fn records(&self) -> Vec<&RecordMessage> {
         self.messages
             .iter()
@@ -95,6 +101,7 @@ impl Output {
 
     /// The STATE messages, in order.
     #[must_use]
+    #[inline]
     pub fn states(&self) -> Vec<&StateMessage> {
         self.messages
             .iter()
@@ -108,6 +115,7 @@ impl Output {
     /// The STATE messages with their index among all messages, read again from the lines as
     /// printed, so that every `stream_state` is the exact JSON text the runtime wrote (a
     /// [`Value`] would round an integer past 64 bits).
+    #[inline]
     fn raw_states(&self) -> impl Iterator<Item = (usize, StateMessage<Box<RawValue>>)> + '_ {
         /// A STATE line: the protocol message around the state.
         #[derive(serde::Deserialize)]
@@ -129,6 +137,7 @@ impl Output {
 
     /// The TRACE messages of one type, in order.
     #[must_use]
+    #[inline]
     pub fn traces(&self, trace_type: TraceType) -> Vec<&TraceMessage> {
         self.messages
             .iter()
@@ -141,6 +150,7 @@ impl Output {
 
     /// The stream statuses reported for a stream, in order.
     #[must_use]
+    #[inline]
     pub fn statuses(&self, stream: &str) -> Vec<StreamStatus> {
         self.traces(TraceType::StreamStatus)
             .into_iter()
@@ -157,6 +167,7 @@ impl Output {
     ///
     /// When there are not that many STATE messages.
     #[must_use]
+    #[inline]
     pub fn state_file_at(&self, index: usize) -> Value {
         let states = self.states();
         assert!(index < states.len(), "only {} STATE messages", states.len());
