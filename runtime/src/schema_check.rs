@@ -223,22 +223,19 @@ impl<'s> Checker<'s> {
             // An enum whose variants are objects (a tag property, or the variant's name as the
             // one key): the violations of the variant the value names are the useful ones.
             if let Value::Object(object) = value {
-                let mut claimed = None;
+                let mut claimed = Vec::new();
                 for option in options {
                     if self.claims(option, object)? {
-                        claimed = if claimed.is_none() {
-                            Some(option)
-                        } else {
-                            None
-                        };
-                        if claimed.is_none() {
-                            break;
-                        }
+                        claimed.push(option);
                     }
                 }
-                if let Some(option) = claimed {
+                if let [option] = claimed[..] {
+                    let before = out.count;
                     self.check(option, value, path, out)?;
-                    continue;
+                    // A `oneOf` the variant satisfies must still match no other option.
+                    if !one || out.count > before {
+                        continue;
+                    }
                 }
             }
             let mut matched = 0;
@@ -1087,6 +1084,7 @@ mod tests {
                 "h": {"items": [{"type": "integer"}], "additionalItems": false},
                 "i": {"const": {"k": [1, 2]}},
                 "j": {"enum": [1, "one"]},
+                "k": {"oneOf": [{"required": ["a"]}, {"type": "object"}]},
             }
         });
         let cases = [
@@ -1131,6 +1129,11 @@ mod tests {
                 r#"an object is not {"k":[1,2]}"#,
             ),
             (json!({"j": 2}), "/j", r#"2 is not one of 1, "one""#),
+            (
+                json!({"k": {"a": 1}}),
+                "/k",
+                "an object matches more than one of the allowed forms",
+            ),
         ];
         for (config, pointer, message) in cases {
             let found = check(&schema, &config, 5).expect("supported").listed;
