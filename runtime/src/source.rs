@@ -52,8 +52,8 @@ use crate::stream::{IncrementalStream, Slice, StreamState};
 /// # let _ = Events;
 /// ```
 pub trait Source {
-    /// Connector name, shown by `--help` and `--version` (its version is the package's, see
-    /// [`run!`](crate::run!)).
+    /// Connector name (`source-shop`): shown by `--version` with the package's version (see
+    /// [`run!`](crate::run!)) and at the start of the lines the runtime writes to stderr.
     const NAME: &'static str;
     /// Link to the connector's documentation, put in the SPEC.
     const DOCUMENTATION_URL: Option<&'static str> = None;
