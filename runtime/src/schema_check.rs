@@ -369,21 +369,14 @@ impl<'s> Checker<'s> {
         path: &mut Vec<Step<'v>>,
         out: &mut Report,
     ) -> Result<(), String> {
-        let count = items.len() as u64;
-        if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
-            && count < min
-        {
-            out.fail(path, || {
-                format!("has {}, at least {min} required", plural(count, "item"))
-            });
-        }
-        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
-            && count > max
-        {
-            out.fail(path, || {
-                format!("has {}, at most {max} allowed", plural(count, "item"))
-            });
-        }
+        check_count(
+            schema,
+            ("minItems", "maxItems"),
+            items.len(),
+            "item",
+            path,
+            out,
+        );
         if schema.get("uniqueItems") == Some(&Value::Bool(true))
             && let Some((first, second)) = duplicate(items)
         {
@@ -416,21 +409,14 @@ impl<'s> Checker<'s> {
         path: &mut Vec<Step<'v>>,
         out: &mut Report,
     ) -> Result<(), String> {
-        let count = object.len() as u64;
-        if let Some(min) = schema.get("minProperties").and_then(Value::as_u64)
-            && count < min
-        {
-            out.fail(path, || {
-                format!("has {}, at least {min} required", plural(count, "property"))
-            });
-        }
-        if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64)
-            && count > max
-        {
-            out.fail(path, || {
-                format!("has {}, at most {max} allowed", plural(count, "property"))
-            });
-        }
+        check_count(
+            schema,
+            ("minProperties", "maxProperties"),
+            object.len(),
+            "property",
+            path,
+            out,
+        );
         if let Some(Value::Array(required)) = schema.get("required") {
             for name in required.iter().filter_map(Value::as_str) {
                 if !object.contains_key(name) {
@@ -517,6 +503,31 @@ fn listed(values: &[Value]) -> String {
     shown.join(", ")
 }
 
+/// The `min*` and `max*` keywords (`keys`) of a count of `what`s: items or properties.
+fn check_count(
+    schema: &Map<String, Value>,
+    (min_key, max_key): (&str, &str),
+    count: usize,
+    what: &str,
+    path: &[Step<'_>],
+    out: &mut Report,
+) {
+    let count = count as u64;
+    if let Some(min) = schema.get(min_key).and_then(Value::as_u64)
+        && count < min
+    {
+        out.fail(path, || {
+            format!("has {}, at least {min} required", plural(count, what))
+        });
+    }
+    if let Some(max) = schema.get(max_key).and_then(Value::as_u64)
+        && count > max
+    {
+        out.fail(path, || {
+            format!("has {}, at most {max} allowed", plural(count, what))
+        });
+    }
+}
 /// `1 item`, `3 items`.
 fn plural(count: u64, noun: &str) -> String {
     match (count, noun) {
