@@ -204,14 +204,16 @@ fn parse_options(
             );
             return Err(usage_error(&message, &usage));
         }
-        // `--config=F`, or `--config F` unless what follows is another option.
+        // `--config=F`, or `--config F` unless what follows is another option; an empty path
+        // is no value.
         let value = match parser.optional_value() {
             Some(value) => Some(value),
             None => parser.value().ok().filter(|value| {
                 let text = value.to_string_lossy();
                 !(text.starts_with('-') && text.len() > 1)
             }),
-        };
+        }
+        .filter(|value| !value.is_empty());
         let Some(value) = value else {
             let message = format!(
                 "a value is required for '--{} <{}>' but none was supplied",
@@ -491,7 +493,7 @@ mod tests {
              Usage: shop read [OPTIONS] --config <CONFIG> --catalog <CATALOG>\n\n\
              For more information, try '--help'.\n"
         );
-        let cases: [(&[&str], &str); 10] = [
+        let cases: [(&[&str], &str); 12] = [
             (
                 &["bogus"],
                 "error: unrecognized subcommand 'bogus'\n\nUsage: shop <COMMAND>\n",
@@ -516,6 +518,14 @@ mod tests {
             (
                 &["read", "--config", "--catalog", "k"],
                 "error: a value is required for '--config <CONFIG>'",
+            ),
+            (
+                &["check", "--config="],
+                "error: a value is required for '--config <CONFIG>' but none was supplied\n",
+            ),
+            (
+                &["read", "--config", "c", "--catalog", "k", "--state", ""],
+                "error: a value is required for '--state <STATE>' but none was supplied\n",
             ),
             (
                 &["check", "--config", "a", "--config", "b"],

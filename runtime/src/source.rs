@@ -120,7 +120,9 @@ impl<'a> Streams<'a> {
     /// Registers the stream of record type `S`, read by `reader`: a closure
     /// `|slice: &Slice<S>, out: &mut Sink<S>| -> Result<(), Error>`, or a type of your own
     /// implementing [`Reader`] when the bounds of the range come from the configuration or the
-    /// source at run time.
+    /// source at run time. Annotate both parameters of a closure, as above: the compiler
+    /// learns the stream from them, and a closure with an unannotated parameter fails to
+    /// compile with "implementation of `FnOnce` is not general enough".
     ///
     /// The runtime calls the reader once per slice (once per window with `step`). The reader
     /// pushes every record of the slice into the [`Sink`], in ascending cursor order unless the
