@@ -227,6 +227,11 @@ fn field_name(root: &str, pointer: &str) -> String {
     format!("`{name}`")
 }
 
+/// Appends `/key` to a JSON pointer, escaping `~` and `/` as RFC 6901 says.
+pub(crate) fn push_key(pointer: &mut String, key: &str) {
+    let _ = write!(pointer, "/{}", key.replace('~', "~0").replace('/', "~1"));
+}
+
 /// A serde path (`a.b[0]`) as a JSON pointer, so both error sources print fields alike.
 fn pointer_of(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
@@ -236,9 +241,7 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
             Segment::Seq { index } => {
                 let _ = write!(pointer, "/{index}");
             }
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                let _ = write!(pointer, "/{}", key.replace('~', "~0").replace('/', "~1"));
-            }
+            Segment::Map { key } | Segment::Enum { variant: key } => push_key(&mut pointer, key),
             Segment::Unknown => {}
         }
     }

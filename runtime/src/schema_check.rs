@@ -60,9 +60,7 @@ fn pointer(path: &[Step<'_>]) -> String {
     let mut pointer = String::new();
     for step in path {
         match step {
-            Step::Key(key) => {
-                let _ = write!(pointer, "/{}", key.replace('~', "~0").replace('/', "~1"));
-            }
+            Step::Key(key) => crate::input::push_key(&mut pointer, key),
             Step::Index(index) => {
                 let _ = write!(pointer, "/{index}");
             }
