@@ -145,7 +145,9 @@ fn estimates_and_rate_limits_follow_the_protocol() {
         limited[0]["trace"]["stream_status"]["reasons"],
         json!([{"type": "RATE_LIMITED", "rate_limited": {"quota_reset": 1_700_000_000_000_i64}}])
     );
-    assert_valid(&validators(), &output);
+    if let Some(validators) = validators() {
+        assert_valid(&validators, &output);
+    }
 }
 
 #[test]

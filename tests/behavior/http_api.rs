@@ -484,7 +484,9 @@ fn a_full_sync_reads_every_ticket_once_with_a_state_at_the_end_of_each_day() {
             dataset(api.origin)[usize::try_from(ticket.id - 1).expect("small")]
         );
     }
-    crate::protocol_schema::assert_valid(&crate::protocol_schema::validators(), &output);
+    if let Some(validators) = crate::protocol_schema::validators() {
+        crate::protocol_schema::assert_valid(&validators, &output);
+    }
 }
 
 #[test]

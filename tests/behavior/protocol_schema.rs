@@ -8,12 +8,13 @@ use crate::orders_fixture;
 use crate::support::{Script, Scripted};
 use tidemark::testing;
 
-/// Validators for `AirbyteMessage`: as published, and strict.
-pub(crate) fn validators() -> (jsonschema::Validator, jsonschema::Validator) {
+/// Validators for `AirbyteMessage`: as published, and strict; `None` when the schema is
+/// missing outside CI (see [`crate::shared::read`]).
+pub(crate) fn validators() -> Option<(jsonschema::Validator, jsonschema::Validator)> {
     let text = crate::shared::read(
         "protocol/airbyte_protocol.schema.json",
         "the Airbyte protocol schema",
-    );
+    )?;
     let schema: Value = serde_json::from_str(&text).expect("the protocol schema is JSON");
     let definitions = schema["definitions"].clone();
     let message = |definitions: Value| {
@@ -30,7 +31,7 @@ pub(crate) fn validators() -> (jsonschema::Validator, jsonschema::Validator) {
             definition["additionalProperties"] = json!(false);
         }
     }
-    (message(definitions), message(strict))
+    Some((message(definitions), message(strict)))
 }
 
 pub(crate) fn assert_valid(
@@ -52,7 +53,9 @@ pub(crate) fn assert_valid(
 
 #[test]
 fn every_message_of_every_command_validates_against_the_protocol_schema() {
-    let validators = validators();
+    let Some(validators) = validators() else {
+        return;
+    };
     let (config, catalog) = orders_fixture::paths();
     let bad_config = crate::support::temp_file("config.json", r#"{"count": "many"}"#);
     let negative = crate::support::temp_file("config.json", r#"{"count": -1}"#);
