@@ -607,9 +607,15 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             const POLICY: #private::CheckpointPolicy = #private::CheckpointPolicy {
                 interval: #interval,
                 at: #at,
+                period: #option::None,
             };
             const ORDER: #private::Order = #order;
             const ON_NULL: #private::OnNull = #on_null;
+            type Partition = ();
+
+            fn partition(&self) -> &() {
+                &()
+            }
 
             fn cursor(&self) -> #option<#private::Cow<'_, Self::Cursor>> {
                 #cursor_body

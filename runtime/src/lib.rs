@@ -163,7 +163,9 @@ pub use error::{Error, InputFile};
 pub use nested::Nested;
 pub use secret::Secret;
 pub use source::{Reader, Sink, Source, Streams};
-pub use stream::{IncrementalStream, Slice, StreamState};
+pub use stream::{
+    DEFAULT_MAX_PARTITIONS, FullRefreshStream, IncrementalStream, PartitionKey, Slice, StreamState,
+};
 
 /// Runs a connector: the whole of its `main`. It reads the process's arguments (`spec`,
 /// `check`, `discover`, `read`, `--help`, `--version`), writes protocol messages to stdout and

@@ -135,7 +135,7 @@ impl<'a> Streams<'a> {
     #[must_use]
     pub fn stream<S, R>(mut self, reader: R) -> Self
     where
-        S: IncrementalStream + 'a,
+        S: IncrementalStream<Partition = ()> + 'a,
         R: Reader<S> + 'a,
     {
         if self.duplicate.is_none() {

@@ -44,6 +44,17 @@ pub trait IncrementalStream: Serialize {
     /// The `lookback` as declared, when there is one.
     const LOOKBACK: Option<&'static str> = None;
 
+    /// What one partition of the stream is identified by (`partition = "field"`): the field's
+    /// type, or `()` for a stream that is not partitioned.
+    type Partition: PartitionKey;
+    /// The partition field as a path of JSON keys (serde names); empty when not partitioned.
+    const PARTITION_FIELD: &'static [&'static str] = &[];
+    /// How many partitions the stream's state tracks one by one (`max_partitions`).
+    const MAX_PARTITIONS: usize = DEFAULT_MAX_PARTITIONS;
+
+    /// The partition the record belongs to (`&()` for a stream that is not partitioned).
+    fn partition(&self) -> &Self::Partition;
+
     /// The record's cursor value; `None` when an `Option` cursor field is `None`.
     ///
     /// Borrowed from the record, except for compound cursors, which are assembled from their
@@ -106,6 +117,60 @@ pub trait IncrementalStream: Serialize {
     }
 }
 
+/// The default `max_partitions`.
+pub const DEFAULT_MAX_PARTITIONS: usize = 10_000;
+
+/// What identifies a partition of a partitioned stream (a repository name, an account id, a
+/// struct of several fields): any type that is cloned, ordered, printed for people and kept in
+/// the stream's state as JSON.
+pub trait PartitionKey: Clone + Debug + Ord + Serialize + DeserializeOwned {}
+
+impl<T: Clone + Debug + Ord + Serialize + DeserializeOwned> PartitionKey for T {}
+
+/// A record type that is a full-refresh stream: read in full by every sync, with no cursor.
+///
+/// Implemented by `#[full_refresh_stream(...)]`.
+pub trait FullRefreshStream: Serialize {
+    /// Stream name in the catalog and in state.
+    const NAME: &'static str;
+    /// Stream namespace, if declared.
+    const NAMESPACE: Option<&'static str>;
+    /// The primary key: a list of fields, each a path of JSON keys. Empty when not declared.
+    const PRIMARY_KEY: &'static [&'static [&'static str]];
+    /// Whether the reader saves positions (`resumable = true`): a failed attempt retried with
+    /// the state it left resumes at the last saved position.
+    const RESUMABLE: bool = false;
+
+    /// The JSON Schema of the record, as shown by `discover`.
+    fn json_schema() -> Value;
+
+    /// The stream's entry in the `discover` catalog: `full_refresh` only, `is_resumable` as
+    /// declared.
+    #[must_use]
+    fn catalog_entry() -> protocol::Stream {
+        let primary_key: Vec<Vec<String>> = Self::PRIMARY_KEY
+            .iter()
+            .map(|path| path.iter().map(|key| (*key).to_owned()).collect())
+            .collect();
+        protocol::Stream {
+            name: Self::NAME.to_owned(),
+            json_schema: Self::json_schema(),
+            supported_sync_modes: vec![protocol::SyncMode::FullRefresh],
+            source_defined_cursor: None,
+            default_cursor_field: None,
+            source_defined_primary_key: (!primary_key.is_empty()).then_some(primary_key),
+            namespace: Self::NAMESPACE.map(str::to_owned),
+            is_resumable: Some(Self::RESUMABLE),
+        }
+    }
+
+    /// The stream's descriptor: name and namespace.
+    #[must_use]
+    fn descriptor() -> protocol::StreamDescriptor {
+        protocol::StreamDescriptor::new(Self::NAME, Self::NAMESPACE)
+    }
+}
+
 /// A stream's typed state: the watermark, serialized as the `stream_state` JSON object.
 ///
 /// Implemented by the state type that `#[incremental_stream]` generates. `W` in the state means
@@ -134,6 +199,10 @@ pub enum Order {
     Asc,
     /// Any order. The watermark only moves when a whole slice (window) is done.
     Unsorted,
+    /// Newest first (`order = "desc"`), for feeds with no filter: the reader is told when its
+    /// records reach the saved watermark, and the watermark moves only when a slice (window)
+    /// is done, since the newest record comes first.
+    Desc,
 }
 
 /// The `on_null` key: what a record whose `Option` cursor is `None` does.
@@ -155,6 +224,8 @@ pub struct CheckpointPolicy {
     pub interval: Option<NonZeroU64>,
     /// `checkpoint = "slice"` (default) or `"end"`.
     pub at: CheckpointAt,
+    /// `checkpoint_every`: at most one STATE per period (the final one aside).
+    pub period: Option<std::time::Duration>,
 }
 
 /// The `checkpoint` key.
@@ -173,6 +244,7 @@ impl CheckpointPolicy {
         CheckpointPolicy {
             interval: NonZeroU64::new(records),
             at: CheckpointAt::Slice,
+            period: None,
         }
     }
 
@@ -180,12 +252,14 @@ impl CheckpointPolicy {
     pub const SLICE: Self = CheckpointPolicy {
         interval: None,
         at: CheckpointAt::Slice,
+        period: None,
     };
 
     /// One state when the stream completes.
     pub const END: Self = CheckpointPolicy {
         interval: None,
         at: CheckpointAt::End,
+        period: None,
     };
 }
 

@@ -154,7 +154,7 @@ impl<C: Cursor> Engine<C> {
         }
         let admit = match self.order {
             Order::Asc => self.admit_ascending(cursor)?,
-            Order::Unsorted => {
+            Order::Unsorted | Order::Desc => {
                 if self.last.as_ref().is_none_or(|last| cursor > last) {
                     self.last = Some(cursor.clone());
                 }
@@ -260,7 +260,7 @@ impl<C: Cursor> Engine<C> {
     /// more records equal to the last one may have been lost with the failure. An unsorted
     /// stream has no safe value inside a slice: it resumes at its last finished window.
     pub(crate) fn fail(&mut self) -> Option<u64> {
-        if self.policy.at == CheckpointAt::End || self.poisoned || self.order == Order::Unsorted {
+        if self.policy.at == CheckpointAt::End || self.poisoned || self.order != Order::Asc {
             return None;
         }
         let safe = self.below_last.as_ref()?;

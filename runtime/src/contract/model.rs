@@ -1027,14 +1027,23 @@ fn check<C: Kind>(sc: &Scenario<C>) -> Result<(), TestCaseError> {
 fn policy(order: Order) -> BoxedStrategy<CheckpointPolicy> {
     let at = prop_oneof![Just(CheckpointAt::Slice), Just(CheckpointAt::End)];
     match order {
-        Order::Unsorted => at
-            .prop_map(|at| CheckpointPolicy { interval: None, at })
+        Order::Unsorted | Order::Desc => at
+            .prop_map(|at| CheckpointPolicy {
+                interval: None,
+                at,
+                period: None,
+            })
             .boxed(),
         Order::Asc => prop_oneof![
-            at.prop_map(|at| CheckpointPolicy { interval: None, at }),
+            at.prop_map(|at| CheckpointPolicy {
+                interval: None,
+                at,
+                period: None
+            }),
             (1_u64..4).prop_map(|n| CheckpointPolicy {
                 interval: NonZeroU64::new(n),
                 at: CheckpointAt::Slice,
+                period: None,
             }),
         ]
         .boxed(),

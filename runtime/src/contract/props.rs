@@ -448,14 +448,23 @@ fn check<C: Cursor>(scenario: &Scenario<C>) -> Result<(), TestCaseError> {
 fn policy(order: Order) -> BoxedStrategy<CheckpointPolicy> {
     let at = prop_oneof![Just(CheckpointAt::Slice), Just(CheckpointAt::End)];
     match order {
-        Order::Unsorted => at
-            .prop_map(|at| CheckpointPolicy { interval: None, at })
+        Order::Unsorted | Order::Desc => at
+            .prop_map(|at| CheckpointPolicy {
+                interval: None,
+                at,
+                period: None,
+            })
             .boxed(),
         Order::Asc => prop_oneof![
-            at.prop_map(|at| CheckpointPolicy { interval: None, at }),
+            at.prop_map(|at| CheckpointPolicy {
+                interval: None,
+                at,
+                period: None
+            }),
             (1_u64..5).prop_map(|n| CheckpointPolicy {
                 interval: NonZeroU64::new(n),
                 at: CheckpointAt::Slice,
+                period: None,
             }),
         ]
         .boxed(),
@@ -705,7 +714,7 @@ proptest! {
         interval in 1_u64..4,
     ) {
         let decl = Decl::<u8> {
-            policy: CheckpointPolicy { interval: NonZeroU64::new(interval), at: CheckpointAt::Slice },
+            policy: CheckpointPolicy { interval: NonZeroU64::new(interval), at: CheckpointAt::Slice, period: None },
             order: Order::Asc,
             on_null: OnNull::Fail,
             step: None,
