@@ -245,6 +245,9 @@ impl<C: Cursor> Engine<C> {
     /// Whether a safe point may checkpoint now: an interval reached and, with a period, the
     /// period elapsed (a period alone: only the period).
     fn ready(&self) -> bool {
+        if self.policy.at == CheckpointAt::End {
+            return false;
+        }
         match (self.policy.period, self.policy.interval) {
             (None, _) => self.due,
             (Some(_), None) => self.period_elapsed,
