@@ -71,6 +71,10 @@ impl<C: Cursor> Horizon<C> {
 
 /// Per-stream checkpoint state machine. See the module docs for the rules.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "four independent facts of the state machine, each set and read on its own path"
+)]
 pub(crate) struct Engine<C: Cursor> {
     policy: CheckpointPolicy,
     order: Order,

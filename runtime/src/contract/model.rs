@@ -413,6 +413,10 @@ fn batch<C: Kind>(
 }
 
 /// Runs one sync through the core.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one driver loop, each event next to the call that causes it"
+)]
 fn sync<C: Kind>(
     sc: &Scenario<C>,
     sync_index: usize,
