@@ -145,6 +145,8 @@ pub(crate) struct Model<'a> {
     pub(crate) primary_key: Vec<String>,
     pub(crate) interval: Option<u64>,
     pub(crate) at: CheckpointAt,
+    /// `checkpoint_every`.
+    pub(crate) every: Option<&'a Spanned<iso::Fixed>>,
     pub(crate) order: Order,
     pub(crate) on_null: Option<OnNull>,
     pub(crate) step: Option<&'a Spanned<Distance>>,
@@ -186,11 +188,36 @@ pub(crate) fn policy_doc(model: &Model<'_>) -> String {
              window and when the stream completes; after a failure the next sync resumes after \
              the last finished window's `{cursor}`."
         ),
+        (CheckpointAt::Slice, None, Order::Desc, None) => format!(
+            "Records come newest first, so the watermark moves only when the slice is read to \
+             the end: state is emitted when the stream completes; after a failure the next sync \
+             starts again after the previous sync's `{cursor}`."
+        ),
+        (CheckpointAt::Slice, None, Order::Desc, Some(_)) => format!(
+            "Records come newest first within a window, so the watermark moves only when a \
+             window is read to the end: state is emitted at the end of each window and when the \
+             stream completes; after a failure the next sync resumes after the last finished \
+             window's `{cursor}`."
+        ),
         (CheckpointAt::Slice, None, Order::Asc, _) => format!(
             "State is emitted at the end of each slice and when the stream completes; after a \
              failure the next sync resumes after the last finished slice's `{cursor}`."
         ),
     };
+    if model.order == Order::Desc {
+        let _ = write!(
+            doc,
+            " The reader is told when its records reach the saved `{cursor}`, so it stops \
+             there."
+        );
+    }
+    if let Some(every) = model.every {
+        let _ = write!(
+            doc,
+            " At most one STATE is emitted per `{}`, and always one when the stream completes.",
+            every.text
+        );
+    }
     if let Some(step) = model.step {
         let _ = write!(
             doc,
@@ -342,6 +369,14 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let order = match model.order {
         Order::Asc => quote!(#private::Order::Asc),
         Order::Unsorted => quote!(#private::Order::Unsorted),
+        Order::Desc => quote!(#private::Order::Desc),
+    };
+    let period = match model.every {
+        Some(every) => {
+            let iso::Fixed { seconds, nanos } = every.value;
+            quote!(#option::Some(#private::core::time::Duration::new(#seconds, #nanos)))
+        }
+        None => quote!(#option::None),
     };
     let on_null = match model.on_null {
         None | Some(OnNull::Fail) => quote!(#private::OnNull::Fail),
@@ -607,7 +642,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             const POLICY: #private::CheckpointPolicy = #private::CheckpointPolicy {
                 interval: #interval,
                 at: #at,
-                period: #option::None,
+                period: #period,
             };
             const ORDER: #private::Order = #order;
             const ON_NULL: #private::OnNull = #on_null;

@@ -29,6 +29,7 @@ pub(crate) fn emit(
             primary_key: Vec::new(),
             interval: None,
             at: CheckpointAt::Slice,
+            every: None,
             order: Order::Asc,
             on_null: None,
             step: None,

@@ -40,7 +40,8 @@ use crate::errors::Errors;
 /// | `primary_key` | `"id"` or a list | none | none (`source_defined_primary_key`, for deduplication downstream) | `primary_key = ["org_id", "id"]` |
 /// | `checkpoint_interval` | integer >= 1 | none | a STATE every N records, at the next cursor change when the Nth record is inside a tie | `checkpoint_interval = 500` |
 /// | `checkpoint` | `"slice"` or `"end"` | `"slice"` | `"end"`: one STATE, when the stream completes; nothing is saved mid-sync | `checkpoint = "end"` |
-/// | `order` | `"asc"` or `"unsorted"` | `"asc"` | `"asc"` is checked record by record and allows checkpoints inside a slice; `"unsorted"` saves state only at window (slice) ends | `order = "unsorted"` |
+/// | `order` | `"asc"`, `"desc"` or `"unsorted"` | `"asc"` | `"asc"` is checked record by record and allows checkpoints inside a slice; `"unsorted"` saves state only at window (slice) ends; `"desc"` (newest first) too, and the reader is told when its records reach the saved watermark, so it stops there | `order = "desc"` |
+/// | `checkpoint_every` | ISO-8601 duration of fixed length (weeks, days, hours, minutes, seconds) | none | at most one STATE per period, and always one when the stream completes; not with `checkpoint = "end"` | `checkpoint_every = "PT30S"` |
 /// | `step` | ISO-8601 duration (time cursors) or integer (integer cursors) | none | the range is read in windows `lower < cursor <= upper`; a STATE at every window end; a failed window is never marked done | `step = "P1D"`, `step = 10000` |
 /// | `start` | RFC 3339 timestamp, date, or integer | none | where the first sync starts (inclusive) when there is no state; `Reader::start` may override it at run time; a `lookback` never reaches below it | `start = "2024-01-01T00:00:00Z"` |
 /// | `lookback` | ISO-8601 duration or integer | none | every sync starts that much before the state, but never below the start (declared or `Reader::start`); records in the overlap are sent again (expected duplicates); the watermark never moves backwards | `lookback = "PT1H"` |
@@ -79,7 +80,7 @@ fn expand(
         }
     };
     let mut errors = Errors::default();
-    let args = args::parse(attr, &mut errors);
+    let args = args::parse(args::Attr::Incremental, attr, &mut errors);
     validate::check_cursor_given(&args, &mut errors);
     let record = ast::Record::from_input(&input, &mut errors);
     let krate = args
@@ -132,6 +133,7 @@ fn expand(
             .checkpoint
             .as_ref()
             .map_or(CheckpointAt::Slice, |(at, _)| *at),
+        every: args.checkpoint_every.as_ref().map(|(every, _)| every),
         order: args.order.as_ref().map_or(Order::Asc, |(order, _)| *order),
         on_null: args.on_null.as_ref().map(|(on_null, _)| *on_null),
         step: args.step.as_ref(),

@@ -3,13 +3,13 @@
 use proc_macro2::Span;
 use syn::{LitStr, Type};
 
-use crate::args::{Args, CheckpointAt, Order};
+use crate::args::{Args, CheckpointAt, Key, Order};
 use crate::ast::{Field, Record};
 use crate::errors::{Errors, closest, list};
 
 /// `cursor` is required: without it there is no watermark to keep.
 pub(crate) fn check_cursor_given(args: &Args, errors: &mut Errors) {
-    if !args.cursor_given {
+    if !args.given(Key::Cursor) {
         errors.at(
             Span::call_site(),
             "missing required argument `cursor`\nhelp: name the field that orders the records, \
@@ -150,7 +150,7 @@ pub(crate) fn check_on_null(args: &Args, parts: &[CursorPart<'_, '_>], errors: &
     }
     match (optional.first(), &args.on_null) {
         // An `on_null` with a bad value is reported where it is written, not also as missing.
-        (Some(part), None) if !args.on_null_given => errors.at(
+        (Some(part), None) if !args.given(Key::OnNull) => errors.at(
             part.lit.span(),
             format!(
                 "the cursor field `{}` is an `Option`, so `on_null` is required\nhelp: add \
@@ -167,17 +167,28 @@ pub(crate) fn check_on_null(args: &Args, parts: &[CursorPart<'_, '_>], errors: &
     }
 }
 
-/// `order = "unsorted"` with an interval: a running maximum of unsorted records is not a safe
-/// resume point, since lower values may still come.
+/// `order = "unsorted"` or `"desc"` with an interval: a running maximum of unsorted records is
+/// not a safe resume point, since lower values may still come, and the watermark of a
+/// newest-first stream moves only when a slice is read to the end.
 pub(crate) fn check_order(args: &Args, errors: &mut Errors) {
-    if let (Some((Order::Unsorted, _)), Some((_, key))) = (&args.order, &args.checkpoint_interval) {
-        errors.at(
-            key.span(),
-            "`checkpoint_interval` cannot be combined with `order = \"unsorted\"`: the largest \
-             cursor seen in unsorted records is not a safe resume point\nhelp: use `step` to \
-             checkpoint at the end of every window instead",
-        );
-    }
+    let (Some((order, _)), Some((_, key))) = (&args.order, &args.checkpoint_interval) else {
+        return;
+    };
+    let why = match order {
+        Order::Asc => return,
+        Order::Unsorted => "the largest cursor seen in unsorted records is not a safe resume point",
+        Order::Desc => {
+            "the watermark of a newest-first stream moves only when a slice is read to the end"
+        }
+    };
+    errors.at(
+        key.span(),
+        format!(
+            "`checkpoint_interval` cannot be combined with `order = \"{}\"`: {why}\nhelp: use \
+             `step` to checkpoint at the end of every window instead",
+            order.name()
+        ),
+    );
 }
 
 /// `step`, `lookback` and `start` measure one cursor value; a compound cursor's pair has no
@@ -253,15 +264,21 @@ pub(crate) fn check_primary_key(
         .collect()
 }
 
-/// `checkpoint = "end"` emits one state at the end, so an interval has nothing to do.
+/// `checkpoint = "end"` emits one state at the end, so an interval or a period has nothing to
+/// do.
 pub(crate) fn check_policy(args: &Args, errors: &mut Errors) {
-    if let (Some((CheckpointAt::End, _)), Some((_, key))) =
-        (&args.checkpoint, &args.checkpoint_interval)
-    {
+    let Some((CheckpointAt::End, _)) = &args.checkpoint else {
+        return;
+    };
+    let interval = args.checkpoint_interval.as_ref().map(|(_, key)| key);
+    let every = args.checkpoint_every.as_ref().map(|(_, key)| key);
+    for key in interval.into_iter().chain(every) {
         errors.at(
             key.span(),
-            "`checkpoint_interval` cannot be combined with `checkpoint = \"end\"`, which emits \
-             state only when the stream completes",
+            format!(
+                "`{key}` cannot be combined with `checkpoint = \"end\"`, which emits state only \
+                 when the stream completes"
+            ),
         );
     }
 }
