@@ -126,8 +126,9 @@ impl<'a> Streams<'a> {
     ///
     /// The runtime calls the reader once per slice (once per window with `step`). The reader
     /// pushes every record of the slice into the [`Sink`], in ascending cursor order unless the
-    /// stream is declared `order = "unsorted"`, and returns `Err` when it cannot go on (the
-    /// runtime then reports the failure and emits the last safe state).
+    /// stream is declared `order = "unsorted"` (any order) or `order = "desc"` (newest first,
+    /// see [`Sink::caught_up`]), and returns `Err` when it cannot go on (the runtime then
+    /// reports the failure and emits the last safe state).
     ///
     /// Each stream (name and namespace) is registered once: registering it again, with the
     /// same record type or another that declares the same stream, makes every command fail
@@ -274,6 +275,45 @@ impl<S: IncrementalStream> Sink<'_, S> {
         self.sink.emit(record)
     }
 
+    /// For a stream declared `order = "desc"` (newest first): whether the reader's feed has
+    /// reached what earlier syncs read. It turns true once a record at or below the slice's
+    /// lower bound (the saved watermark, or below `start`) was pushed, and stays true for the
+    /// rest of the slice: every record of the slice came before it, so the reader may stop
+    /// paginating. Records it pushes after that are dropped as usual. Always `false` for
+    /// streams in another order.
+    ///
+    /// ```
+    /// use tidemark::{Error, Sink, Slice};
+    ///
+    /// #[derive(serde::Serialize, schemars::JsonSchema)]
+    /// #[tidemark::incremental_stream(cursor = "id", order = "desc")]
+    /// struct Post {
+    ///     id: u64,
+    /// }
+    ///
+    /// /// A feed API that only returns pages newest first, with no filter.
+    /// fn page(number: u64) -> Vec<Post> {
+    ///     let newest = 1_000 - number * 100;
+    ///     (0..100).map(|i| Post { id: newest - i }).collect()
+    /// }
+    ///
+    /// fn read(slice: &Slice<Post>, out: &mut Sink<Post>) -> Result<(), Error> {
+    ///     let mut number = 0;
+    ///     while !out.caught_up() && number < 10 {
+    ///         for post in page(number) {
+    ///             out.emit(&post)?;
+    ///         }
+    ///         number += 1;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # let _ = read;
+    /// ```
+    #[must_use]
+    pub fn caught_up(&self) -> bool {
+        self.sink.caught_up()
+    }
+
     /// Reports how many records this stream is about to emit in this sync (a TRACE ESTIMATE),
     /// which the Airbyte platform shows as progress. Call it once you know, for example after
     /// a `COUNT(*)` of the rows after the state; calling it again replaces the estimate.
@@ -315,6 +355,7 @@ trait RecordSink<S: IncrementalStream> {
     fn estimate(&mut self, rows: u64) -> Result<(), Error>;
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error>;
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error>;
+    fn caught_up(&self) -> bool;
 }
 
 /// A stream that failed, with the error to report.
@@ -406,6 +447,7 @@ where
             writing: false,
             progress: Progress::new(),
             failed: None,
+            timer: S::POLICY.period.map(Timer::new),
         };
         // A panicking reader is reported like a failing one: the other streams still run.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -476,6 +518,7 @@ fn read_slices<S: IncrementalStream>(
     while let Some((lower, upper)) = run.core.as_mut().and_then(Core::next_slice) {
         let slice = Slice::new(state, lower, upper);
         read_slice(reader, &slice, run)?;
+        run.tell_period();
         if let Some(records) = run.core.as_mut().and_then(Core::slice_done) {
             run.write_state(records)?;
         }
@@ -577,6 +620,39 @@ struct StreamRun<'r, 'o, S: IncrementalStream> {
     progress: Progress,
     /// The first error `emit` returned; the stream is over once it is set.
     failed: Option<Error>,
+    /// With `checkpoint_every`: the time since the stream's previous STATE. `None` otherwise,
+    /// so that no clock is read per record.
+    timer: Option<Timer>,
+}
+
+/// The period of `checkpoint_every`, measured since the stream's previous STATE.
+struct Timer {
+    period: std::time::Duration,
+    since: std::time::Instant,
+    /// The period elapsed: the clock is not read again until the next STATE.
+    elapsed: bool,
+}
+
+impl Timer {
+    fn new(period: std::time::Duration) -> Self {
+        Timer {
+            period,
+            since: std::time::Instant::now(),
+            elapsed: false,
+        }
+    }
+
+    fn elapsed(&mut self) -> bool {
+        if !self.elapsed {
+            self.elapsed = self.since.elapsed() >= self.period;
+        }
+        self.elapsed
+    }
+
+    fn reset(&mut self) {
+        self.since = std::time::Instant::now();
+        self.elapsed = false;
+    }
 }
 
 impl<S: IncrementalStream> StreamRun<'_, '_, S> {
@@ -586,7 +662,20 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
             .as_ref()
             .and_then(|core| core.watermark().cloned());
         let state = S::State::from_watermark(watermark);
+        if let Some(timer) = &mut self.timer {
+            timer.reset();
+        }
         self.out.state(&self.descriptor, &state, records)
+    }
+
+    /// With `checkpoint_every`, tells the core whether the period elapsed since the previous
+    /// STATE; without it, reads no clock.
+    fn tell_period(&mut self) {
+        if let Some(timer) = &mut self.timer
+            && let Some(core) = &mut self.core
+        {
+            core.set_period_elapsed(timer.elapsed());
+        }
     }
 
     /// After a panic: drops a half-written record line and its count.
@@ -611,6 +700,9 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
                 self.descriptor
             )));
         };
+        if let Some(timer) = &mut self.timer {
+            core.set_period_elapsed(timer.elapsed());
+        }
         let cursor = record.cursor();
         let admit = core
             .admit(cursor.as_deref())
@@ -672,6 +764,10 @@ impl<S: IncrementalStream> RecordSink<S> for StreamRun<'_, '_, S> {
 
     fn estimate(&mut self, rows: u64) -> Result<(), Error> {
         self.out.estimate(&self.descriptor, rows)
+    }
+
+    fn caught_up(&self) -> bool {
+        self.core.as_ref().is_some_and(Core::caught_up)
     }
 
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error> {
