@@ -630,7 +630,14 @@ mod tests {
         let mut engine = engine(period(None), Order::Asc, None);
         let out = run_timed(
             &mut engine,
-            &[(1, false), (2, false), (2, true), (2, true), (3, true), (4, false)],
+            &[
+                (1, false),
+                (2, false),
+                (2, true),
+                (2, true),
+                (3, true),
+                (4, false),
+            ],
         );
         assert_eq!(out, ["1", "2", "2", "2", "STATE 2 (4)", "3", "4"]);
         assert_eq!(engine.finish(None), 2);
@@ -641,7 +648,14 @@ mod tests {
         let mut engine = engine(period(Some(2)), Order::Asc, None);
         let out = run_timed(
             &mut engine,
-            &[(1, true), (2, true), (3, false), (4, false), (5, true), (6, true)],
+            &[
+                (1, true),
+                (2, true),
+                (3, false),
+                (4, false),
+                (5, true),
+                (6, true),
+            ],
         );
         // Before 2: one record only. Before 3 and 4: the period has not elapsed.
         assert_eq!(out, ["1", "2", "3", "4", "STATE 4 (4)", "5", "6"]);

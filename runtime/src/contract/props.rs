@@ -306,7 +306,11 @@ fn batch<C: Cursor>(scenario: &Scenario<C>, lower: &Bound<C>, upper: &Bound<C>) 
             for i in 1..ids.len() {
                 if scenario.data[ids[i]].is_some()
                     && scenario.data[ids[i]] == scenario.data[ids[i - 1]]
-                    && scenario.shuffle.rotate_right(u32::try_from(i % 64).unwrap_or(0)) & 1 == 1
+                    && scenario
+                        .shuffle
+                        .rotate_right(u32::try_from(i % 64).unwrap_or(0))
+                        & 1
+                        == 1
                 {
                     ids.swap(i, i - 1);
                 }
