@@ -144,6 +144,7 @@ mod input;
 mod json;
 mod logging;
 mod nested;
+mod partition;
 pub mod protocol;
 pub mod rfc3339;
 #[cfg(any(test, not(feature = "jsonschema")))]
@@ -161,6 +162,7 @@ pub use cursor::Cursor;
 pub use entrypoint::{run_with, specification};
 pub use error::{Error, InputFile};
 pub use nested::Nested;
+pub use partition::Partitions;
 pub use secret::Secret;
 pub use source::{Reader, Sink, Source, Streams};
 pub use stream::{

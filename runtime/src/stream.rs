@@ -278,6 +278,7 @@ impl CheckpointPolicy {
 #[derive(Debug)]
 pub struct Slice<'s, S: IncrementalStream> {
     state: &'s S::State,
+    partition: &'s S::Partition,
     lower: Bound<S::Cursor>,
     upper: Bound<S::Cursor>,
 }
@@ -285,20 +286,30 @@ pub struct Slice<'s, S: IncrementalStream> {
 impl<'s, S: IncrementalStream> Slice<'s, S> {
     pub(crate) fn new(
         state: &'s S::State,
+        partition: &'s S::Partition,
         lower: Bound<S::Cursor>,
         upper: Bound<S::Cursor>,
     ) -> Self {
         Slice {
             state,
+            partition,
             lower,
             upper,
         }
     }
 
-    /// The state this sync started from (the previous sync's last STATE for this stream).
+    /// The state this sync started from (the previous sync's last STATE for this stream; for
+    /// a partitioned stream, this partition's watermark).
     #[must_use]
     pub fn state(&self) -> &S::State {
         self.state
+    }
+
+    /// The partition being read (`&()` for a stream that is not partitioned): every record
+    /// the reader emits for this slice must belong to it.
+    #[must_use]
+    pub fn partition(&self) -> &S::Partition {
+        self.partition
     }
 
     /// The exclusive lower bound, when the slice starts after a saved watermark: read records
