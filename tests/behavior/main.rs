@@ -19,6 +19,7 @@ mod masking;
 mod orders;
 mod orders_fixture;
 mod panics;
+mod partitions;
 mod props;
 mod protocol_schema;
 mod shared;
