@@ -123,8 +123,18 @@ pub const DEFAULT_MAX_PARTITIONS: usize = 10_000;
 /// What identifies a partition of a partitioned stream (a repository name, an account id, a
 /// struct of several fields): any type that is cloned, ordered, printed for people and kept in
 /// the stream's state as JSON.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a partition key",
+    label = "`{Self}` does not implement `tidemark::PartitionKey`",
+    note = "a partition key is cloned, totally ordered, printed with `Debug` and kept in state as \
+            JSON: it needs `Clone + Debug + Ord + Serialize + DeserializeOwned`, as integers, \
+            `String` and tuples of these have; a struct derives `Clone, Debug, PartialEq, Eq, \
+            PartialOrd, Ord, Serialize, Deserialize`",
+    note = "floating-point numbers are not totally ordered; store the value as an integer or a string"
+)]
 pub trait PartitionKey: Clone + Debug + Ord + Serialize + DeserializeOwned {}
 
+#[diagnostic::do_not_recommend]
 impl<T: Clone + Debug + Ord + Serialize + DeserializeOwned> PartitionKey for T {}
 
 /// A record type that is a full-refresh stream: read in full by every sync, with no cursor.
