@@ -126,6 +126,12 @@ pub(crate) struct Book<S: IncrementalStream> {
     /// The entries by `read`, oldest first.
     recency: BTreeMap<u64, S::Partition>,
     next: u64,
+    /// The watermarks of the state the sync started from: a partition dropped from
+    /// `entries` during the sync is still read from its saved watermark, so a sync never
+    /// drops a partition it has yet to read (with more partitions than the limit, the ones
+    /// read first would otherwise push out the ones read next, and every partition would be
+    /// read from its start).
+    saved: BTreeMap<S::Partition, S::Cursor>,
     /// The parent stream's name and its `stream_state`.
     parent: Option<(&'static str, Box<RawValue>)>,
     /// Partitions dropped from the state by the limit during this sync.
@@ -140,6 +146,7 @@ impl<S: IncrementalStream> Default for Book<S> {
             entries: BTreeMap::new(),
             recency: BTreeMap::new(),
             next: 0,
+            saved: BTreeMap::new(),
             parent: None,
             dropped: 0,
             dirty: false,
@@ -148,9 +155,12 @@ impl<S: IncrementalStream> Default for Book<S> {
 }
 
 impl<S: IncrementalStream> Book<S> {
-    /// The partition's saved watermark.
+    /// The partition's watermark: from this sync, or else from the state it started from.
     pub(crate) fn watermark(&self, partition: &S::Partition) -> Option<&S::Cursor> {
-        self.entries.get(partition).map(|entry| &entry.watermark)
+        self.entries
+            .get(partition)
+            .map(|entry| &entry.watermark)
+            .or_else(|| self.saved.get(partition))
     }
 
     /// The parent's saved `stream_state`.
@@ -272,6 +282,11 @@ impl<S: IncrementalStream> Book<S> {
                 book.parent = Some((leak_name(&name), state.to_owned()));
             }
         }
+        book.saved = book
+            .entries
+            .iter()
+            .map(|(partition, entry)| (partition.clone(), entry.watermark.clone()))
+            .collect();
         book.dropped = 0;
         book.dirty = false;
         Ok(book)
@@ -842,6 +857,7 @@ mod tests {
         // A fourth partition drops the least recently read one.
         book.set(&"d".to_owned(), Some(2));
         assert_eq!(book.dropped, 1);
+        assert!(!text(&book).to_string().contains("\"a\""));
         assert_eq!(book.watermark(&"a".to_owned()), None);
         assert_eq!(book.watermark(&"d".to_owned()), Some(&2));
         // No watermark leaves an entry as it was.
