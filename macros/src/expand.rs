@@ -138,3 +138,70 @@ fn stream<'a>(args: &Args, input: &'a DeriveInput, primary_key: Vec<String>) -> 
         primary_key,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ITEM: &str = "struct Issue { repository: String, number: u64, updated_at: i64 }";
+
+    /// The incremental attribute's output for `attr` on [`ITEM`], as text.
+    fn incremental_text(attr: &str) -> String {
+        let attr: TokenStream = attr.parse().expect("attribute tokens");
+        let item: TokenStream = ITEM.parse().expect("item tokens");
+        let text = incremental(attr, &item).to_string();
+        assert!(!text.contains("compile_error"), "{text}");
+        text
+    }
+
+    #[test]
+    fn docs_say_what_each_new_key_guarantees() {
+        let desc = incremental_text(r#"cursor = "updated_at", order = "desc""#);
+        assert!(desc.contains("Records come newest first"));
+        assert!(desc.contains("the watermark moves only when the slice is read to the end"));
+        assert!(desc.contains("reach the saved `updated_at`, so it stops"));
+        assert!(desc.contains("Order :: Desc"));
+
+        let every = incremental_text(r#"cursor = "updated_at", checkpoint_every = "PT1M30.5S""#);
+        assert!(every.contains(
+            "At most one STATE is emitted per `PT1M30.5S`, and always one when the stream \
+             completes."
+        ));
+        assert!(every.contains("Duration :: new (90u64 , 500000000u32)"));
+
+        let partition = incremental_text(
+            r#"cursor = "updated_at", partition = "repository", max_partitions = 50"#,
+        );
+        assert!(partition.contains(
+            "Each partition (`repository`) keeps its own watermark, each with this guarantee; \
+             the state tracks at most 50 partitions, the most recently read; a partition with \
+             no entry is read from its start (re-read, never lost)."
+        ));
+        assert!(partition.contains("const MAX_PARTITIONS"));
+        let default = incremental_text(r#"cursor = "updated_at", partition = "repository""#);
+        assert!(default.contains("at most `tidemark::DEFAULT_MAX_PARTITIONS` partitions"));
+        assert!(!default.contains("const MAX_PARTITIONS"));
+    }
+
+    #[test]
+    fn full_refresh_docs_say_what_state_holds() {
+        let expand = |attr: &str| {
+            let attr: TokenStream = attr.parse().expect("attribute tokens");
+            let item: TokenStream = ITEM.parse().expect("item tokens");
+            full_refresh(attr, &item).to_string()
+        };
+        let resumable = expand("resumable = true");
+        assert!(resumable.contains("read in full by every sync"));
+        assert!(resumable.contains(
+            "A resumable stream's state holds the last saved position only while an attempt is \
+             unfinished"
+        ));
+        assert!(resumable.contains(
+            "const RESUMABLE : :: tidemark :: __private :: core :: primitive :: bool = true"
+        ));
+        let plain = expand("");
+        assert!(plain.contains("reads the stream again from its start"));
+        assert!(plain.contains("= false"));
+        assert!(!plain.contains("compile_error"));
+    }
+}
