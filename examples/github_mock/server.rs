@@ -10,7 +10,7 @@ use chrono::DateTime;
 use serde_json::{Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use crate::data::{self, Listing, Page, RepoSort, Shape, Sort, StateFilter, Store};
+use super::data::{self, Listing, Page, RepoSort, Shape, Sort, StateFilter, Store};
 
 /// How the mock is started: the data set and the server's behaviour.
 #[derive(Debug, Clone)]
