@@ -330,23 +330,20 @@ impl Store {
             }
         };
         let since = listing.since.unwrap_or(0);
+        let all_states = listing.state == StateFilter::All;
         let (picked, total) = match listing.sort {
             Sort::Updated => {
                 let from = data
                     .issues_by_updated
                     .partition_point(|&k| issues[k as usize].updated < since);
-                let order = &data.issues_by_updated[from..];
-                select(order, listing, keep_state)
+                let order = Order::Slice(&data.issues_by_updated[from..]);
+                select(order, listing, (!all_states).then_some(&keep_state))
             }
             Sort::Created => {
                 let keep = |k: u32| keep_state(k) && issues[k as usize].updated >= since;
-                let order: Vec<u32> = (0..self.shape.issues_per_repo).collect();
-                let filtered = listing.since.is_some() || listing.state != StateFilter::All;
-                if filtered {
-                    select(&order, listing, keep)
-                } else {
-                    select(&order, listing, |_| true)
-                }
+                let filtered = listing.since.is_some() || !all_states;
+                let order = Order::Natural(issues.len());
+                select(order, listing, filtered.then_some(&keep))
             }
         };
         let mut body = Vec::with_capacity(picked.len() * 640 + 2);
@@ -375,12 +372,13 @@ impl Store {
                 let from = data
                     .comments_by_updated
                     .partition_point(|&c| comments[c as usize].updated < since);
-                select(&data.comments_by_updated[from..], listing, |_| true)
+                let order = Order::Slice(&data.comments_by_updated[from..]);
+                select(order, listing, None::<&fn(u32) -> bool>)
             }
             Sort::Created => {
-                let order: Vec<u32> =
-                    (0..u32::try_from(comments.len()).unwrap_or(u32::MAX)).collect();
-                select(&order, listing, |c| comments[c as usize].updated >= since)
+                let keep = |c: u32| comments[c as usize].updated >= since;
+                let order = Order::Natural(comments.len());
+                select(order, listing, listing.since.is_some().then_some(&keep))
             }
         };
         let mut body = Vec::with_capacity(picked.len() * 640 + 2);
@@ -440,7 +438,8 @@ impl Store {
     /// and appends `events` events. Every change takes the next second of the mock's clock,
     /// which starts at 2025-06-01T00:00:00Z, so changed items are newer than every generated
     /// one and than every earlier change. Repositories are taken in turn; within one, issues
-    /// and comments are picked in a fixed order that visits each before repeating one.
+    /// (and comments to edit, while none is added) are picked in a fixed order that visits
+    /// each before repeating one.
     /// Returns what changed, as JSON.
     pub fn touch(&mut self, issues: u32, comments: u32, comment_edits: u32, events: u32) -> Value {
         let touched: Vec<Value> = (0..issues).map_while(|_| self.touch_issue()).collect();
@@ -890,22 +889,42 @@ fn generate_repo(shape: &Shape, r: u32) -> Repo {
     }
 }
 
-/// The page `listing.page` of `order` (ascending positions; walked backwards when
-/// `listing.descending`), keeping the items `keep` accepts. Returns the page's items and how
-/// many the listing holds in all.
-fn select(order: &[u32], listing: &Listing, keep: impl Fn(u32) -> bool) -> (Vec<u32>, usize) {
+/// The items of a listing, ascending.
+#[derive(Clone, Copy)]
+enum Order<'a> {
+    /// These indexes.
+    Slice(&'a [u32]),
+    /// The indexes below this, in order.
+    Natural(usize),
+}
+
+/// The page `listing.page` of `order` (walked backwards when `listing.descending`), keeping
+/// the items `keep` accepts (every item when None). Returns the page's items and how many the
+/// listing holds in all.
+fn select(
+    order: Order<'_>,
+    listing: &Listing,
+    keep: Option<&impl Fn(u32) -> bool>,
+) -> (Vec<u32>, usize) {
+    let len = match order {
+        Order::Slice(slice) => slice.len(),
+        Order::Natural(len) => len,
+    };
     let at = |i: usize| {
-        if listing.descending {
-            order[order.len() - 1 - i]
-        } else {
-            order[i]
+        let i = if listing.descending { len - 1 - i } else { i };
+        match order {
+            Order::Slice(slice) => slice[i],
+            Order::Natural(_) => u32::try_from(i).unwrap_or(u32::MAX),
         }
+    };
+    let Some(keep) = keep else {
+        return window(len, at, listing.page, listing.per_page);
     };
     let skip = (listing.page as usize - 1).saturating_mul(listing.per_page as usize);
     let take = listing.per_page as usize;
     let mut picked = Vec::with_capacity(take);
     let mut total = 0;
-    for i in 0..order.len() {
+    for i in 0..len {
         let item = at(i);
         if keep(item) {
             if total >= skip && picked.len() < take {

@@ -41,7 +41,7 @@
 //! closed. Comments are written up to 10 days after their issue, a quarter of them edited
 //! later; comment ids grow with `created_at`. Events are spread over 2024, ids growing with
 //! `created_at`. Ids are numbers, except event ids, which are numeric strings as on GitHub.
-//! Records are 350 to 700 bytes. URLs inside records point at `api.github.com` and
+//! Records are 300 to 700 bytes. URLs inside records point at `api.github.com` and
 //! `github.com`, as GitHub's do, so that bodies do not depend on the port; `Link` headers point
 //! at the mock.
 //!
@@ -111,8 +111,9 @@
 //!   reopened), adds M comments, edits E existing comments (new `updated_at`, body marked
 //!   edited) and appends K events. Every change takes the next second of the mock's clock,
 //!   starting after 2025-06-01T00:00:00Z, so it is newer than everything before it; the
-//!   repositories take the changes in turn, and within a repository issues and comments are
-//!   visited in a fixed order that reaches each one before any is picked twice. So after a
+//!   repositories take the changes in turn, and within a repository the issues (and the
+//!   comments to edit, while no comment is added) are visited in a fixed order that reaches
+//!   each one before any is picked twice. So after a
 //!   first sync, a second sync with its state reads exactly what changed: the answer lists it,
 //!   `{"issues": [{"repo", "id", "number", "state", "updated_at"}], "comments": [{"repo",
 //!   "id", "issue_number", "created_at", "updated_at", "new"}], "events": [{"repo", "id",
@@ -140,9 +141,6 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut options = Options::default();
     let mut args = args.iter();
     while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(USAGE.to_owned());
-        }
         let value = args
             .next()
             .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
@@ -192,6 +190,10 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        let _ = writeln!(std::io::stdout(), "{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let options = match parse_args(&args) {
         Ok(options) => options,
         Err(message) => {
