@@ -68,8 +68,8 @@ impl Default for Shape {
 }
 
 impl Shape {
-    /// Checks the counts: at least one repository, and at most [`MAX_ITEMS`] issues, comments
-    /// and events in total.
+    /// Checks the counts: at least one repository, and at most `MAX_ITEMS` (10,000,000)
+    /// issues, comments and events in total.
     pub fn check(&self) -> Result<(), String> {
         if self.repos == 0 {
             return Err("--repos must be at least 1".to_owned());
