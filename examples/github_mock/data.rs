@@ -451,7 +451,7 @@ impl Store {
 
     /// The next second of the mock's clock.
     fn tick(&mut self) -> u32 {
-        self.clock += 1;
+        self.clock = self.clock.saturating_add(1);
         self.clock
     }
 
@@ -538,7 +538,7 @@ impl Store {
         let data = &mut self.repos[r];
         let comment = &mut data.comments[c];
         comment.updated = now;
-        comment.edits += 1;
+        comment.edits = comment.edits.saturating_add(1);
         let comment = *comment;
         let position = u32::try_from(c).unwrap_or(u32::MAX);
         data.comments_by_updated.retain(|&other| other != position);
