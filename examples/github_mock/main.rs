@@ -24,7 +24,7 @@
 //! | `--events-per-repo N` | 300 | events in each repository |
 //! | `--seed N` | 0 | varies titles, users and times |
 //! | `--latency-ms N` | 0 | wait before answering each API request |
-//! | `--threads N` | 128 | requests answered (or waited on) at once |
+//! | `--threads N` | 512 | connections served at once (a thread each); more wait |
 //! | `--token T` | none | require `Authorization: Bearer T` (or `token T`) |
 //! | `--quota N` | 1000000 | API requests per hour before the 403 of GitHub's primary rate limit |
 //! | `--rate-limit-every N` | none | answer every Nth API request 429 with `Retry-After: 1` |
@@ -123,6 +123,7 @@
 //!   answers, "admin_requests": ..}`; a request refused (401, 403, 429) still counts.
 
 mod data;
+mod http;
 mod server;
 
 use std::io::Write as _;

@@ -1,16 +1,15 @@
 //! The HTTP side: routing, query parameters, pagination links, authentication, rate limits and
-//! the `/_mock/` admin endpoints, served by a pool of worker threads.
+//! the `/_mock/` admin endpoints; [`super::http`] carries the bytes.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::DateTime;
 use serde_json::{Value, json};
-use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::data::{self, Listing, Page, RepoSort, Shape, Sort, StateFilter, Store};
+use super::http::{Incoming, Listener, Outgoing};
 
 /// How the mock is started: the data set and the server's behaviour.
 #[derive(Debug, Clone)]
@@ -21,7 +20,7 @@ pub struct Options {
     pub port: u16,
     /// Waited before answering each API request (not the admin endpoints).
     pub latency: Duration,
-    /// Worker threads: how many requests are answered (or waited on) at once.
+    /// Connections served at once (a thread each); more wait to be accepted.
     pub threads: usize,
     /// When set, API requests must send `Authorization: Bearer <token>` or `token <token>`.
     pub token: Option<String>,
@@ -37,7 +36,7 @@ impl Default for Options {
             shape: Shape::default(),
             port: 0,
             latency: Duration::ZERO,
-            threads: 128,
+            threads: 512,
             token: None,
             rate_limit_every: None,
             quota: 1_000_000,
@@ -55,25 +54,17 @@ const DEFAULT_PER_PAGE: u32 = 30;
 const MAX_TOUCH: u32 = 1_000_000;
 const DOCS: &str = "https://docs.github.com/rest";
 
-/// A running mock; stopped (its workers joined) when dropped.
+/// A running mock; it stops accepting connections when dropped.
 pub struct Mock {
-    server: Arc<Server>,
-    workers: Vec<JoinHandle<()>>,
-    port: u16,
+    listener: Listener,
 }
 
 impl Mock {
     /// Generates the data set and starts serving it on 127.0.0.1.
     pub fn start(options: Options) -> Result<Mock, String> {
         let store = Store::new(options.shape.clone())?;
-        let server = Server::http(("127.0.0.1", options.port))
-            .map_err(|error| format!("cannot listen on 127.0.0.1:{}: {error}", options.port))?;
-        let port = server
-            .server_addr()
-            .to_ip()
-            .map_or(options.port, |address| address.port());
-        let server = Arc::new(server);
-        let threads = options.threads.max(1);
+        let port = options.port;
+        let connections = options.threads.max(1);
         let shared = Arc::new(Shared {
             store: RwLock::new(store),
             counters: Mutex::new(Counters::default()),
@@ -81,69 +72,37 @@ impl Mock {
             started_unix: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |elapsed| elapsed.as_secs()),
-            host: format!("127.0.0.1:{port}"),
             options,
         });
-        let mut workers = Vec::with_capacity(threads);
-        for n in 0..threads {
-            let (server, shared) = (Arc::clone(&server), Arc::clone(&shared));
-            let worker = std::thread::Builder::new()
-                .name(format!("github-mock-{n}"))
-                .stack_size(512 * 1024)
-                .spawn(move || {
-                    while let Ok(request) = server.recv() {
-                        handle(&shared, request);
-                    }
-                })
-                .map_err(|error| format!("cannot start a worker thread: {error}"))?;
-            workers.push(worker);
-        }
-        Ok(Mock {
-            server,
-            workers,
-            port,
-        })
+        let listener = Listener::start(port, connections, move |request| handle(&shared, request))
+            .map_err(|error| format!("cannot listen on 127.0.0.1:{port}: {error}"))?;
+        Ok(Mock { listener })
     }
 
     /// The port it listens on.
     #[must_use]
     pub fn port(&self) -> u16 {
-        self.port
+        self.listener.address().port()
     }
 
     /// `http://127.0.0.1:PORT`.
     #[must_use]
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://127.0.0.1:{}", self.port())
     }
 
     /// Serves until the process ends.
-    pub fn wait(mut self) {
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
-        }
+    pub fn wait(self) {
+        self.listener.wait();
     }
 }
 
-impl Drop for Mock {
-    fn drop(&mut self) {
-        for _ in &self.workers {
-            self.server.unblock();
-        }
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
-        }
-    }
-}
-
-/// What every worker shares.
+/// What every connection shares.
 struct Shared {
     store: RwLock<Store>,
     counters: Mutex<Counters>,
     started: Instant,
     started_unix: u64,
-    /// `127.0.0.1:PORT`, for links when a request has no `Host`.
-    host: String,
     options: Options,
 }
 
@@ -218,27 +177,28 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn handle(shared: &Shared, request: Request) {
-    let url = request.url().to_owned();
-    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+fn handle(shared: &Shared, request: &Incoming) -> Outgoing {
+    let url = request.target.as_str();
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let answer = if let Some(admin) = path.strip_prefix("/_mock/") {
         lock(&shared.counters).admin_requests += 1;
-        admin_answer(shared, request.method(), admin, query)
+        admin_answer(shared, &request.method, admin, query)
     } else {
         if !shared.options.latency.is_zero() {
             std::thread::sleep(shared.options.latency);
         }
-        api_answer(shared, &request, path, query)
+        api_answer(shared, request, path, query)
     };
-    let mut response = Response::from_data(answer.body).with_status_code(answer.status);
-    let content_type = ("Content-Type", "application/json; charset=utf-8".to_owned());
-    for (name, value) in std::iter::once(content_type).chain(answer.headers) {
-        if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(header);
-        }
+    let mut headers = answer.headers;
+    headers.insert(
+        0,
+        ("Content-Type", "application/json; charset=utf-8".to_owned()),
+    );
+    Outgoing {
+        status: answer.status,
+        headers,
+        body: answer.body,
     }
-    // A client that went away is not the server's problem.
-    let _ = request.respond(response);
 }
 
 /// The kind of an API path, for `/_mock/stats`.
@@ -253,26 +213,22 @@ fn kind(segments: &[&str]) -> &'static str {
     }
 }
 
-fn api_answer(shared: &Shared, request: &Request, path: &str, query: &str) -> Answer {
+fn api_answer(shared: &Shared, request: &Incoming, path: &str, query: &str) -> Answer {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let kind = kind(&segments);
     let mut answer = match authorized(shared, request).and_then(|()| admitted(shared, kind)) {
         Err(refused) => refused,
         Ok(rate) => {
-            let mut answer = if *request.method() == Method::Get {
+            let mut answer = if request.method == "GET" {
                 route(shared, &segments, query)
             } else {
                 Answer::not_found()
             };
             if let Some(rels) = answer.links.take() {
-                let host = request
-                    .headers()
-                    .iter()
-                    .find(|header| header.field.equiv("Host"))
-                    .map_or_else(|| shared.host.clone(), |header| header.value.to_string());
+                let host = request.header("Host").unwrap_or("127.0.0.1");
                 answer
                     .headers
-                    .push(("Link", links(&host, path, query, &rels)));
+                    .push(("Link", links(host, path, query, &rels)));
             }
             answer.headers.extend(rate);
             answer
@@ -295,16 +251,11 @@ fn api_answer(shared: &Shared, request: &Request, path: &str, query: &str) -> An
 }
 
 /// Refuses a request without the expected token (when `--token` is set).
-fn authorized(shared: &Shared, request: &Request) -> Result<(), Answer> {
+fn authorized(shared: &Shared, request: &Incoming) -> Result<(), Answer> {
     let Some(token) = &shared.options.token else {
         return Ok(());
     };
-    let given = request
-        .headers()
-        .iter()
-        .find(|header| header.field.equiv("Authorization"))
-        .map(|header| header.value.as_str().trim().to_owned());
-    match given {
+    match request.header("Authorization") {
         None => Err(Answer::message(401, "Requires authentication")),
         Some(value) => {
             let presented = value
@@ -605,10 +556,10 @@ fn links(host: &str, path: &str, query: &str, rels: &str) -> String {
         .join(", ")
 }
 
-fn admin_answer(shared: &Shared, method: &Method, path: &str, query: &str) -> Answer {
+fn admin_answer(shared: &Shared, method: &str, path: &str, query: &str) -> Answer {
     let params = parameters(query);
     match (method, path) {
-        (Method::Get, "stats") => {
+        ("GET", "stats") => {
             let counters = lock(&shared.counters);
             let by_status: BTreeMap<String, u64> = counters
                 .by_status
@@ -626,7 +577,7 @@ fn admin_answer(shared: &Shared, method: &Method, path: &str, query: &str) -> An
                 }),
             )
         }
-        (Method::Post, "rate-limit") => {
+        ("POST", "rate-limit") => {
             let status = match params.get("status").map(String::as_str) {
                 None | Some("429") => 429,
                 Some("403") => 403,
@@ -648,7 +599,7 @@ fn admin_answer(shared: &Shared, method: &Method, path: &str, query: &str) -> An
                 &json!({"status": status, "count": count, "retry_after": retry_after}),
             )
         }
-        (Method::Post, "touch") => {
+        ("POST", "touch") => {
             let mut counts = [0_u32; 4];
             for (slot, name) in
                 counts
