@@ -748,3 +748,41 @@ fn cpu_seconds() -> Option<f64> {
     let ticks: u32 = fields.get(11)?.parse::<u32>().ok()? + fields.get(12)?.parse::<u32>().ok()?;
     Some(f64::from(ticks) / 100.0)
 }
+
+/// What a raw request over TCP gets back, up to the server closing the connection.
+fn raw_exchange(mock: &Mock, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", mock.port())).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a timeout");
+    stream.write_all(request).expect("the request is sent");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn malformed_requests_get_an_error_and_the_server_goes_on() {
+    let mock = start(options());
+    assert!(raw_exchange(&mock, b"garbage\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    assert!(raw_exchange(&mock, b"GET nowhere HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    let long = format!(
+        "GET /user/repos HTTP/1.1\r\nX-Long: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    assert!(raw_exchange(&mock, long.as_bytes()).starts_with("HTTP/1.1 431 "));
+    let huge_body = b"POST /_mock/touch HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n";
+    assert!(raw_exchange(&mock, huge_body).starts_with("HTTP/1.1 413 "));
+    // HTTP/1.0 without keep-alive: one answer, then the server closes; two pipelined
+    // HTTP/1.1 requests, the second asking to close: two answers.
+    let one = raw_exchange(&mock, b"GET /repos/acme/repo-0001 HTTP/1.0\r\n\r\n");
+    assert!(one.starts_with("HTTP/1.1 200 OK\r\n") && one.contains("Connection: close"));
+    let two = raw_exchange(
+        &mock,
+        b"GET /user/repos HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(two.matches("HTTP/1.1 ").count(), 2, "{two}");
+    assert!(two.contains("HTTP/1.1 404 Not Found"));
+    assert_eq!(get(&format!("{}/user/repos", mock.url())).status, 200);
+}
