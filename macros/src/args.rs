@@ -32,6 +32,10 @@ impl Attr {
 
 /// A key of either attribute.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[expect(
+    clippy::enum_variant_names,
+    reason = "the variants are the keys as written, and one of them is `primary_key`"
+)]
 pub(crate) enum Key {
     Cursor,
     Name,
@@ -435,7 +439,7 @@ fn assign(args: &mut Args, key: Key, ident: &Ident, value: Value, errors: &mut E
                 key,
                 value,
                 "partitions",
-                "leave it out for the default, 10000",
+                "leave it out for the default, `tidemark::DEFAULT_MAX_PARTITIONS`",
                 errors,
             );
             args.max_partitions = limit.map(keyed(ident));

@@ -216,6 +216,68 @@ pub(crate) fn check_windows(args: &Args, parts: &[CursorPart<'_, '_>], errors: &
     }
 }
 
+/// `partition` must name a top-level field that is serialized, and not the cursor's: each
+/// partition keeps its own watermark, under the field's JSON name, so the field must say which
+/// partition a record is in, not where in the order it is. Returns the field the partition
+/// resolved to (the one the help suggests after a typo), for the stub impls too.
+pub(crate) fn check_partition<'r, 'a>(
+    args: &'r Args,
+    record: &'r Record<'a>,
+    errors: &mut Errors,
+) -> Option<&'r Field<'a>> {
+    let lit = args.partition.as_ref()?;
+    let name = lit.value();
+    let Some(field) = find_field(record, &name, lit.span(), "partition", errors) else {
+        return suggested_field(record, &name).filter(|field| !field.skipped);
+    };
+    if field.skipped {
+        errors.at(
+            lit.span(),
+            format!(
+                "the partition field `{}` is skipped by serde, so records would carry no \
+                 partition value",
+                field.ident
+            ),
+        );
+        return Some(field);
+    }
+    let cursor = args.cursor.iter().flatten().find(|cursor| {
+        let path = cursor.value();
+        let first = path.split('.').next().unwrap_or_default();
+        record
+            .field(first)
+            .is_some_and(|part| part.ident == field.ident)
+    });
+    if let Some(cursor) = cursor {
+        let held = if cursor.value() == name {
+            "be the cursor field"
+        } else {
+            "hold the cursor"
+        };
+        errors.at(
+            lit.span(),
+            format!(
+                "the partition field cannot {held} `{}`: each partition keeps its own watermark \
+                 of the cursor\nhelp: name the field that says which partition a record is in, \
+                 such as an account or repository id",
+                cursor.value()
+            ),
+        );
+    }
+    Some(field)
+}
+
+/// `max_partitions` bounds the partitions a state tracks: without `partition` there are none.
+pub(crate) fn check_max_partitions(args: &Args, errors: &mut Errors) {
+    if let (Some((_, key)), false) = (&args.max_partitions, args.given(Key::Partition)) {
+        errors.at(
+            key.span(),
+            "`max_partitions` applies only to a partitioned stream\nhelp: add `partition = \
+             \"field\"` to name the field that says which partition a record is in",
+        );
+    }
+}
+
 /// `Option<T>` as written (`Option`, `std::option::Option`, `core::option::Option`).
 fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else { return None };

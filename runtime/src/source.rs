@@ -13,8 +13,11 @@ use crate::protocol::{
     self, RateLimited, StreamDescriptor, StreamStatus, StreamStatusReason, StreamStatusReasonType,
     SyncMode,
 };
+use serde_json::value::RawValue;
+
+use crate::partition::{Book, Partitioned, Partitions};
 use crate::state::{InputState, parse_stream_state};
-use crate::stream::{IncrementalStream, Slice, StreamState};
+use crate::stream::{CheckpointAt, IncrementalStream, Slice, StreamState};
 
 /// A source connector: its configuration, its connection check and its streams.
 ///
@@ -152,6 +155,68 @@ impl<'a> Streams<'a> {
         self
     }
 
+    /// Registers the partitioned stream of record type `S` (declared with `partition =
+    /// "field"`): `reader` is called for each slice of each partition, which
+    /// [`Slice::partition`] names, and every record it emits must belong to that partition.
+    ///
+    /// Each partition keeps its own watermark in the stream's state, with the contract of a
+    /// stream of its own: a STATE means every record of each listed partition with cursor at
+    /// or below its watermark has been emitted. A partition with no entry (new, or dropped by
+    /// the `max_partitions` limit) is read from its start; partitions that vanish from the
+    /// list keep their entries until the limit drops them, so one that comes back resumes.
+    /// Partitions are read one after the other; a STATE follows each partition (or, with
+    /// `checkpoint_every`, at most one per period) and the end of the stream.
+    ///
+    /// ```
+    /// use tidemark::{Error, Partitions, Sink, Slice, Source, Streams};
+    ///
+    /// #[derive(serde::Serialize, schemars::JsonSchema)]
+    /// #[tidemark::incremental_stream(cursor = "id", partition = "account")]
+    /// struct Invoice {
+    ///     account: String,
+    ///     id: u64,
+    /// }
+    ///
+    /// struct Billing;
+    ///
+    /// impl Source for Billing {
+    ///     const NAME: &'static str = "source-billing";
+    ///     type Config = Vec<String>;
+    ///
+    ///     fn streams<'a>(&'a self, accounts: &'a Vec<String>) -> Result<Streams<'a>, Error> {
+    ///         let partitions = Partitions::list(accounts.iter().cloned());
+    ///         Ok(Streams::new().partitioned(
+    ///             partitions,
+    ///             |slice: &Slice<Invoice>, out: &mut Sink<Invoice>| {
+    ///                 let account = slice.partition().clone();
+    ///                 let first = slice.after().map_or(1, |id| id + 1);
+    ///                 for id in first..=3 {
+    ///                     out.emit(&Invoice { account: account.clone(), id })?;
+    ///                 }
+    ///                 Ok(())
+    ///             },
+    ///         ))
+    ///     }
+    /// }
+    /// # let _ = Billing;
+    /// ```
+    #[must_use]
+    pub fn partitioned<S, R>(mut self, partitions: Partitions<'a, S::Partition>, reader: R) -> Self
+    where
+        S: IncrementalStream + 'a,
+        R: Reader<S> + 'a,
+    {
+        if self.duplicate.is_none() {
+            let descriptor = S::descriptor();
+            if self.iter().any(|stream| stream.descriptor() == descriptor) {
+                self.duplicate = Some(descriptor);
+            }
+        }
+        self.streams
+            .push(Box::new(Partitioned::<S, R>::new(partitions, reader)));
+        self
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = &(dyn ErasedStream + 'a)> {
         self.streams.iter().map(AsRef::as_ref)
     }
@@ -263,6 +328,12 @@ pub struct Sink<'r, S: IncrementalStream> {
     sink: &'r mut (dyn RecordSink<S> + 'r),
 }
 
+impl<'r, S: IncrementalStream> Sink<'r, S> {
+    pub(crate) fn new(sink: &'r mut (dyn RecordSink<S> + 'r)) -> Self {
+        Sink { sink }
+    }
+}
+
 impl<S: IncrementalStream> Sink<'_, S> {
     /// Emits one record.
     ///
@@ -350,7 +421,7 @@ impl<S: IncrementalStream> Sink<'_, S> {
 }
 
 /// Object-safe face of a stream run, so `Sink` does not carry the output's lifetime.
-trait RecordSink<S: IncrementalStream> {
+pub(crate) trait RecordSink<S: IncrementalStream> {
     fn emit(&mut self, record: &S) -> Result<(), Error>;
     fn estimate(&mut self, rows: u64) -> Result<(), Error>;
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error>;
@@ -379,6 +450,17 @@ pub(crate) trait ErasedStream {
     ) -> Result<std::cmp::Ordering, Error>;
     /// Whether the stream declares `lookback` (its overlap is re-sent on purpose).
     fn has_lookback(&self) -> bool;
+    /// Whether a sync resumed from `state` (this stream's saved `stream_state`) may send
+    /// `record` again by design, for the testing kit: a partition dropped from a full
+    /// partitioned state is read from its start.
+    fn may_resend(
+        &self,
+        state: Option<&serde_json::value::RawValue>,
+        record: &serde_json::Value,
+    ) -> bool {
+        let _ = (state, record);
+        false
+    }
     /// Reads the stream from the state [`ErasedStream::load_state`] kept; `Err` only when
     /// output failed and the run must stop.
     fn read(
@@ -396,7 +478,7 @@ struct Registered<S: IncrementalStream, R> {
 
 impl<S, R> ErasedStream for Registered<S, R>
 where
-    S: IncrementalStream,
+    S: IncrementalStream<Partition = ()>,
     R: Reader<S>,
 {
     fn descriptor(&self) -> StreamDescriptor {
@@ -435,24 +517,47 @@ where
         started_at: DateTime<Utc>,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error> {
-        let descriptor = S::descriptor();
         let state = self.saved.take().unwrap_or_default();
-        out.stream_status(&descriptor, StreamStatus::Started)?;
-        let mut run = StreamRun::<S> {
-            core: None,
-            frame: RecordFrame::new(&descriptor),
-            descriptor,
-            out,
-            running: false,
-            writing: false,
-            progress: Progress::new(),
-            failed: None,
-            timer: S::POLICY.period.map(Timer::new),
-        };
-        // A panicking reader is reported like a failing one: the other streams still run.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read_slices(&mut self.reader, &state, started_at, &mut run)
-        }))
+        let reader = &mut self.reader;
+        run_stream::<S>(out, None, |run| {
+            read_slices(
+                reader,
+                &state,
+                &(),
+                started_at,
+                &mut LazyBounds::default(),
+                run,
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// Runs one stream's read with `read`: its statuses, and on failure (an error, a panic) its
+/// last safe STATE. `Err` only when output failed and the run must stop.
+pub(crate) fn run_stream<S: IncrementalStream>(
+    out: &mut Emitter<'_>,
+    book: Option<Book<S>>,
+    read: impl FnOnce(&mut StreamRun<'_, '_, S>) -> Result<(), Error>,
+) -> Result<Option<StreamFailure>, Error> {
+    let descriptor = S::descriptor();
+    out.stream_status(&descriptor, StreamStatus::Started)?;
+    let mut run = StreamRun::<S> {
+        core: None,
+        frame: RecordFrame::new(&descriptor),
+        descriptor,
+        out,
+        running: false,
+        writing: false,
+        progress: Progress::new(),
+        failed: None,
+        book,
+        partition: None,
+        written: 0,
+        timer: S::POLICY.period.map(Timer::new),
+    };
+    // A panicking reader is reported like a failing one: the other streams still run.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&mut run)))
         .unwrap_or_else(|payload| {
             run.recover_from_panic();
             Err(Error::Panic {
@@ -460,63 +565,125 @@ where
                 message: panic_message(payload.as_ref()),
             })
         });
-        // An error from `Sink::emit` wins over what the reader made of it.
-        let result = match run.failed.take() {
-            Some(error) => Err(error),
-            None => result,
-        };
-        if run.out.progress() {
-            run.progress.finish(&run.descriptor);
+    // An error from `Sink::emit` wins over what the reader made of it.
+    let result = match run.failed.take() {
+        Some(error) => Err(error),
+        None => result,
+    };
+    if run.out.progress() {
+        run.progress.finish(&run.descriptor);
+    }
+    match result {
+        Ok(()) => {
+            run.out
+                .stream_status(&run.descriptor, StreamStatus::Complete)?;
+            Ok(None)
         }
-        match result {
-            Ok(()) => {
-                run.out
-                    .stream_status(&run.descriptor, StreamStatus::Complete)?;
-                Ok(None)
+        Err(Error::Output(err)) => Err(Error::Output(err)),
+        Err(error) => {
+            let failure = match error {
+                Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
+                _ => Failure::Stopped,
+            };
+            let moved = run.core.as_mut().and_then(|core| core.fail(failure));
+            if let Some(records) = moved {
+                run.write_state(records)?;
+            } else if run.book.as_ref().is_some_and(|book| book.dirty) {
+                // Partitions read, or the parent's state moved, since the last STATE.
+                run.write_state(0)?;
             }
-            Err(Error::Output(err)) => Err(Error::Output(err)),
-            Err(error) => {
-                let failure = match error {
-                    Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
-                    _ => Failure::Stopped,
-                };
-                if let Some(core) = &mut run.core
-                    && let Some(records) = core.fail(failure)
-                {
-                    run.write_state(records)?;
-                }
-                run.out
-                    .stream_status(&run.descriptor, StreamStatus::Incomplete)?;
-                Ok(Some(StreamFailure { error }))
-            }
+            run.out
+                .stream_status(&run.descriptor, StreamStatus::Incomplete)?;
+            Ok(Some(StreamFailure { error }))
         }
     }
 }
 
-/// Reads the stream's slices as the core plans them; ends with the final STATE when every
-/// slice was read.
+/// The reader's `start` and `end`, each asked once per sync when first needed.
+pub(crate) struct LazyBounds<C> {
+    start: Option<Option<C>>,
+    end: Option<Option<C>>,
+}
+
+impl<C> Default for LazyBounds<C> {
+    fn default() -> Self {
+        LazyBounds {
+            start: None,
+            end: None,
+        }
+    }
+}
+
+impl<C: Clone> LazyBounds<C> {
+    fn start<S: IncrementalStream<Cursor = C>>(
+        &mut self,
+        reader: &mut impl Reader<S>,
+    ) -> Result<Option<C>, Error> {
+        if let Some(start) = &self.start {
+            return Ok(start.clone());
+        }
+        let start = reader.start()?;
+        self.start = Some(start.clone());
+        Ok(start)
+    }
+
+    fn end<S: IncrementalStream<Cursor = C>>(
+        &mut self,
+        reader: &mut impl Reader<S>,
+    ) -> Result<Option<C>, Error> {
+        if let Some(end) = &self.end {
+            return Ok(end.clone());
+        }
+        let end = reader.end()?;
+        self.end = Some(end.clone());
+        Ok(end)
+    }
+}
+
+/// Reads one partition of a partitioned stream to its end, from its saved watermark.
+pub(crate) fn read_partition<S: IncrementalStream>(
+    reader: &mut impl Reader<S>,
+    partition: &S::Partition,
+    started_at: DateTime<Utc>,
+    bounds: &mut LazyBounds<S::Cursor>,
+    run: &mut StreamRun<'_, '_, S>,
+) -> Result<(), Error> {
+    let saved = run
+        .book()
+        .and_then(|book| book.watermark(partition).cloned());
+    let state = S::State::from_watermark(saved);
+    run.partition = Some(partition.clone());
+    read_slices(reader, &state, partition, started_at, bounds, run)?;
+    run.partition = None;
+    Ok(())
+}
+
+/// Reads the stream's (or one partition's) slices as the core plans them; ends with the final
+/// STATE when every slice was read (for a partition, with its STATE if one is due).
 fn read_slices<S: IncrementalStream>(
     reader: &mut impl Reader<S>,
     state: &S::State,
+    partition: &S::Partition,
     started_at: DateTime<Utc>,
+    bounds: &mut LazyBounds<S::Cursor>,
     run: &mut StreamRun<'_, '_, S>,
 ) -> Result<(), Error> {
     let declaration = Declared::<S>::new();
     let saved = state.watermark();
     let start = if Core::needs_start(&declaration, saved.as_ref()) {
-        reader.start()?
+        bounds.start(reader)?
     } else {
         None
     };
     let bounds = ReaderBounds {
         start,
-        end: reader.end()?,
+        end: bounds.end(reader)?,
     };
     let core = Core::new(declaration, saved, started_at, bounds)
         .map_err(|error| Error::system(error.message(&run.descriptor.to_string())))?;
     run.core = Some(core);
     while let Some((lower, upper)) = run.core.as_mut().and_then(Core::next_slice) {
-        let slice = Slice::new(state, lower, upper);
+        let slice = Slice::new(state, partition, lower, upper);
         read_slice(reader, &slice, run)?;
         run.tell_period();
         if let Some(records) = run.core.as_mut().and_then(Core::slice_done) {
@@ -524,7 +691,7 @@ fn read_slices<S: IncrementalStream>(
         }
     }
     let records = run.core.as_mut().map_or(0, Core::finish);
-    run.write_state(records)
+    run.end_of_slices(records)
 }
 
 /// Calls the reader on one slice; an error `emit` returned ends the stream even when the reader
@@ -539,7 +706,7 @@ fn read_slice<S: IncrementalStream>(
             stream: run.descriptor.to_string(),
         });
     }
-    reader.read(slice, &mut Sink { sink: run })?;
+    reader.read(slice, &mut Sink::new(run))?;
     match run.failed.take() {
         Some(error) => Err(error),
         None => Ok(()),
@@ -607,7 +774,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// One stream being read: the core deciding, the emitter writing.
-struct StreamRun<'r, 'o, S: IncrementalStream> {
+pub(crate) struct StreamRun<'r, 'o, S: IncrementalStream> {
     /// The contract's decisions, once the slices are planned.
     core: Option<Core<Declared<S>>>,
     descriptor: StreamDescriptor,
@@ -620,6 +787,12 @@ struct StreamRun<'r, 'o, S: IncrementalStream> {
     progress: Progress,
     /// The first error `emit` returned; the stream is over once it is set.
     failed: Option<Error>,
+    /// A partitioned stream's state: each partition's watermark.
+    book: Option<Book<S>>,
+    /// The partition being read.
+    partition: Option<S::Partition>,
+    /// Records written since the last STATE.
+    written: u64,
     /// With `checkpoint_every`: the time since the stream's previous STATE. `None` otherwise,
     /// so that no clock is read per record.
     timer: Option<Timer>,
@@ -656,16 +829,82 @@ impl Timer {
 }
 
 impl<S: IncrementalStream> StreamRun<'_, '_, S> {
+    /// Writes a STATE covering `records` records: the core's watermark, or for a partitioned
+    /// stream every partition's, with the current one's from the core.
     fn write_state(&mut self, records: u64) -> Result<(), Error> {
         let watermark = self
             .core
             .as_ref()
             .and_then(|core| core.watermark().cloned());
-        let state = S::State::from_watermark(watermark);
         if let Some(timer) = &mut self.timer {
             timer.reset();
         }
-        self.out.state(&self.descriptor, &state, records)
+        let written = std::mem::take(&mut self.written);
+        let Some(book) = &mut self.book else {
+            let state = S::State::from_watermark(watermark);
+            return self.out.state(&self.descriptor, &state, records);
+        };
+        if let Some(partition) = &self.partition {
+            book.set(partition, watermark);
+        }
+        if book.dropped > 0 {
+            tracing::warn!(
+                "stream `{}`: {} partitions dropped from the state, which keeps the {} most \
+                 recently read; each is read again from its start the next time",
+                self.descriptor,
+                book.dropped,
+                S::MAX_PARTITIONS
+            );
+            book.dropped = 0;
+        }
+        book.dirty = false;
+        self.out.state(&self.descriptor, &*book, written)
+    }
+
+    /// Every slice was read: the final STATE, or for a partition its STATE if one is due.
+    fn end_of_slices(&mut self, records: u64) -> Result<(), Error> {
+        let Some(book) = &mut self.book else {
+            return self.write_state(records);
+        };
+        let watermark = self.core.take().and_then(|core| core.watermark().cloned());
+        if let Some(partition) = &self.partition {
+            book.set(partition, watermark);
+        }
+        if S::POLICY.at == CheckpointAt::Slice {
+            self.write_state(records)?;
+        }
+        Ok(())
+    }
+
+    /// The end of a partitioned stream: its final STATE, always emitted.
+    pub(crate) fn finish_partitions(&mut self) -> Result<(), Error> {
+        self.write_state(0)
+    }
+
+    /// A partitioned stream's state, if this is one.
+    pub(crate) fn book(&self) -> Option<&Book<S>> {
+        self.book.as_ref()
+    }
+
+    /// The parent's state moved: every partition of its records up to it was read.
+    pub(crate) fn parent_moved(
+        &mut self,
+        parent: &'static str,
+        state: Box<RawValue>,
+    ) -> Result<(), Error> {
+        let Some(book) = &mut self.book else {
+            return Ok(());
+        };
+        book.set_parent(parent, state);
+        if S::POLICY.at == CheckpointAt::Slice {
+            self.write_state(0)?;
+        }
+        Ok(())
+    }
+
+    /// Whether SIGTERM arrived.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.out.stop_requested()
     }
 
     /// With `checkpoint_every`, tells the core whether the period elapsed since the previous
@@ -700,6 +939,16 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
                 self.descriptor
             )));
         };
+        if let Some(partition) = &self.partition
+            && record.partition() != partition
+        {
+            return Err(Error::system(format!(
+                "stream `{}`: a record of partition {:?} was emitted while reading partition \
+                 {partition:?}",
+                self.descriptor,
+                record.partition()
+            )));
+        }
         if let Some(timer) = &mut self.timer {
             core.set_period_elapsed(timer.elapsed());
         }
@@ -734,7 +983,10 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
             if let Some(core) = &mut self.core {
                 core.retract();
             }
-        } else if self.out.progress() {
+        } else {
+            self.written += 1;
+        }
+        if written.is_ok() && self.out.progress() {
             self.progress.tick(&self.descriptor, || {
                 cursor.map_or_else(|| "null".to_owned(), |cursor| cursor::to_json(&*cursor))
             });
@@ -795,7 +1047,7 @@ impl<S: IncrementalStream> RecordSink<S> for StreamRun<'_, '_, S> {
 }
 
 /// What `emit` returns once the stream has failed; the runtime reports the original error.
-fn stopped(error: &Error) -> Error {
+pub(crate) fn stopped(error: &Error) -> Error {
     match error {
         Error::Output(err) => Error::Output(std::io::Error::new(err.kind(), err.to_string())),
         other => Error::system(format!("the stream has stopped: {other}")),

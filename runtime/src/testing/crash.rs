@@ -22,8 +22,9 @@ use crate::state::InputState;
 ///
 /// - no record of an uncut sync is lost (compared by primary key, or by the whole record when
 ///   the stream has none);
-/// - no committed record is sent again, except by a stream that declares `lookback` or a record
-///   without a cursor value;
+/// - no committed record is sent again, except by a stream that declares `lookback`, a record
+///   without a cursor value, or a partition without an entry in a partitioned state that is
+///   full (`max_partitions`), which is read from its start;
 /// - every stream's watermark never moves backwards;
 /// - every STATE's `recordCount` is the number of records of its stream since the previous one.
 ///
@@ -328,7 +329,8 @@ impl<S: Source> Runner<'_, '_, '_, S> {
                 Message::Record { record } => {
                     let descriptor =
                         StreamDescriptor::new(&record.stream, record.namespace.as_deref());
-                    Some(self.keys(&descriptor, &record.data))
+                    let resumed = state.get(&descriptor.to_string()).map(|(_, raw)| &**raw);
+                    Some(self.keys(&descriptor, &record.data, resumed))
                 }
                 _ => None,
             })
@@ -354,7 +356,12 @@ impl<S: Source> Runner<'_, '_, '_, S> {
         Ok(self.syncs.len() - 1)
     }
 
-    fn keys(&self, descriptor: &StreamDescriptor, data: &Value) -> RecordKeys {
+    fn keys(
+        &self,
+        descriptor: &StreamDescriptor,
+        data: &Value,
+        resumed: Option<&RawValue>,
+    ) -> RecordKeys {
         let info = self.info.iter().find(|i| i.descriptor == *descriptor);
         let whole = format!("{descriptor} {data}");
         let key = match info.filter(|i| !i.primary_key.is_empty()) {
@@ -368,7 +375,12 @@ impl<S: Source> Runner<'_, '_, '_, S> {
             }
             None => whole.clone(),
         };
-        let exempt = info.is_none_or(|i| i.lookback || at(data, &i.cursor_field).is_null());
+        let exempt = info.is_none_or(|i| i.lookback || at(data, &i.cursor_field).is_null())
+            || self
+                .streams
+                .iter()
+                .find(|stream| stream.descriptor() == *descriptor)
+                .is_some_and(|stream| stream.may_resend(resumed, data));
         RecordKeys { key, whole, exempt }
     }
 
