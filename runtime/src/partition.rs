@@ -163,6 +163,11 @@ impl<S: IncrementalStream> Book<S> {
             .or_else(|| self.saved.get(partition))
     }
 
+    /// How many partitions the state holds.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The parent's saved `stream_state`.
     fn parent_state(&self) -> Option<&RawValue> {
         self.parent.as_ref().map(|(_, state)| &**state)

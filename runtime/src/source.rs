@@ -730,6 +730,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Past this many partitions, a STATE after each partition is worth a warning.
+const MANY_PARTITIONS: usize = 1_000;
+
 /// One stream being read: the core deciding, the emitter writing.
 pub(crate) struct StreamRun<'r, 'o, S: IncrementalStream> {
     /// The contract's decisions, once the slices are planned.
@@ -799,6 +802,17 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
 
     /// The end of a partitioned stream: its final STATE, always emitted.
     pub(crate) fn finish_partitions(&mut self) -> Result<(), Error> {
+        let tracked = self.book.as_ref().map_or(0, Book::len);
+        if tracked > MANY_PARTITIONS
+            && S::POLICY.period.is_none()
+            && S::POLICY.at == CheckpointAt::Slice
+        {
+            tracing::warn!(
+                "stream `{}`: {tracked} partitions, and a STATE holding all of them after each \
+                 partition: declare `checkpoint_every` (say \"PT30S\") to emit it at most that often",
+                self.descriptor
+            );
+        }
         self.write_state(0)
     }
 
