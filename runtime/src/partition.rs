@@ -526,6 +526,7 @@ where
         if let Some(error) = run.failed.take() {
             return Err(error);
         }
+        run.core.set_period_elapsed(true);
         if run.core.slice_done().is_some() {
             run.checkpoint()?;
         }
@@ -559,6 +560,9 @@ where
     }
 
     fn try_emit(&mut self, record: &T) -> Result<(), Error> {
+        // The partitioned stream's own `checkpoint_every` throttles its STATEs; the parent's
+        // moves are only offered.
+        self.core.set_period_elapsed(true);
         let cursor = record.cursor();
         let admit = self
             .core
@@ -604,6 +608,10 @@ where
     fn estimate(&mut self, _rows: u64) -> Result<(), Error> {
         // The parent's records are not this stream's: their count says nothing about it.
         Ok(())
+    }
+
+    fn caught_up(&self) -> bool {
+        self.core.caught_up()
     }
 
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error> {
