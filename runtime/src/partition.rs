@@ -315,6 +315,10 @@ struct Saved<'a> {
     #[serde(borrow, default)]
     parent_state: Option<BTreeMap<String, &'a RawValue>>,
     #[serde(flatten)]
+    #[expect(
+        clippy::zero_sized_map_values,
+        reason = "only the other keys' names are read; their values are skipped"
+    )]
     other: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
@@ -362,12 +366,15 @@ impl<S: IncrementalStream> Serialize for Book<S> {
     }
 }
 
+/// Orders two saved parent states.
+type CompareParents<'f> = &'f dyn Fn(&RawValue, &RawValue) -> Result<Ordering, Error>;
+
 /// Orders two saved states of a partitioned stream: `Greater` when a partition's watermark (or
 /// the parent's) is lower in `b` than in `a`.
 pub(crate) fn compare<S: IncrementalStream>(
     a: &RawValue,
     b: &RawValue,
-    parent: Option<&dyn Fn(&RawValue, &RawValue) -> Result<Ordering, Error>>,
+    parent: Option<CompareParents<'_>>,
 ) -> Result<Ordering, Error> {
     let (a, b) = (Book::<S>::parse(Some(a))?, Book::<S>::parse(Some(b))?);
     let mut order = Ordering::Equal;
