@@ -5,6 +5,7 @@
 //! bytes of STATE lines. Run with `cargo bench --bench partition_state`.
 
 #![allow(missing_docs, reason = "a benchmark binary")]
+#![allow(clippy::print_stdout, reason = "the benchmark prints its table")]
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};

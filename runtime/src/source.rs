@@ -601,15 +601,15 @@ pub(crate) fn run_stream<S: IncrementalStream>(
 
 /// The reader's `start` and `end`, each asked once per sync when first needed.
 pub(crate) struct LazyBounds<C> {
-    start: Option<Option<C>>,
-    end: Option<Option<C>>,
+    start: std::cell::OnceCell<Option<C>>,
+    end: std::cell::OnceCell<Option<C>>,
 }
 
 impl<C> Default for LazyBounds<C> {
     fn default() -> Self {
         LazyBounds {
-            start: None,
-            end: None,
+            start: std::cell::OnceCell::new(),
+            end: std::cell::OnceCell::new(),
         }
     }
 }
@@ -619,24 +619,22 @@ impl<C: Clone> LazyBounds<C> {
         &mut self,
         reader: &mut impl Reader<S>,
     ) -> Result<Option<C>, Error> {
-        if let Some(start) = &self.start {
+        if let Some(start) = self.start.get() {
             return Ok(start.clone());
         }
         let start = reader.start()?;
-        self.start = Some(start.clone());
-        Ok(start)
+        Ok(self.start.get_or_init(|| start).clone())
     }
 
     fn end<S: IncrementalStream<Cursor = C>>(
         &mut self,
         reader: &mut impl Reader<S>,
     ) -> Result<Option<C>, Error> {
-        if let Some(end) = &self.end {
+        if let Some(end) = self.end.get() {
             return Ok(end.clone());
         }
         let end = reader.end()?;
-        self.end = Some(end.clone());
-        Ok(end)
+        Ok(self.end.get_or_init(|| end).clone())
     }
 }
 
@@ -773,6 +771,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Past this many partitions, a STATE after each partition is worth a warning.
+const MANY_PARTITIONS: usize = 1_000;
+
 /// One stream being read: the core deciding, the emitter writing.
 pub(crate) struct StreamRun<'r, 'o, S: IncrementalStream> {
     /// The contract's decisions, once the slices are planned.
@@ -836,10 +837,10 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
             .core
             .as_ref()
             .and_then(|core| core.watermark().cloned());
+        let written = std::mem::take(&mut self.written);
         if let Some(timer) = &mut self.timer {
             timer.reset();
         }
-        let written = std::mem::take(&mut self.written);
         let Some(book) = &mut self.book else {
             let state = S::State::from_watermark(watermark);
             return self.out.state(&self.descriptor, &state, records);
@@ -870,14 +871,32 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
         if let Some(partition) = &self.partition {
             book.set(partition, watermark);
         }
-        if S::POLICY.at == CheckpointAt::Slice {
+        if self.state_due() {
             self.write_state(records)?;
         }
         Ok(())
     }
 
+    /// Whether a partitioned stream's STATE is due at a safe point between records (a
+    /// partition's end, the parent's move): with `checkpoint = "slice"`, once the period of
+    /// `checkpoint_every` (if any) elapsed since the previous STATE.
+    fn state_due(&mut self) -> bool {
+        S::POLICY.at == CheckpointAt::Slice && self.timer.as_mut().is_none_or(Timer::elapsed)
+    }
+
     /// The end of a partitioned stream: its final STATE, always emitted.
     pub(crate) fn finish_partitions(&mut self) -> Result<(), Error> {
+        let tracked = self.book.as_ref().map_or(0, Book::len);
+        if tracked > MANY_PARTITIONS
+            && S::POLICY.period.is_none()
+            && S::POLICY.at == CheckpointAt::Slice
+        {
+            tracing::warn!(
+                "stream `{}`: {tracked} partitions, and a STATE holding all of them after each \
+                 partition: declare `checkpoint_every` (say \"PT30S\") to emit it at most that often",
+                self.descriptor
+            );
+        }
         self.write_state(0)
     }
 
@@ -896,7 +915,7 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
             return Ok(());
         };
         book.set_parent(parent, state);
-        if S::POLICY.at == CheckpointAt::Slice {
+        if self.state_due() {
             self.write_state(0)?;
         }
         Ok(())

@@ -373,6 +373,14 @@ fn a_state_saved_before_the_stream_was_partitioned_is_an_error_not_a_full_re_rea
     assert!(message.contains("partitioned"), "{message}");
 }
 
+/// The crash matrix over every cut of a read of `data`.
+fn crash<T: Row>(data: &Value) {
+    let source = Listed::<T>::new();
+    let catalog = incremental_catalog(&source, data);
+    let report = CrashTest::new(&source, data, &catalog).assert();
+    assert_eq!(report.cuts, report.messages);
+}
+
 #[test]
 fn the_crash_matrix_holds_for_every_policy_and_the_limit() {
     let data = json!({"issues": {
@@ -381,12 +389,6 @@ fn the_crash_matrix_holds_for_every_policy_and_the_limit() {
         "c": [[5, 1], [6, 1], [7, 3]],
         "d": [[8, 9]],
     }});
-    fn crash<T: Row>(data: &Value) {
-        let source = Listed::<T>::new();
-        let catalog = incremental_catalog(&source, data);
-        let report = CrashTest::new(&source, data, &catalog).assert();
-        assert_eq!(report.cuts, report.messages);
-    }
     crash::<Issue>(&data);
     crash::<IssueEvery2>(&data);
     crash::<IssueAtEnd>(&data);
