@@ -628,10 +628,6 @@ where
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error> {
         self.host.wait(duration)
     }
-
-    fn caught_up(&self) -> bool {
-        self.core.caught_up()
-    }
 }
 
 /// Reads every partition of a partitioned stream, one after the other.
