@@ -12,7 +12,7 @@ use tidemark::{IncrementalStream, StreamState};
 use crate::table::{Table, TableSource};
 
 /// A row of a generated table: an id and a cursor value (`None`: no cursor).
-pub trait Row: IncrementalStream + Clone + std::fmt::Debug + 'static {
+pub trait Row: IncrementalStream<Partition = ()> + Clone + std::fmt::Debug + 'static {
     fn row(id: u64, c: Option<u64>) -> Self;
     /// Whether the reader returns rows in ascending cursor order.
     const SORTED: bool = true;

@@ -47,7 +47,7 @@ pub struct TableSource<S: IncrementalStream> {
     pub slices: Rc<RefCell<Vec<String>>>,
 }
 
-impl<S: IncrementalStream + Clone + 'static> TableSource<S> {
+impl<S: IncrementalStream<Partition = ()> + Clone + 'static> TableSource<S> {
     pub fn new(table: Table<S>) -> Self {
         TableSource {
             table,
@@ -106,7 +106,7 @@ where
     }
 }
 
-impl<S: IncrementalStream + Clone + 'static> Source for TableSource<S> {
+impl<S: IncrementalStream<Partition = ()> + Clone + 'static> Source for TableSource<S> {
     const NAME: &'static str = "source-table";
     type Config = NoConfig;
 
