@@ -1,8 +1,10 @@
 //! The connector's side of the API: [`Source`], the [`Streams`] it registers and the
-//! [`Sink`] sink its readers push records into.
+//! [`Sink`] sink its readers push records into; the driver that runs one stream, whatever its
+//! kind.
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::contract::{Admit, Core, Declared, Failure, ReaderBounds, Refusal};
@@ -133,21 +135,26 @@ impl<'a> Streams<'a> {
     /// same record type or another that declares the same stream, makes every command fail
     /// with [`Error::DuplicateStream`].
     #[must_use]
-    pub fn stream<S, R>(mut self, reader: R) -> Self
+    pub fn stream<S, R>(self, reader: R) -> Self
     where
         S: IncrementalStream<Partition = ()> + 'a,
         R: Reader<S> + 'a,
     {
+        self.register(Box::new(Registered::<S, R> {
+            reader,
+            saved: None,
+        }))
+    }
+
+    /// Adds a stream, remembering the first one registered twice.
+    fn register(mut self, stream: Box<dyn ErasedStream + 'a>) -> Self {
         if self.duplicate.is_none() {
-            let descriptor = S::descriptor();
-            if self.iter().any(|stream| stream.descriptor() == descriptor) {
+            let descriptor = stream.descriptor();
+            if self.iter().any(|other| other.descriptor() == descriptor) {
                 self.duplicate = Some(descriptor);
             }
         }
-        self.streams.push(Box::new(Registered::<S, R> {
-            reader,
-            saved: None,
-        }));
+        self.streams.push(stream);
         self
     }
 
@@ -257,19 +264,21 @@ where
     }
 }
 
-/// The sink a reader pushes records into.
-pub struct Sink<'r, S: IncrementalStream> {
-    sink: &'r mut (dyn RecordSink<S> + 'r),
+/// The sink a reader pushes records into, for streams of both kinds.
+pub struct Sink<'r, S> {
+    pub(crate) sink: &'r mut (dyn RecordSink<S> + 'r),
 }
 
-impl<S: IncrementalStream> Sink<'_, S> {
+impl<S> Sink<'_, S> {
     /// Emits one record.
     ///
-    /// Records outside the slice are dropped silently: at or below the resume point they were
-    /// delivered by an earlier sync, beyond the window the next window reads them. A record
-    /// whose `Option` cursor is `None` follows the stream's `on_null`. Returns an error when the stream must stop: a record out of the declared
-    /// order, a record that cannot be serialized, or stdout closed. Propagate it with `?`; once
-    /// an error is returned, every later call returns an error too and emits nothing.
+    /// For an incremental stream, records outside the slice are dropped silently: at or below
+    /// the resume point they were delivered by an earlier sync, beyond the window the next
+    /// window reads them; a record whose `Option` cursor is `None` follows the stream's
+    /// `on_null`. Returns an error when the stream
+    /// must stop: a record out of the declared order, a record that cannot be serialized,
+    /// SIGTERM, or stdout closed. Propagate it with `?`; once an error is returned, every later
+    /// call returns an error too and emits nothing.
     pub fn emit(&mut self, record: &S) -> Result<(), Error> {
         self.sink.emit(record)
     }
@@ -310,7 +319,7 @@ impl<S: IncrementalStream> Sink<'_, S> {
 }
 
 /// Object-safe face of a stream run, so `Sink` does not carry the output's lifetime.
-trait RecordSink<S: IncrementalStream> {
+pub(crate) trait RecordSink<S> {
     fn emit(&mut self, record: &S) -> Result<(), Error>;
     fn estimate(&mut self, rows: u64) -> Result<(), Error>;
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error>;
@@ -394,23 +403,36 @@ where
         started_at: DateTime<Utc>,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error> {
-        let descriptor = S::descriptor();
         let state = self.saved.take().unwrap_or_default();
-        out.stream_status(&descriptor, StreamStatus::Started)?;
-        let mut run = StreamRun::<S> {
-            core: None,
-            frame: RecordFrame::new(&descriptor),
-            descriptor,
-            out,
-            running: false,
-            writing: false,
-            progress: Progress::new(),
-            failed: None,
-        };
-        // A panicking reader is reported like a failing one: the other streams still run.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read_slices(&mut self.reader, &state, started_at, &mut run)
-        }))
+        let reader = &mut self.reader;
+        read_stream(S::descriptor(), None, out, |run| {
+            read_slices(reader, &state, started_at, run)
+        })
+    }
+}
+
+/// Reads one stream: a `STREAM_STATUS` `STARTED`; the reader through `read`, a panic reported
+/// like an error; then `COMPLETE`, or after a failure the tracker's last STATE (if it has one)
+/// and `INCOMPLETE`. `Err` only when output failed and the run must stop.
+pub(crate) fn read_stream<T: Tracker>(
+    descriptor: StreamDescriptor,
+    core: T,
+    out: &mut Emitter<'_>,
+    read: impl FnOnce(&mut StreamRun<'_, '_, T>) -> Result<(), Error>,
+) -> Result<Option<StreamFailure>, Error> {
+    out.stream_status(&descriptor, StreamStatus::Started)?;
+    let mut run = StreamRun {
+        core,
+        frame: RecordFrame::new(&descriptor),
+        descriptor,
+        out,
+        running: false,
+        writing: false,
+        progress: Progress::new(),
+        failed: None,
+    };
+    // A panicking reader is reported like a failing one: the other streams still run.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&mut run)))
         .unwrap_or_else(|payload| {
             run.recover_from_panic();
             Err(Error::Panic {
@@ -418,35 +440,28 @@ where
                 message: panic_message(payload.as_ref()),
             })
         });
-        // An error from `Sink::emit` wins over what the reader made of it.
-        let result = match run.failed.take() {
-            Some(error) => Err(error),
-            None => result,
-        };
-        if run.out.progress() {
-            run.progress.finish(&run.descriptor);
+    // An error from `Sink::emit` wins over what the reader made of it.
+    let result = match run.failed.take() {
+        Some(error) => Err(error),
+        None => result,
+    };
+    if run.out.progress() {
+        run.progress.finish(&run.descriptor);
+    }
+    match result {
+        Ok(()) => {
+            run.out
+                .stream_status(&run.descriptor, StreamStatus::Complete)?;
+            Ok(None)
         }
-        match result {
-            Ok(()) => {
-                run.out
-                    .stream_status(&run.descriptor, StreamStatus::Complete)?;
-                Ok(None)
+        Err(Error::Output(err)) => Err(Error::Output(err)),
+        Err(error) => {
+            if let Some(records) = run.core.fail(&error) {
+                run.write_state(records)?;
             }
-            Err(Error::Output(err)) => Err(Error::Output(err)),
-            Err(error) => {
-                let failure = match error {
-                    Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
-                    _ => Failure::Stopped,
-                };
-                if let Some(core) = &mut run.core
-                    && let Some(records) = core.fail(failure)
-                {
-                    run.write_state(records)?;
-                }
-                run.out
-                    .stream_status(&run.descriptor, StreamStatus::Incomplete)?;
-                Ok(Some(StreamFailure { error }))
-            }
+            run.out
+                .stream_status(&run.descriptor, StreamStatus::Incomplete)?;
+            Ok(Some(StreamFailure { error }))
         }
     }
 }
@@ -457,7 +472,7 @@ fn read_slices<S: IncrementalStream>(
     reader: &mut impl Reader<S>,
     state: &S::State,
     started_at: DateTime<Utc>,
-    run: &mut StreamRun<'_, '_, S>,
+    run: &mut StreamRun<'_, '_, Option<Core<Declared<S>>>>,
 ) -> Result<(), Error> {
     let declaration = Declared::<S>::new();
     let saved = state.watermark();
@@ -475,7 +490,7 @@ fn read_slices<S: IncrementalStream>(
     run.core = Some(core);
     while let Some((lower, upper)) = run.core.as_mut().and_then(Core::next_slice) {
         let slice = Slice::new(state, lower, upper);
-        read_slice(reader, &slice, run)?;
+        call_reader(run, |out| reader.read(&slice, out))?;
         if let Some(records) = run.core.as_mut().and_then(Core::slice_done) {
             run.write_state(records)?;
         }
@@ -484,19 +499,18 @@ fn read_slices<S: IncrementalStream>(
     run.write_state(records)
 }
 
-/// Calls the reader on one slice; an error `emit` returned ends the stream even when the reader
-/// swallowed it.
-fn read_slice<S: IncrementalStream>(
-    reader: &mut impl Reader<S>,
-    slice: &Slice<'_, S>,
-    run: &mut StreamRun<'_, '_, S>,
+/// Calls the reader once with a sink on `run`; an error `emit` returned ends the stream even
+/// when the reader swallowed it.
+pub(crate) fn call_reader<T: Tracker>(
+    run: &mut StreamRun<'_, '_, T>,
+    read: impl FnOnce(&mut Sink<'_, T::Record>) -> Result<(), Error>,
 ) -> Result<(), Error> {
     if run.out.stop_requested() {
         return Err(Error::Terminated {
             stream: run.descriptor.to_string(),
         });
     }
-    reader.read(slice, &mut Sink { sink: run })?;
+    read(&mut Sink { sink: run })?;
     match run.failed.take() {
         Some(error) => Err(error),
         None => Ok(()),
@@ -563,10 +577,89 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// One stream being read: the core deciding, the emitter writing.
-struct StreamRun<'r, 'o, S: IncrementalStream> {
-    /// The contract's decisions, once the slices are planned.
-    core: Option<Core<Declared<S>>>,
+/// What decides the STATE messages of one kind of stream as its records go out: the
+/// contract's core for an incremental stream, the saved position for a full-refresh one.
+pub(crate) trait Tracker {
+    /// The stream's record type.
+    type Record: Serialize;
+
+    /// Whether `record` is emitted, perhaps after a STATE; `Err` stops the stream.
+    fn admit(&mut self, record: &Self::Record, stream: &StreamDescriptor) -> Result<Admit, Error>;
+    /// The last admitted record was not written after all: it is not counted.
+    fn retract(&mut self);
+    /// Writes the STATE the stream is at, covering `records` records.
+    fn write_state(
+        &self,
+        stream: &StreamDescriptor,
+        records: u64,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), Error>;
+    /// The reader failed with `error`: the `recordCount` of a last STATE to emit, if any.
+    fn fail(&mut self, error: &Error) -> Option<u64>;
+    /// Where the stream is, for the progress line.
+    fn progress(&self, record: &Self::Record) -> String;
+}
+
+/// An incremental stream's state is decided by the contract's core, once the slices are
+/// planned.
+impl<S: IncrementalStream> Tracker for Option<Core<Declared<S>>> {
+    type Record = S;
+
+    fn admit(&mut self, record: &S, stream: &StreamDescriptor) -> Result<Admit, Error> {
+        let Some(core) = self else {
+            return Err(Error::system(format!(
+                "stream `{stream}`: a record was emitted outside of `Reader::read`"
+            )));
+        };
+        core.admit(record.cursor().as_deref())
+            .map_err(|refusal| match refusal {
+                Refusal::OutOfOrder { previous, next } => Error::OrderViolation {
+                    stream: stream.to_string(),
+                    previous: cursor::to_json(&previous),
+                    next: cursor::to_json(&next),
+                },
+                Refusal::NullCursor => Error::NullCursor {
+                    stream: stream.to_string(),
+                    field: S::CURSOR_FIELD.join("."),
+                },
+            })
+    }
+
+    fn retract(&mut self) {
+        if let Some(core) = self {
+            core.retract();
+        }
+    }
+
+    fn write_state(
+        &self,
+        stream: &StreamDescriptor,
+        records: u64,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), Error> {
+        let watermark = self.as_ref().and_then(|core| core.watermark().cloned());
+        out.state(stream, &S::State::from_watermark(watermark), records)
+    }
+
+    fn fail(&mut self, error: &Error) -> Option<u64> {
+        let failure = match error {
+            Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
+            _ => Failure::Stopped,
+        };
+        self.as_mut()?.fail(failure)
+    }
+
+    fn progress(&self, record: &S) -> String {
+        record
+            .cursor()
+            .map_or_else(|| "null".to_owned(), |cursor| cursor::to_json(&*cursor))
+    }
+}
+
+/// One stream being read: the tracker deciding its state, the emitter writing.
+pub(crate) struct StreamRun<'r, 'o, T> {
+    /// What decides the stream's state.
+    pub(crate) core: T,
     descriptor: StreamDescriptor,
     frame: RecordFrame,
     out: &'r mut Emitter<'o>,
@@ -579,53 +672,42 @@ struct StreamRun<'r, 'o, S: IncrementalStream> {
     failed: Option<Error>,
 }
 
-impl<S: IncrementalStream> StreamRun<'_, '_, S> {
-    fn write_state(&mut self, records: u64) -> Result<(), Error> {
-        let watermark = self
-            .core
-            .as_ref()
-            .and_then(|core| core.watermark().cloned());
-        let state = S::State::from_watermark(watermark);
-        self.out.state(&self.descriptor, &state, records)
+impl<T: Tracker> StreamRun<'_, '_, T> {
+    /// Writes the STATE the tracker is at, covering `records` records.
+    pub(crate) fn write_state(&mut self, records: u64) -> Result<(), Error> {
+        self.core.write_state(&self.descriptor, records, self.out)
     }
 
     /// After a panic: drops a half-written record line and its count.
     fn recover_from_panic(&mut self) {
-        if std::mem::take(&mut self.writing)
-            && let Some(core) = &mut self.core
-        {
-            core.retract();
+        if std::mem::take(&mut self.writing) {
+            self.core.retract();
         }
         self.out.discard_partial_line();
     }
 
-    fn try_emit(&mut self, record: &S) -> Result<(), Error> {
+    /// Runs `attempt` unless the stream has already failed; its error ends the stream.
+    fn guarded(
+        &mut self,
+        attempt: impl FnOnce(&mut Self) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if let Some(error) = &self.failed {
+            return Err(stopped(error));
+        }
+        attempt(self).map_err(|error| {
+            let returned = stopped(&error);
+            self.failed = Some(error);
+            returned
+        })
+    }
+
+    fn try_emit(&mut self, record: &T::Record) -> Result<(), Error> {
         if self.out.stop_requested() {
             return Err(Error::Terminated {
                 stream: self.descriptor.to_string(),
             });
         }
-        let Some(core) = &mut self.core else {
-            return Err(Error::system(format!(
-                "stream `{}`: a record was emitted outside of `Reader::read`",
-                self.descriptor
-            )));
-        };
-        let cursor = record.cursor();
-        let admit = core
-            .admit(cursor.as_deref())
-            .map_err(|refusal| match refusal {
-                Refusal::OutOfOrder { previous, next } => Error::OrderViolation {
-                    stream: self.descriptor.to_string(),
-                    previous: cursor::to_json(&previous),
-                    next: cursor::to_json(&next),
-                },
-                Refusal::NullCursor => Error::NullCursor {
-                    stream: self.descriptor.to_string(),
-                    field: S::CURSOR_FIELD.join("."),
-                },
-            })?;
-        match admit {
+        match self.core.admit(record, &self.descriptor)? {
             Admit::Drop => return Ok(()),
             Admit::Emit => {}
             Admit::CheckpointThenEmit { records } => self.write_state(records)?,
@@ -639,19 +721,17 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
         let written = self.out.record(&self.frame, record, &self.descriptor.name);
         self.writing = false;
         if written.is_err() {
-            if let Some(core) = &mut self.core {
-                core.retract();
-            }
+            self.core.retract();
         } else if self.out.progress() {
-            self.progress.tick(&self.descriptor, || {
-                cursor.map_or_else(|| "null".to_owned(), |cursor| cursor::to_json(&*cursor))
-            });
+            let core = &self.core;
+            self.progress
+                .tick(&self.descriptor, || core.progress(record));
         }
         written
     }
 }
 
-impl<S: IncrementalStream> RecordSink<S> for StreamRun<'_, '_, S> {
+impl<T: Tracker> RecordSink<T::Record> for StreamRun<'_, '_, T> {
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error> {
         const STEP: std::time::Duration = std::time::Duration::from_millis(50);
         self.out.flush()?;
@@ -686,15 +766,8 @@ impl<S: IncrementalStream> RecordSink<S> for StreamRun<'_, '_, S> {
             .status_with_reasons(&self.descriptor, StreamStatus::Running, Some(vec![reason]))
     }
 
-    fn emit(&mut self, record: &S) -> Result<(), Error> {
-        if let Some(error) = &self.failed {
-            return Err(stopped(error));
-        }
-        self.try_emit(record).map_err(|error| {
-            let returned = stopped(&error);
-            self.failed = Some(error);
-            returned
-        })
+    fn emit(&mut self, record: &T::Record) -> Result<(), Error> {
+        self.guarded(|run| run.try_emit(record))
     }
 }
 
