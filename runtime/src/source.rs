@@ -6,17 +6,19 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::contract::{Admit, Core, Declared, Failure, ReaderBounds, Refusal};
 use crate::cursor;
 use crate::emitter::{Emitter, RecordFrame};
 use crate::error::Error;
+use crate::full_refresh::{FullRefresh, FullRefreshReader};
 use crate::protocol::{
     self, RateLimited, StreamDescriptor, StreamStatus, StreamStatusReason, StreamStatusReasonType,
     SyncMode,
 };
 use crate::state::{InputState, parse_stream_state};
-use crate::stream::{IncrementalStream, Slice, StreamState};
+use crate::stream::{FullRefreshStream, IncrementalStream, Slice, StreamState};
 
 /// A source connector: its configuration, its connection check and its streams.
 ///
@@ -96,7 +98,8 @@ pub trait Source {
     fn streams<'a>(&'a self, config: &'a Self::Config) -> Result<Streams<'a>, Error>;
 }
 
-/// The streams of a source, each an [`IncrementalStream`] record type with its reader.
+/// The streams of a source, each an [`IncrementalStream`] or a [`FullRefreshStream`] record
+/// type with its reader.
 pub struct Streams<'a> {
     streams: Vec<Box<dyn ErasedStream + 'a>>,
     /// The first stream registered twice: a connector bug, reported by every command.
@@ -144,6 +147,55 @@ impl<'a> Streams<'a> {
             reader,
             saved: None,
         }))
+    }
+
+    /// Registers the full-refresh stream of record type `S`, read by `reader`: a closure
+    /// `|resume: &Resume<S>, out: &mut Sink<S>| -> Result<(), Error>` (annotate both
+    /// parameters, as for [`Streams::stream`]), or a type of your own implementing
+    /// [`FullRefreshReader`].
+    ///
+    /// Every sync reads the whole stream: the runtime calls the reader once, which pushes
+    /// every record into the [`Sink`] and returns `Err` when it cannot go on. A stream declared
+    /// resumable also calls [`Sink::save_position`] after each page; see [`Resume`] for which
+    /// sync resumes and which starts over. Streams of both kinds share one namespace: a stream
+    /// registered with [`Streams::stream`] and again here makes every command fail with
+    /// [`Error::DuplicateStream`].
+    ///
+    /// [`Resume`]: crate::Resume
+    ///
+    /// ```
+    /// use tidemark::{Error, FullRefreshStream, Resume, Sink, Streams};
+    ///
+    /// #[derive(serde::Serialize, schemars::JsonSchema)]
+    /// struct Country {
+    ///     code: String,
+    /// }
+    ///
+    /// impl FullRefreshStream for Country {
+    ///     const NAME: &'static str = "countries";
+    ///     const NAMESPACE: Option<&'static str> = None;
+    ///     const PRIMARY_KEY: &'static [&'static [&'static str]] = &[&["code"]];
+    ///
+    ///     fn json_schema() -> serde_json::Value {
+    ///         schemars::schema_for!(Country).to_value()
+    ///     }
+    /// }
+    ///
+    /// let streams = Streams::new().full_refresh(|_: &Resume<Country>, out: &mut Sink<Country>| {
+    ///     for code in ["FR", "JP"] {
+    ///         out.emit(&Country { code: code.to_owned() })?;
+    ///     }
+    ///     Ok(())
+    /// });
+    /// # let _ = streams;
+    /// ```
+    #[must_use]
+    pub fn full_refresh<S, R>(self, reader: R) -> Self
+    where
+        S: FullRefreshStream + 'a,
+        R: FullRefreshReader<S> + 'a,
+    {
+        self.register(Box::new(FullRefresh::<S, R>::new(reader)))
     }
 
     /// Adds a stream, remembering the first one registered twice.
@@ -275,7 +327,7 @@ impl<S> Sink<'_, S> {
     /// For an incremental stream, records outside the slice are dropped silently: at or below
     /// the resume point they were delivered by an earlier sync, beyond the window the next
     /// window reads them; a record whose `Option` cursor is `None` follows the stream's
-    /// `on_null`. Returns an error when the stream
+    /// `on_null`. A full-refresh stream emits every record. Returns an error when the stream
     /// must stop: a record out of the declared order, a record that cannot be serialized,
     /// SIGTERM, or stdout closed. Propagate it with `?`; once an error is returned, every later
     /// call returns an error too and emits nothing.
@@ -324,6 +376,8 @@ pub(crate) trait RecordSink<S> {
     fn estimate(&mut self, rows: u64) -> Result<(), Error>;
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error>;
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error>;
+    /// See `Sink::save_position`: `position` serialized, or why it could not be.
+    fn save_position(&mut self, position: Result<Box<RawValue>, Error>) -> Result<(), Error>;
 }
 
 /// A stream that failed, with the error to report.
@@ -347,6 +401,13 @@ pub(crate) trait ErasedStream {
     ) -> Result<std::cmp::Ordering, Error>;
     /// Whether the stream declares `lookback` (its overlap is re-sent on purpose).
     fn has_lookback(&self) -> bool;
+    /// Whether a sync given this saved `stream_state` reads the stream from its beginning
+    /// although records were committed before it, claiming nothing about them: a full-refresh
+    /// stream without a saved position. The testing kit then allows those records again.
+    fn restarts(&self, state: Option<&RawValue>) -> bool {
+        let _ = state;
+        false
+    }
     /// Reads the stream from the state [`ErasedStream::load_state`] kept; `Err` only when
     /// output failed and the run must stop.
     fn read(
@@ -596,6 +657,13 @@ pub(crate) trait Tracker {
     ) -> Result<(), Error>;
     /// The reader failed with `error`: the `recordCount` of a last STATE to emit, if any.
     fn fail(&mut self, error: &Error) -> Option<u64>;
+    /// The reader saved `position` (`Sink::save_position`): the `recordCount` of the STATE to
+    /// emit, `None` when nothing moved; `Err` stops the stream.
+    fn save_position(
+        &mut self,
+        stream: &StreamDescriptor,
+        position: Box<RawValue>,
+    ) -> Result<Option<u64>, Error>;
     /// Where the stream is, for the progress line.
     fn progress(&self, record: &Self::Record) -> String;
 }
@@ -647,6 +715,17 @@ impl<S: IncrementalStream> Tracker for Option<Core<Declared<S>>> {
             _ => Failure::Stopped,
         };
         self.as_mut()?.fail(failure)
+    }
+
+    fn save_position(
+        &mut self,
+        stream: &StreamDescriptor,
+        _position: Box<RawValue>,
+    ) -> Result<Option<u64>, Error> {
+        Err(Error::system(format!(
+            "stream `{stream}` is incremental: its state is its cursor, and `save_position` is \
+             for full-refresh streams"
+        )))
     }
 
     fn progress(&self, record: &S) -> String {
@@ -768,6 +847,15 @@ impl<T: Tracker> RecordSink<T::Record> for StreamRun<'_, '_, T> {
 
     fn emit(&mut self, record: &T::Record) -> Result<(), Error> {
         self.guarded(|run| run.try_emit(record))
+    }
+
+    fn save_position(&mut self, position: Result<Box<RawValue>, Error>) -> Result<(), Error> {
+        self.guarded(
+            |run| match run.core.save_position(&run.descriptor, position?)? {
+                Some(records) => run.write_state(records),
+                None => Ok(()),
+            },
+        )
     }
 }
 
