@@ -11,6 +11,7 @@ mod cursors;
 mod duplicates;
 mod emitted_at;
 mod failures;
+mod full_refresh;
 mod hostile;
 mod http_api;
 mod inputs;
