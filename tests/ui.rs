@@ -1,6 +1,6 @@
-//! UI tests of `#[incremental_stream]`: every diagnostic the macro promises, compared with the
-//! blessed `.stderr` files in `tests/ui/fail/`, and declarations that must compile and run in
-//! `tests/ui/pass/`.
+//! UI tests of `#[incremental_stream]` and `#[full_refresh_stream]`: every diagnostic the macros
+//! promise, compared with the blessed `.stderr` files in `tests/ui/fail/`, and declarations that
+//! must compile and run in `tests/ui/pass/`.
 //!
 //! Regenerate the `.stderr` files with `TRYBUILD=overwrite cargo test --test ui`, then review
 //! every diff. Diagnostics change between compiler versions, so on another compiler the test

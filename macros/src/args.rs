@@ -1,7 +1,7 @@
 //! Parsing the attribute's arguments: `key = value, ...`, each value kept with its span.
 //!
-//! Values are read from raw tokens (string, integer and float literals, a leading `-`, and
-//! bracketed lists), not as expressions, so each mistake is reported on its own token.
+//! Values are read from raw tokens (string, integer, float and bool literals, a leading `-`,
+//! and bracketed lists), not as expressions, so each mistake is reported on its own token.
 
 use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
 use syn::{Lit, LitStr};
@@ -11,21 +11,124 @@ use std::fmt::Write as _;
 use crate::errors::{self, Errors, closest};
 use crate::iso;
 
-/// Every key the attribute accepts.
-pub(crate) const KEYS: &[&str] = &[
-    "cursor",
-    "name",
-    "namespace",
-    "primary_key",
-    "checkpoint_interval",
-    "checkpoint",
-    "order",
-    "step",
-    "start",
-    "lookback",
-    "on_null",
-    "crate",
-];
+/// The attribute whose arguments are parsed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attr {
+    /// `#[incremental_stream]`.
+    Incremental,
+    /// `#[full_refresh_stream]`.
+    FullRefresh,
+}
+
+impl Attr {
+    /// The attribute's name, for messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Attr::Incremental => "incremental_stream",
+            Attr::FullRefresh => "full_refresh_stream",
+        }
+    }
+}
+
+/// A key of either attribute.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[expect(
+    clippy::enum_variant_names,
+    reason = "the variants are the keys as written, and one of them is `primary_key`"
+)]
+pub(crate) enum Key {
+    Cursor,
+    Name,
+    Namespace,
+    PrimaryKey,
+    CheckpointInterval,
+    Checkpoint,
+    CheckpointEvery,
+    Order,
+    Step,
+    Start,
+    Lookback,
+    OnNull,
+    Partition,
+    MaxPartitions,
+    Resumable,
+    Crate,
+}
+
+impl Key {
+    /// Every key, in the order the help lists them.
+    const ALL: [Key; 16] = [
+        Key::Cursor,
+        Key::Name,
+        Key::Namespace,
+        Key::PrimaryKey,
+        Key::CheckpointInterval,
+        Key::Checkpoint,
+        Key::CheckpointEvery,
+        Key::Order,
+        Key::Step,
+        Key::Start,
+        Key::Lookback,
+        Key::OnNull,
+        Key::Partition,
+        Key::MaxPartitions,
+        Key::Resumable,
+        Key::Crate,
+    ];
+
+    /// The key as written.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Key::Cursor => "cursor",
+            Key::Name => "name",
+            Key::Namespace => "namespace",
+            Key::PrimaryKey => "primary_key",
+            Key::CheckpointInterval => "checkpoint_interval",
+            Key::Checkpoint => "checkpoint",
+            Key::CheckpointEvery => "checkpoint_every",
+            Key::Order => "order",
+            Key::Step => "step",
+            Key::Start => "start",
+            Key::Lookback => "lookback",
+            Key::OnNull => "on_null",
+            Key::Partition => "partition",
+            Key::MaxPartitions => "max_partitions",
+            Key::Resumable => "resumable",
+            Key::Crate => "crate",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|key| key.name() == name)
+    }
+
+    /// Whether `attr` takes this key: a full-refresh stream has no cursor, so none of the keys
+    /// about cursors, checkpoints and partitions; only it has `resumable`.
+    fn accepted_by(self, attr: Attr) -> bool {
+        match self {
+            Key::Name | Key::Namespace | Key::PrimaryKey | Key::Crate => true,
+            Key::Resumable => attr == Attr::FullRefresh,
+            Key::Cursor
+            | Key::CheckpointInterval
+            | Key::Checkpoint
+            | Key::CheckpointEvery
+            | Key::Order
+            | Key::Step
+            | Key::Start
+            | Key::Lookback
+            | Key::OnNull
+            | Key::Partition
+            | Key::MaxPartitions => attr == Attr::Incremental,
+        }
+    }
+
+    /// The keys `attr` takes, in the order the help lists them.
+    fn of(attr: Attr) -> impl Iterator<Item = Key> {
+        Key::ALL
+            .into_iter()
+            .filter(move |key| key.accepted_by(attr))
+    }
+}
 
 /// A value as written, with the tokens it came from.
 pub(crate) enum Value {
@@ -36,6 +139,7 @@ pub(crate) enum Value {
         digits: String,
     },
     Float(TokenStream),
+    Bool(syn::LitBool),
     List {
         span: Span,
         items: Vec<LitStr>,
@@ -58,6 +162,7 @@ impl Value {
             Value::Str(_) => "a string",
             Value::Int { .. } => "an integer",
             Value::Float(_) => "a float",
+            Value::Bool(_) => "a bool",
             Value::List { .. } | Value::BadList { .. } => "a list",
             Value::Other(_) => "an expression",
         }
@@ -67,6 +172,7 @@ impl Value {
         let message = format!("expected {expected}, found {}", self.describe());
         match self {
             Value::Str(lit) => errors.at(lit.span(), message),
+            Value::Bool(lit) => errors.at(lit.span, message),
             Value::List { span, .. } | Value::BadList { span, .. } => errors.at(*span, message),
             Value::Int { tokens, .. } | Value::Float(tokens) | Value::Other(tokens) => {
                 errors.spanned(tokens, message);
@@ -86,7 +192,19 @@ pub(crate) enum CheckpointAt {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Order {
     Asc,
+    Desc,
     Unsorted,
+}
+
+impl Order {
+    /// The value as written.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Order::Asc => "asc",
+            Order::Desc => "desc",
+            Order::Unsorted => "unsorted",
+        }
+    }
 }
 
 /// The `on_null` key.
@@ -130,33 +248,54 @@ pub(crate) struct Args {
     /// The interval and the key's span.
     pub(crate) checkpoint_interval: Option<(u64, Ident)>,
     pub(crate) checkpoint: Option<(CheckpointAt, Ident)>,
+    /// The period and the key.
+    pub(crate) checkpoint_every: Option<(Spanned<iso::Fixed>, Ident)>,
     pub(crate) order: Option<(Order, Ident)>,
     pub(crate) step: Option<Spanned<Distance>>,
     pub(crate) lookback: Option<Spanned<Distance>>,
     pub(crate) start: Option<Spanned<Start>>,
     /// The policy and the key.
     pub(crate) on_null: Option<(OnNull, Ident)>,
+    /// The `partition` literal.
+    pub(crate) partition: Option<LitStr>,
+    /// The limit and the key.
+    pub(crate) max_partitions: Option<(u64, Ident)>,
+    pub(crate) resumable: Option<bool>,
     pub(crate) krate: Option<syn::Path>,
-    /// Whether `cursor` was written at all (even with a bad value).
-    pub(crate) cursor_given: bool,
-    /// Whether `on_null` was written at all (even with a bad value).
-    pub(crate) on_null_given: bool,
+    /// The keys written at all, even with a bad value or misspelt (as the key the help
+    /// suggests), so that a mistake in one is not also reported as its absence.
+    given: Vec<Key>,
 }
 
-/// Parses `key = value, ...`. Never fails: problems go to `errors`.
-pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
+impl Args {
+    /// Whether `key` was written, even with a bad value or misspelt.
+    pub(crate) fn given(&self, key: Key) -> bool {
+        self.given.contains(&key)
+    }
+}
+
+/// Parses `key = value, ...` for `attr`. Never fails: problems go to `errors`.
+pub(crate) fn parse(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Args {
     let mut args = Args::default();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<Key> = Vec::new();
     let mut iter = tokens.into_iter().peekable();
     while let Some(token) = iter.next() {
-        let TokenTree::Ident(key) = token else {
-            errors.spanned(&token, "expected an argument name such as `cursor`");
+        let TokenTree::Ident(ident) = token else {
+            let example = if attr == Attr::Incremental {
+                "cursor"
+            } else {
+                "name"
+            };
+            errors.spanned(
+                &token,
+                format!("expected an argument name such as `{example}`"),
+            );
             skip_to_comma(&mut iter);
             continue;
         };
-        let key_name = key.to_string();
-        args.cursor_given |= key_name == "cursor";
-        args.on_null_given |= key_name == "on_null";
+        let key_name = ident.to_string();
+        let key = Key::from_name(&key_name).filter(|key| key.accepted_by(attr));
+        args.given.extend(key);
         let value = match iter.peek() {
             Some(TokenTree::Punct(eq)) if eq.as_char() == '=' => {
                 iter.next();
@@ -164,7 +303,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             }
             _ => {
                 errors.at(
-                    key.span(),
+                    ident.span(),
                     format!("expected `=` and a value after `{key_name}`"),
                 );
                 skip_to_comma(&mut iter);
@@ -172,86 +311,102 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             }
         };
         let Some(value) = value else {
-            errors.at(key.span(), format!("expected a value after `{key_name} =`"));
+            errors.at(
+                ident.span(),
+                format!("expected a value after `{key_name} =`"),
+            );
             continue;
         };
-        if !KEYS.contains(&key_name.as_str()) {
-            let mut message = format!("unknown `incremental_stream` argument `{key_name}`");
-            match closest(&key_name, KEYS.iter().copied()) {
-                Some(suggestion) => {
-                    // A misspelt `cursor` or `on_null` is reported once, not also as missing.
-                    args.cursor_given |= suggestion == "cursor";
-                    args.on_null_given |= suggestion == "on_null";
-                    let _ = write!(message, "\nhelp: did you mean `{suggestion}`?");
-                }
-                None => {
-                    let keys: Vec<String> = KEYS.iter().map(|k| (*k).to_owned()).collect();
-                    let _ = write!(message, "\nhelp: the arguments are {}", errors::list(&keys));
-                }
-            }
-            errors.at(key.span(), message);
+        let Some(key) = key else {
+            unknown(attr, &ident, &mut args, errors);
             continue;
-        }
-        if seen.contains(&key_name) {
+        };
+        if seen.contains(&key) {
             errors.at(
-                key.span(),
-                format!("duplicate `incremental_stream` argument `{key_name}`"),
+                ident.span(),
+                format!("duplicate `{}` argument `{key_name}`", attr.name()),
             );
             continue;
         }
-        seen.push(key_name.clone());
-        assign(&mut args, &key, value, errors);
+        seen.push(key);
+        assign(&mut args, key, &ident, value, errors);
     }
     args
 }
 
+/// The error on a key `attr` does not take: a key of the other attribute says why it does not
+/// apply; any other suggests the closest key, or lists them.
+fn unknown(attr: Attr, ident: &Ident, args: &mut Args, errors: &mut Errors) {
+    let key_name = ident.to_string();
+    let message = match (attr, Key::from_name(&key_name)) {
+        (Attr::FullRefresh, Some(_)) => format!(
+            "`full_refresh_stream` takes no `{key_name}`: a full-refresh stream has no cursor\n\
+             help: use `#[incremental_stream]` for a stream read by its cursor"
+        ),
+        (Attr::Incremental, Some(_)) => format!(
+            "`incremental_stream` takes no `{key_name}`: an incremental stream always resumes \
+             after its saved watermark\nhelp: `{key_name}` is an argument of \
+             `#[full_refresh_stream]`"
+        ),
+        (_, None) => {
+            let mut message = format!("unknown `{}` argument `{key_name}`", attr.name());
+            match closest(&key_name, Key::of(attr).map(Key::name)) {
+                Some(suggestion) => {
+                    // A misspelt key is reported once, not also as missing.
+                    args.given.extend(Key::from_name(suggestion));
+                    let _ = write!(message, "\nhelp: did you mean `{suggestion}`?");
+                }
+                None => {
+                    let keys: Vec<String> = Key::of(attr).map(|k| k.name().to_owned()).collect();
+                    let _ = write!(message, "\nhelp: the arguments are {}", errors::list(&keys));
+                }
+            }
+            message
+        }
+    };
+    errors.at(ident.span(), message);
+}
+
 /// Stores one known key's value, checking its kind.
-fn assign(args: &mut Args, key: &Ident, value: Value, errors: &mut Errors) {
-    match key.to_string().as_str() {
-        "cursor" => args.cursor = cursor(value, errors),
-        "order" => match value {
-            Value::Str(lit) => match lit.value().as_str() {
-                "asc" => args.order = Some((Order::Asc, key.clone())),
-                "unsorted" => args.order = Some((Order::Unsorted, key.clone())),
-                other => errors.at(
-                    lit.span(),
-                    format!("unknown order `{other}`, expected `\"asc\"` or `\"unsorted\"`"),
-                ),
-            },
-            other => other.error(errors, "`\"asc\"` or `\"unsorted\"`"),
-        },
-        "on_null" => match value {
-            Value::Str(lit) => match lit.value().as_str() {
-                "fail" => args.on_null = Some((OnNull::Fail, key.clone())),
-                "skip" => args.on_null = Some((OnNull::Skip, key.clone())),
-                "emit" => args.on_null = Some((OnNull::Emit, key.clone())),
-                other => errors.at(
-                    lit.span(),
-                    format!(
-                        "unknown `on_null` policy `{other}`, expected `\"fail\"`, `\"skip\"` or `\"emit\"`"
-                    ),
-                ),
-            },
-            other => other.error(errors, "`\"fail\"`, `\"skip\"` or `\"emit\"`"),
-        },
-        "step" | "lookback" => {
-            let distance = distance(key, value, errors);
-            if key == "step" {
-                args.step = distance;
-            } else {
-                args.lookback = distance;
+fn assign(args: &mut Args, key: Key, ident: &Ident, value: Value, errors: &mut Errors) {
+    match key {
+        Key::Cursor => args.cursor = cursor(value, errors),
+        Key::Order => {
+            let orders = [
+                ("asc", Order::Asc),
+                ("desc", Order::Desc),
+                ("unsorted", Order::Unsorted),
+            ];
+            args.order = keyword(value, "order", &orders, errors).map(keyed(ident));
+        }
+        Key::OnNull => {
+            let policies = [
+                ("fail", OnNull::Fail),
+                ("skip", OnNull::Skip),
+                ("emit", OnNull::Emit),
+            ];
+            args.on_null = keyword(value, "`on_null` policy", &policies, errors).map(keyed(ident));
+        }
+        Key::Checkpoint => {
+            let policies = [("slice", CheckpointAt::Slice), ("end", CheckpointAt::End)];
+            args.checkpoint =
+                keyword(value, "checkpoint policy", &policies, errors).map(keyed(ident));
+        }
+        Key::CheckpointEvery => {
+            args.checkpoint_every = match value {
+                Value::Str(lit) => parsed(&lit, iso::fixed, errors).map(keyed(ident)),
+                other => {
+                    other.error(errors, "an ISO-8601 duration such as `\"PT30S\"`");
+                    None
+                }
             }
         }
-        "start" => args.start = start(value, errors),
-        "name" | "namespace" => match value {
-            Value::Str(lit) if lit.value().is_empty() => {
-                errors.at(lit.span(), format!("`{key}` must not be empty"));
-            }
-            Value::Str(lit) if key == "name" => args.name = Some(lit),
-            Value::Str(lit) => args.namespace = Some(lit),
-            other => other.error(errors, "a string"),
-        },
-        "primary_key" => match value {
+        Key::Step => args.step = distance(ident, value, errors),
+        Key::Lookback => args.lookback = distance(ident, value, errors),
+        Key::Start => args.start = start(value, errors),
+        Key::Name => args.name = non_empty(key, value, errors),
+        Key::Namespace => args.namespace = non_empty(key, value, errors),
+        Key::PrimaryKey => match value {
             Value::Str(lit) => args.primary_key = Some(vec![lit]),
             Value::List { items, span } if items.is_empty() => {
                 errors.at(span, "`primary_key` needs at least one field");
@@ -262,49 +417,129 @@ fn assign(args: &mut Args, key: &Ident, value: Value, errors: &mut Errors) {
             } => bad_item(&token, expected, errors),
             other => other.error(errors, "a field name or a list of field names"),
         },
-        "checkpoint_interval" => match value {
-            Value::Int {
-                tokens,
-                negative: true,
-                ..
-            } => errors.spanned(
-                &tokens,
-                "`checkpoint_interval` must be a positive number of records",
-            ),
-            Value::Int { tokens, digits, .. } => match digits.parse::<u64>() {
-                Ok(0) => errors.spanned(
-                    &tokens,
-                    "`checkpoint_interval` must be at least 1 (leave it out to checkpoint only at slice ends)",
-                ),
-                Ok(records) => args.checkpoint_interval = Some((records, key.clone())),
-                Err(_) => errors.spanned(&tokens, "`checkpoint_interval` is too large"),
-            },
-            Value::Float(tokens) => errors.spanned(
-                &tokens,
-                "`checkpoint_interval` must be a whole number of records",
-            ),
-            other => other.error(errors, "a positive integer, such as `checkpoint_interval = 500`"),
+        Key::CheckpointInterval => {
+            let records = count(
+                key,
+                value,
+                "records",
+                "leave it out to checkpoint only at slice ends",
+                errors,
+            );
+            args.checkpoint_interval = records.map(keyed(ident));
+        }
+        Key::Partition => match value {
+            Value::Str(lit) if lit.value().is_empty() => {
+                errors.at(lit.span(), "`partition` must name a field");
+            }
+            Value::Str(lit) => args.partition = Some(lit),
+            other => other.error(errors, "a string naming the partition field"),
         },
-        "checkpoint" => match value {
-            Value::Str(lit) => match lit.value().as_str() {
-                "slice" => args.checkpoint = Some((CheckpointAt::Slice, key.clone())),
-                "end" => args.checkpoint = Some((CheckpointAt::End, key.clone())),
-                other => errors.at(
-                    lit.span(),
-                    format!("unknown checkpoint policy `{other}`, expected `\"slice\"` or `\"end\"`"),
-                ),
-            },
-            other => other.error(errors, "`\"slice\"` or `\"end\"`"),
+        Key::MaxPartitions => {
+            let limit = count(
+                key,
+                value,
+                "partitions",
+                "leave it out for the default, `tidemark::DEFAULT_MAX_PARTITIONS`",
+                errors,
+            );
+            args.max_partitions = limit.map(keyed(ident));
+        }
+        Key::Resumable => match value {
+            Value::Bool(lit) => args.resumable = Some(lit.value),
+            other => other.error(errors, "`true` or `false`"),
         },
-        "crate" => match value {
+        Key::Crate => match value {
             Value::Str(lit) => match lit.parse::<syn::Path>() {
                 Ok(path) => args.krate = Some(path),
-                Err(_) => errors.at(lit.span(), "`crate` must be a path, such as `\"::tidemark\"`"),
+                Err(_) => errors.at(
+                    lit.span(),
+                    "`crate` must be a path, such as `\"::tidemark\"`",
+                ),
             },
             other => other.error(errors, "a string holding a path, such as `\"::tidemark\"`"),
         },
-        _ => unreachable!("keys are checked against KEYS before assignment"),
     }
+}
+
+/// Pairs a value with its key, whose span the cross-checks report on.
+fn keyed<T>(ident: &Ident) -> impl FnOnce(T) -> (T, Ident) + '_ {
+    move |value| (value, ident.clone())
+}
+
+/// A `name` or `namespace`: a string that is not empty.
+fn non_empty(key: Key, value: Value, errors: &mut Errors) -> Option<LitStr> {
+    match value {
+        Value::Str(lit) if lit.value().is_empty() => {
+            errors.at(lit.span(), format!("`{}` must not be empty", key.name()));
+            None
+        }
+        Value::Str(lit) => Some(lit),
+        other => {
+            other.error(errors, "a string");
+            None
+        }
+    }
+}
+
+/// A string naming one of `choices`; otherwise an error on the literal that lists them (and
+/// suggests the closest).
+fn keyword<T: Copy>(
+    value: Value,
+    what: &str,
+    choices: &[(&str, T)],
+    errors: &mut Errors,
+) -> Option<T> {
+    let names: Vec<String> = choices
+        .iter()
+        .map(|(name, _)| format!("\"{name}\""))
+        .collect();
+    let expected = errors::one_of(&names);
+    let lit = match value {
+        Value::Str(lit) => lit,
+        other => {
+            other.error(errors, &expected);
+            return None;
+        }
+    };
+    let text = lit.value();
+    if let Some((_, choice)) = choices.iter().find(|(name, _)| *name == text) {
+        return Some(*choice);
+    }
+    let mut message = format!("unknown {what} `{text}`, expected {expected}");
+    if let Some(suggestion) = closest(&text, choices.iter().map(|(name, _)| *name)) {
+        let _ = write!(message, "\nhelp: did you mean `\"{suggestion}\"`?");
+    }
+    errors.at(lit.span(), message);
+    None
+}
+
+/// A whole number of `unit` of at least 1 (`checkpoint_interval`, `max_partitions`); `zero`
+/// says what to write instead of 0.
+fn count(key: Key, value: Value, unit: &str, zero: &str, errors: &mut Errors) -> Option<u64> {
+    let key = key.name();
+    match value {
+        Value::Int {
+            tokens,
+            negative: true,
+            ..
+        } => errors.spanned(
+            &tokens,
+            format!("`{key}` must be a positive number of {unit}"),
+        ),
+        Value::Int { tokens, digits, .. } => match digits.parse::<u64>() {
+            Ok(0) => errors.spanned(&tokens, format!("`{key}` must be at least 1 ({zero})")),
+            Ok(count) => return Some(count),
+            Err(_) => errors.spanned(&tokens, format!("`{key}` is too large")),
+        },
+        Value::Float(tokens) => {
+            errors.spanned(&tokens, format!("`{key}` must be a whole number of {unit}"));
+        }
+        other => other.error(
+            errors,
+            &format!("a positive integer, such as `{key} = 500`"),
+        ),
+    }
+    None
 }
 
 /// A `cursor` value: one field name, or a list of them (a compound cursor).
@@ -482,6 +717,9 @@ fn collect_value(iter: &mut std::iter::Peekable<impl Iterator<Item = TokenTree>>
     Some(match tokens.as_slice() {
         [] => return None,
         [TokenTree::Literal(lit)] => literal(lit, false, stream),
+        [TokenTree::Ident(ident)] if ident == "true" || ident == "false" => {
+            Value::Bool(syn::LitBool::new(ident == "true", ident.span()))
+        }
         [TokenTree::Punct(minus), TokenTree::Literal(lit)] if minus.as_char() == '-' => {
             literal(lit, true, stream)
         }

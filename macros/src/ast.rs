@@ -23,7 +23,12 @@ pub(crate) struct Record<'a> {
 
 impl<'a> Record<'a> {
     /// The model, or `None` (with the error recorded) for enums, unions, tuple and unit structs.
-    pub(crate) fn from_input(input: &'a DeriveInput, errors: &mut Errors) -> Option<Self> {
+    /// `what` names the attribute or derive in the error.
+    pub(crate) fn from_input(
+        input: &'a DeriveInput,
+        what: &str,
+        errors: &mut Errors,
+    ) -> Option<Self> {
         let why = match &input.data {
             Data::Struct(data) => match &data.fields {
                 Fields::Named(named) => {
@@ -52,7 +57,7 @@ impl<'a> Record<'a> {
                 Fields::Unnamed(fields) => {
                     errors.spanned(
                         fields,
-                        "`incremental_stream` needs a struct with named fields, not a tuple struct",
+                        format!("`{what}` needs a struct with named fields, not a tuple struct"),
                     );
                     return None;
                 }
@@ -61,21 +66,21 @@ impl<'a> Record<'a> {
             Data::Enum(data) => {
                 errors.at(
                     data.enum_token.span,
-                    "`incremental_stream` goes on a struct with named fields, not an enum",
+                    format!("`{what}` goes on a struct with named fields, not an enum"),
                 );
                 return None;
             }
             Data::Union(data) => {
                 errors.at(
                     data.union_token.span,
-                    "`incremental_stream` goes on a struct with named fields, not a union",
+                    format!("`{what}` goes on a struct with named fields, not a union"),
                 );
                 return None;
             }
         };
         errors.at(
             input.ident.span(),
-            format!("`incremental_stream` needs a struct with named fields, not {why}"),
+            format!("`{what}` needs a struct with named fields, not {why}"),
         );
         None
     }

@@ -134,22 +134,46 @@ impl CursorPart<'_> {
     }
 }
 
-/// Everything codegen needs, resolved and checked.
-pub(crate) struct Model<'a> {
+/// What every stream declares: the struct, where the runtime is, and how the catalog describes
+/// the stream.
+pub(crate) struct Stream<'a> {
     pub(crate) input: &'a DeriveInput,
     pub(crate) krate: syn::Path,
     pub(crate) name: String,
     pub(crate) namespace: Option<String>,
+    /// The JSON names of the primary key's fields.
+    pub(crate) primary_key: Vec<String>,
+}
+
+/// The partition field as the generated code needs it.
+pub(crate) struct PartitionPart<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) ty: &'a Type,
+    pub(crate) json_name: String,
+}
+
+/// Everything the incremental stream's code needs, resolved and checked.
+pub(crate) struct Model<'a> {
+    pub(crate) stream: Stream<'a>,
     /// Empty only in the fallback, when the cursor could not be resolved.
     pub(crate) cursor: Vec<CursorPart<'a>>,
-    pub(crate) primary_key: Vec<String>,
     pub(crate) interval: Option<u64>,
     pub(crate) at: CheckpointAt,
+    /// `checkpoint_every`.
+    pub(crate) every: Option<&'a Spanned<iso::Fixed>>,
     pub(crate) order: Order,
     pub(crate) on_null: Option<OnNull>,
     pub(crate) step: Option<&'a Spanned<Distance>>,
     pub(crate) lookback: Option<&'a Spanned<Distance>>,
     pub(crate) start: Option<&'a Spanned<Start>>,
+    pub(crate) partition: Option<PartitionPart<'a>>,
+    pub(crate) max_partitions: Option<u64>,
+}
+
+/// Everything the full-refresh stream's code needs.
+pub(crate) struct FullRefresh<'a> {
+    pub(crate) stream: Stream<'a>,
+    pub(crate) resumable: bool,
 }
 
 impl Model<'_> {
@@ -166,31 +190,21 @@ impl Model<'_> {
 /// What the stream's state means, in a few sentences, as printed in the generated docs.
 pub(crate) fn policy_doc(model: &Model<'_>) -> String {
     let cursor = model.cursor_words();
-    let mut doc = match (model.at, model.interval, model.order, model.step) {
-        (CheckpointAt::End, ..) => format!(
-            "State is emitted once, when the stream completes; after a failure the next sync \
-             starts again from where the last successful sync ended (its `{cursor}`)."
-        ),
-        (CheckpointAt::Slice, Some(n), ..) => format!(
-            "State is emitted every {n} records (at the next change of `{cursor}` when the \
-             {n}th record is inside a run of equal values), at the end of each slice and when \
-             the stream completes; after a failure the next sync resumes after the last \
-             emitted `{cursor}`."
-        ),
-        (CheckpointAt::Slice, None, Order::Unsorted, None) => format!(
-            "Records come in any order, so state is emitted only when the stream completes; \
-             after a failure the next sync starts again after the previous sync's `{cursor}`."
-        ),
-        (CheckpointAt::Slice, None, Order::Unsorted, Some(_)) => format!(
-            "Records come in any order within a window, so state is emitted at the end of each \
-             window and when the stream completes; after a failure the next sync resumes after \
-             the last finished window's `{cursor}`."
-        ),
-        (CheckpointAt::Slice, None, Order::Asc, _) => format!(
-            "State is emitted at the end of each slice and when the stream completes; after a \
-             failure the next sync resumes after the last finished slice's `{cursor}`."
-        ),
-    };
+    let mut doc = when_state(model, &cursor);
+    if model.order == Order::Desc {
+        let _ = write!(
+            doc,
+            " The reader is told when its records reach the saved `{cursor}`, so it stops \
+             there."
+        );
+    }
+    if let Some(every) = model.every {
+        let _ = write!(
+            doc,
+            " At most one STATE is emitted per `{}`, and always one when the stream completes.",
+            every.text
+        );
+    }
     if let Some(step) = model.step {
         let _ = write!(
             doc,
@@ -230,7 +244,61 @@ pub(crate) fn policy_doc(model: &Model<'_>) -> String {
             ),
         };
     }
+    if let Some(partition) = &model.partition {
+        let limit = model.max_partitions.map_or_else(
+            || "`tidemark::DEFAULT_MAX_PARTITIONS`".to_owned(),
+            |limit| limit.to_string(),
+        );
+        let _ = write!(
+            doc,
+            " Each partition (`{}`) keeps its own watermark, each with this guarantee; the state \
+             tracks at most {limit} partitions, the most recently read; a partition with no \
+             entry is read from its start (re-read, never lost).",
+            partition.json_name
+        );
+    }
     doc
+}
+
+/// When state is emitted and where a sync after a failure starts: the first sentence of the
+/// policy.
+fn when_state(model: &Model<'_>, cursor: &str) -> String {
+    match (model.at, model.interval, model.order, model.step) {
+        (CheckpointAt::End, ..) => format!(
+            "State is emitted once, when the stream completes; after a failure the next sync \
+             starts again from where the last successful sync ended (its `{cursor}`)."
+        ),
+        (CheckpointAt::Slice, Some(n), ..) => format!(
+            "State is emitted every {n} records (at the next change of `{cursor}` when the \
+             {n}th record is inside a run of equal values), at the end of each slice and when \
+             the stream completes; after a failure the next sync resumes after the last \
+             emitted `{cursor}`."
+        ),
+        (CheckpointAt::Slice, None, Order::Unsorted, None) => format!(
+            "Records come in any order, so state is emitted only when the stream completes; \
+             after a failure the next sync starts again after the previous sync's `{cursor}`."
+        ),
+        (CheckpointAt::Slice, None, Order::Unsorted, Some(_)) => format!(
+            "Records come in any order within a window, so state is emitted at the end of each \
+             window and when the stream completes; after a failure the next sync resumes after \
+             the last finished window's `{cursor}`."
+        ),
+        (CheckpointAt::Slice, None, Order::Desc, None) => format!(
+            "Records come newest first, so the watermark moves only when the slice is read to \
+             the end: state is emitted when the stream completes; after a failure the next sync \
+             starts again after the previous sync's `{cursor}`."
+        ),
+        (CheckpointAt::Slice, None, Order::Desc, Some(_)) => format!(
+            "Records come newest first within a window, so the watermark moves only when a \
+             window is read to the end: state is emitted at the end of each window and when the \
+             stream completes; after a failure the next sync resumes after the last finished \
+             window's `{cursor}`."
+        ),
+        (CheckpointAt::Slice, None, Order::Asc, _) => format!(
+            "State is emitted at the end of each slice and when the stream completes; after a \
+             failure the next sync resumes after the last finished slice's `{cursor}`."
+        ),
+    }
 }
 
 /// A `step` or `lookback` value: its runtime type and an expression of it.
@@ -294,43 +362,14 @@ fn located_at(tokens: TokenStream, span: Span) -> TokenStream {
     reason = "one template of the generated code reads best whole"
 )]
 pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
-    let input = model.input;
-    let krate = &model.krate;
-    let private = quote!(#krate::__private);
+    let input = model.stream.input;
+    let private = private(&model.stream);
     let option = quote!(#private::core::option::Option);
     let str = quote!(#private::core::primitive::str);
     let ident = &input.ident;
     let vis = &input.vis;
     let state = format_ident!("{}State", ident);
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let mut where_clause = where_clause
-        .cloned()
-        .unwrap_or_else(|| syn::parse_quote!(where));
-    // The impl needs the record to be `Serialize` (the trait's supertrait) and `JsonSchema`.
-    // A generic struct may be so for some parameters only, which its bound states. A struct
-    // without parameters has the derives or not: `assert_record` reports a missing one once,
-    // at the struct's name, in our words, and the impl takes them as given through a bound
-    // under a `for<'__tidemark>` binder, which rustc does not reject as trivially false (it
-    // checks only bounds without a binder, rust-lang/rust#48214), so no error of the
-    // compiler's own follows on the attribute.
-    let assert_record = if input.generics.params.is_empty() {
-        where_clause.predicates.push(syn::parse_quote!(
-            for<'__tidemark> Self: #private::serde::Serialize + #private::JsonSchema
-        ));
-        let assert = quote_spanned!(ident.span()=> #private::assert_record::<#ident>());
-        quote!(const _: () = #assert;)
-    } else {
-        where_clause.predicates.push(syn::parse_quote!(
-            Self: #private::serde::Serialize + #private::JsonSchema
-        ));
-        TokenStream::new()
-    };
-    let name = &model.name;
-    let namespace = match &model.namespace {
-        Some(namespace) => quote!(#option::Some(#namespace)),
-        None => quote!(#option::None),
-    };
-    let primary_key = model.primary_key.iter().map(|key| quote!(&[#key]));
+    let name = &model.stream.name;
     let interval = match model.interval {
         Some(records) => quote!(#private::interval(#records)),
         None => quote!(#option::None),
@@ -342,6 +381,14 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let order = match model.order {
         Order::Asc => quote!(#private::Order::Asc),
         Order::Unsorted => quote!(#private::Order::Unsorted),
+        Order::Desc => quote!(#private::Order::Desc),
+    };
+    let period = match model.every {
+        Some(every) => {
+            let iso::Fixed { seconds, nanos } = every.value;
+            quote!(#option::Some(#private::core::time::Duration::new(#seconds, #nanos)))
+        }
+        None => quote!(#option::None),
     };
     let on_null = match model.on_null {
         None | Some(OnNull::Fail) => quote!(#private::OnNull::Fail),
@@ -594,39 +641,68 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             }
         });
 
-    quote! {
-        #[doc = #stream_doc]
-        #[automatically_derived]
-        impl #impl_generics #private::IncrementalStream for #ident #ty_generics #where_clause {
+    let (partition_ty, partition_field, partition_access) = match &model.partition {
+        Some(partition) => {
+            let (ty, member, json_name) = (partition.ty, partition.ident, &partition.json_name);
+            (quote!(#ty), quote!(&[#json_name]), quote!(&self.#member))
+        }
+        None => (quote!(()), quote!(&[]), quote!(&())),
+    };
+    // A partition type that is not a `PartitionKey` would be reported by the associated type's
+    // bound through the trait's supertraits (`f64: Ord`), in the compiler's words. So, as for
+    // the record's derives, `assert_partition_key` reports it once, at the field's type, in
+    // ours, and the impl takes it as given under a binder. A generic struct's field type may
+    // name its parameters, which the assertion cannot: there the bound speaks.
+    let (partition_bound, assert_partition) = match &model.partition {
+        Some(partition) if input.generics.params.is_empty() => {
+            let ty = partition.ty;
+            (
+                Some(quote!(for<'__tidemark> #ty: #private::PartitionKey)),
+                quote!(const _: () = #private::assert_partition_key::<#ty>();),
+            )
+        }
+        _ => (None, TokenStream::new()),
+    };
+    let max_partitions = model.max_partitions.map(|limit| {
+        let limit = Literal::u64_unsuffixed(limit);
+        quote!(const MAX_PARTITIONS: #private::core::primitive::usize = #limit;)
+    });
+    let stream_impl = stream_impl(
+        &model.stream,
+        &quote!(#private::IncrementalStream),
+        partition_bound,
+        &stream_doc,
+        &quote! {
             type Cursor = #cursor_ty;
             type State = #state;
-            const NAME: &'static #str = #name;
-            const NAMESPACE: #option<&'static #str> = #namespace;
             const CURSOR_FIELD: &'static [&'static #str] = #cursor_field;
-            const PRIMARY_KEY: &'static [&'static [&'static #str]] = &[#(#primary_key),*];
             const POLICY: #private::CheckpointPolicy = #private::CheckpointPolicy {
                 interval: #interval,
                 at: #at,
-                period: #option::None,
+                period: #period,
             };
             const ORDER: #private::Order = #order;
             const ON_NULL: #private::OnNull = #on_null;
-            type Partition = ();
+            type Partition = #partition_ty;
+            const PARTITION_FIELD: &'static [&'static #str] = #partition_field;
+            #max_partitions
 
-            fn partition(&self) -> &() {
-                &()
+            fn partition(&self) -> &Self::Partition {
+                #partition_access
             }
 
             fn cursor(&self) -> #option<#private::Cow<'_, Self::Cursor>> {
                 #cursor_body
             }
 
-            fn json_schema() -> #private::Value {
-                #private::json_schema::<Self>()
-            }
-
             #windows
-        }
+        },
+    );
+
+    quote! {
+        #stream_impl
+
+        #assert_partition
 
         #[doc = #state_doc]
         #[derive(
@@ -648,8 +724,6 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             #state_serde
         };
 
-        #assert_record
-
         #(#check_paths)*
 
         #[automatically_derived]
@@ -666,4 +740,106 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
             }
         }
     }
+}
+
+/// `<crate>::__private`, the path of everything the generated code uses.
+fn private(stream: &Stream<'_>) -> TokenStream {
+    let krate = &stream.krate;
+    quote!(#krate::__private)
+}
+
+/// The impl of `stream_trait` (with `doc`, and `bound` in its where clause) for the record: the
+/// description's constants, `json_schema` and `items`, and the check that the record has the
+/// derives the trait needs.
+fn stream_impl(
+    stream: &Stream<'_>,
+    stream_trait: &TokenStream,
+    bound: Option<TokenStream>,
+    doc: &str,
+    items: &TokenStream,
+) -> TokenStream {
+    let input = stream.input;
+    let private = private(stream);
+    let option = quote!(#private::core::option::Option);
+    let str = quote!(#private::core::primitive::str);
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let mut where_clause = where_clause
+        .cloned()
+        .unwrap_or_else(|| syn::parse_quote!(where));
+    // The impl needs the record to be `Serialize` (the trait's supertrait) and `JsonSchema`.
+    // A generic struct may be so for some parameters only, which its bound states. A struct
+    // without parameters has the derives or not: `assert_record` reports a missing one once,
+    // at the struct's name, in our words, and the impl takes them as given through a bound
+    // under a `for<'__tidemark>` binder, which rustc does not reject as trivially false (it
+    // checks only bounds without a binder, rust-lang/rust#48214), so no error of the
+    // compiler's own follows on the attribute.
+    let assert_record = if input.generics.params.is_empty() {
+        where_clause.predicates.push(syn::parse_quote!(
+            for<'__tidemark> Self: #private::serde::Serialize + #private::JsonSchema
+        ));
+        let assert = quote_spanned!(ident.span()=> #private::assert_record::<#ident>());
+        quote!(const _: () = #assert;)
+    } else {
+        where_clause.predicates.push(syn::parse_quote!(
+            Self: #private::serde::Serialize + #private::JsonSchema
+        ));
+        TokenStream::new()
+    };
+    if let Some(bound) = bound {
+        where_clause.predicates.push(syn::parse_quote!(#bound));
+    }
+    let name = &stream.name;
+    let namespace = match &stream.namespace {
+        Some(namespace) => quote!(#option::Some(#namespace)),
+        None => quote!(#option::None),
+    };
+    let primary_key = stream.primary_key.iter().map(|key| quote!(&[#key]));
+    quote! {
+        #[doc = #doc]
+        #[automatically_derived]
+        impl #impl_generics #stream_trait for #ident #ty_generics #where_clause {
+            const NAME: &'static #str = #name;
+            const NAMESPACE: #option<&'static #str> = #namespace;
+            const PRIMARY_KEY: &'static [&'static [&'static #str]] = &[#(#primary_key),*];
+
+            fn json_schema() -> #private::Value {
+                #private::json_schema::<Self>()
+            }
+
+            #items
+        }
+
+        #assert_record
+    }
+}
+
+/// What a full-refresh stream's state means, as printed in the generated docs.
+pub(crate) fn full_refresh_doc(model: &FullRefresh<'_>) -> String {
+    let ident = &model.stream.input.ident;
+    let name = &model.stream.name;
+    let resume = if model.resumable {
+        "A resumable stream's state holds the last saved position only while an attempt is \
+         unfinished: an attempt retried with that state resumes there, and the stream's \
+         completion clears it, so the next sync starts over."
+    } else {
+        "After a failure, the next attempt reads the stream again from its start."
+    };
+    format!(
+        "Reads `{ident}` as the full-refresh stream `{name}`: read in full by every sync, \
+         with no cursor; the stream ends with a STATE when it completes. {resume}"
+    )
+}
+
+/// The full-refresh stream's impl.
+pub(crate) fn full_refresh(model: &FullRefresh<'_>) -> TokenStream {
+    let private = private(&model.stream);
+    let resumable = model.resumable;
+    stream_impl(
+        &model.stream,
+        &quote!(#private::FullRefreshStream),
+        None,
+        &full_refresh_doc(model),
+        &quote!(const RESUMABLE: #private::core::primitive::bool = #resumable;),
+    )
 }

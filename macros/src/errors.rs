@@ -73,11 +73,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// `a`, `b` and `c` in backticks, for messages.
 pub(crate) fn list(names: &[String]) -> String {
+    join(names, "and")
+}
+
+/// `a`, `b` or `c` in backticks, for messages.
+pub(crate) fn one_of(names: &[String]) -> String {
+    join(names, "or")
+}
+
+fn join(names: &[String], conjunction: &str) -> String {
     let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
     match quoted.as_slice() {
         [] => "none".to_owned(),
         [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        [init @ .., last] => format!("{} {conjunction} {last}", init.join(", ")),
     }
 }
 

@@ -30,12 +30,73 @@ pub(crate) enum Instant {
     },
 }
 
+/// A duration of fixed length: no months or years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fixed {
+    pub(crate) seconds: u64,
+    /// Below one second.
+    pub(crate) nanos: u32,
+}
+
 const DURATION_HELP: &str =
     "expected an ISO-8601 duration such as `\"P1D\"`, `\"PT1H\"`, `\"P1M\"` or `\"P1DT12H\"`";
 
-/// `P[nY][nM][nW][nD][T[nH][nM][n[.f]S]]`.
+const FIXED_HELP: &str = "expected an ISO-8601 duration of fixed length such as `\"PT30S\"`, \
+     `\"PT5M\"`, `\"PT1H\"` or `\"P1D\"`";
+
+/// A `step` or `lookback`: `P[nY][nM][nW][nD][T[nH][nM][n[.f]S]]`, greater than zero.
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    let bad = |why: &str| format!("invalid duration `{text}`: {why}\nhelp: {DURATION_HELP}");
+    let duration = parse_duration(text, DURATION_HELP)?;
+    if duration == ZERO {
+        return Err(format!(
+            "`{text}` is zero; a step or lookback must be positive"
+        ));
+    }
+    Ok(duration)
+}
+
+/// A `checkpoint_every`: a duration without months or years (they have no fixed length),
+/// greater than zero.
+pub(crate) fn fixed(text: &str) -> Result<Fixed, String> {
+    let too_large = || format!("invalid duration `{text}`: it is too large\nhelp: {FIXED_HELP}");
+    let (days, seconds, nanos) = match parse_duration(text, FIXED_HELP)? {
+        Duration::Date { months: 0, days } => (days, 0, 0),
+        Duration::Time {
+            months: 0,
+            days,
+            seconds,
+            nanos,
+        } => (days, seconds, nanos),
+        Duration::Date { .. } | Duration::Time { .. } => {
+            return Err(format!(
+                "`{text}` has no fixed length: months and years vary\nhelp: {FIXED_HELP}"
+            ));
+        }
+    };
+    let seconds = u64::from(days)
+        .checked_mul(86_400)
+        .and_then(|days| days.checked_add(seconds))
+        .ok_or_else(too_large)?;
+    if seconds == 0 && nanos == 0 {
+        return Err(format!(
+            "`{text}` is zero; `checkpoint_every` must be positive"
+        ));
+    }
+    Ok(Fixed { seconds, nanos })
+}
+
+/// A duration of zero as `parse_duration` returns it: only a time part is zero.
+const ZERO: Duration = Duration::Time {
+    months: 0,
+    days: 0,
+    seconds: 0,
+    nanos: 0,
+};
+
+/// `P[nY][nM][nW][nD][T[nH][nM][n[.f]S]]`, zero included (as [`ZERO`]); `help` ends the
+/// messages.
+fn parse_duration(text: &str, help: &str) -> Result<Duration, String> {
+    let bad = |why: &str| format!("invalid duration `{text}`: {why}\nhelp: {help}");
     let body = text
         .strip_prefix('P')
         .ok_or_else(|| bad("it must start with `P`"))?;
@@ -64,13 +125,11 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     let months = u32::try_from(months).map_err(|_| bad("it is too large"))?;
     let days = u32::try_from(days).map_err(|_| bad("it is too large"))?;
     let Some(time) = time else {
-        return if months == 0 && days == 0 {
-            Err(format!(
-                "`{text}` is zero; a step or lookback must be positive"
-            ))
+        return Ok(if months == 0 && days == 0 {
+            ZERO
         } else {
-            Ok(Duration::Date { months, days })
-        };
+            Duration::Date { months, days }
+        });
     };
     let (mut seconds, mut nanos) = (0_u64, 0_u32);
     for (number, unit) in parts(time, &['H', 'M', 'S']).map_err(|why| bad(&why))? {
@@ -98,11 +157,6 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
                 .parse()
                 .map_err(|_| bad("the fraction is not a number"))?;
         }
-    }
-    if months == 0 && days == 0 && seconds == 0 && nanos == 0 {
-        return Err(format!(
-            "`{text}` is zero; a step or lookback must be positive"
-        ));
     }
     Ok(Duration::Time {
         months,
@@ -285,6 +339,56 @@ mod tests {
         ] {
             assert!(duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn fixed_durations() {
+        assert_eq!(
+            fixed("PT30S"),
+            Ok(Fixed {
+                seconds: 30,
+                nanos: 0
+            })
+        );
+        assert_eq!(
+            fixed("P1W2DT3H4M5.5S"),
+            Ok(Fixed {
+                seconds: 9 * 86_400 + 3 * 3600 + 4 * 60 + 5,
+                nanos: 500_000_000
+            })
+        );
+        assert_eq!(
+            fixed("PT0.001S"),
+            Ok(Fixed {
+                seconds: 0,
+                nanos: 1_000_000
+            })
+        );
+        assert_eq!(
+            fixed("P1D"),
+            Ok(Fixed {
+                seconds: 86_400,
+                nanos: 0
+            })
+        );
+        for no_fixed_length in ["P1M", "P1Y", "P1MT1S", "P1Y2D"] {
+            let error = fixed(no_fixed_length).unwrap_err();
+            assert!(
+                error.contains("no fixed length"),
+                "{no_fixed_length}: {error}"
+            );
+        }
+        for zero in ["PT0S", "P0D", "P0W", "PT0H0M0.000S", "P0M"] {
+            let error = fixed(zero).unwrap_err();
+            assert!(error.contains("is zero"), "{zero}: {error}");
+        }
+        for bad in ["30S", "P", "PT", "P1H", "PT1.5M", "P4294967296D"] {
+            let error = fixed(bad).unwrap_err();
+            assert!(error.starts_with("invalid duration"), "{bad}: {error}");
+        }
+        // Days that fit the parser's u32 but overflow with the time part added.
+        let huge = format!("P{}DT{}S", u32::MAX, u64::MAX);
+        assert!(fixed(&huge).unwrap_err().contains("too large"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::errors::Errors;
 /// The impls, or the errors when the item is not a struct with named fields.
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
-    let Some(record) = Record::from_input(input, &mut errors) else {
+    let Some(record) = Record::from_input(input, "derive(Nested)", &mut errors) else {
         return errors.to_compile_errors();
     };
     let private = quote!(::tidemark::__private);

@@ -3,13 +3,13 @@
 use proc_macro2::Span;
 use syn::{LitStr, Type};
 
-use crate::args::{Args, CheckpointAt, Order};
+use crate::args::{Args, CheckpointAt, Key, Order};
 use crate::ast::{Field, Record};
 use crate::errors::{Errors, closest, list};
 
 /// `cursor` is required: without it there is no watermark to keep.
 pub(crate) fn check_cursor_given(args: &Args, errors: &mut Errors) {
-    if !args.cursor_given {
+    if !args.given(Key::Cursor) {
         errors.at(
             Span::call_site(),
             "missing required argument `cursor`\nhelp: name the field that orders the records, \
@@ -150,7 +150,7 @@ pub(crate) fn check_on_null(args: &Args, parts: &[CursorPart<'_, '_>], errors: &
     }
     match (optional.first(), &args.on_null) {
         // An `on_null` with a bad value is reported where it is written, not also as missing.
-        (Some(part), None) if !args.on_null_given => errors.at(
+        (Some(part), None) if !args.given(Key::OnNull) => errors.at(
             part.lit.span(),
             format!(
                 "the cursor field `{}` is an `Option`, so `on_null` is required\nhelp: add \
@@ -167,17 +167,28 @@ pub(crate) fn check_on_null(args: &Args, parts: &[CursorPart<'_, '_>], errors: &
     }
 }
 
-/// `order = "unsorted"` with an interval: a running maximum of unsorted records is not a safe
-/// resume point, since lower values may still come.
+/// `order = "unsorted"` or `"desc"` with an interval: a running maximum of unsorted records is
+/// not a safe resume point, since lower values may still come, and the watermark of a
+/// newest-first stream moves only when a slice is read to the end.
 pub(crate) fn check_order(args: &Args, errors: &mut Errors) {
-    if let (Some((Order::Unsorted, _)), Some((_, key))) = (&args.order, &args.checkpoint_interval) {
-        errors.at(
-            key.span(),
-            "`checkpoint_interval` cannot be combined with `order = \"unsorted\"`: the largest \
-             cursor seen in unsorted records is not a safe resume point\nhelp: use `step` to \
-             checkpoint at the end of every window instead",
-        );
-    }
+    let (Some((order, _)), Some((_, key))) = (&args.order, &args.checkpoint_interval) else {
+        return;
+    };
+    let why = match order {
+        Order::Asc => return,
+        Order::Unsorted => "the largest cursor seen in unsorted records is not a safe resume point",
+        Order::Desc => {
+            "the watermark of a newest-first stream moves only when a slice is read to the end"
+        }
+    };
+    errors.at(
+        key.span(),
+        format!(
+            "`checkpoint_interval` cannot be combined with `order = \"{}\"`: {why}\nhelp: use \
+             `step` to checkpoint at the end of every window instead",
+            order.name()
+        ),
+    );
 }
 
 /// `step`, `lookback` and `start` measure one cursor value; a compound cursor's pair has no
@@ -202,6 +213,68 @@ pub(crate) fn check_windows(args: &Args, parts: &[CursorPart<'_, '_>], errors: &
                 format!("`{key}` cannot be used with a compound cursor, which has {why}"),
             );
         }
+    }
+}
+
+/// `partition` must name a top-level field that is serialized, and not the cursor's: each
+/// partition keeps its own watermark, under the field's JSON name, so the field must say which
+/// partition a record is in, not where in the order it is. Returns the field the partition
+/// resolved to (the one the help suggests after a typo), for the stub impls too.
+pub(crate) fn check_partition<'r, 'a>(
+    args: &'r Args,
+    record: &'r Record<'a>,
+    errors: &mut Errors,
+) -> Option<&'r Field<'a>> {
+    let lit = args.partition.as_ref()?;
+    let name = lit.value();
+    let Some(field) = find_field(record, &name, lit.span(), "partition", errors) else {
+        return suggested_field(record, &name).filter(|field| !field.skipped);
+    };
+    if field.skipped {
+        errors.at(
+            lit.span(),
+            format!(
+                "the partition field `{}` is skipped by serde, so records would carry no \
+                 partition value",
+                field.ident
+            ),
+        );
+        return Some(field);
+    }
+    let cursor = args.cursor.iter().flatten().find(|cursor| {
+        let path = cursor.value();
+        let first = path.split('.').next().unwrap_or_default();
+        record
+            .field(first)
+            .is_some_and(|part| part.ident == field.ident)
+    });
+    if let Some(cursor) = cursor {
+        let held = if cursor.value() == name {
+            "be the cursor field"
+        } else {
+            "hold the cursor"
+        };
+        errors.at(
+            lit.span(),
+            format!(
+                "the partition field cannot {held} `{}`: each partition keeps its own watermark \
+                 of the cursor\nhelp: name the field that says which partition a record is in, \
+                 such as an account or repository id",
+                cursor.value()
+            ),
+        );
+    }
+    Some(field)
+}
+
+/// `max_partitions` bounds the partitions a state tracks: without `partition` there are none.
+pub(crate) fn check_max_partitions(args: &Args, errors: &mut Errors) {
+    if let (Some((_, key)), false) = (&args.max_partitions, args.given(Key::Partition)) {
+        errors.at(
+            key.span(),
+            "`max_partitions` applies only to a partitioned stream\nhelp: add `partition = \
+             \"field\"` to name the field that says which partition a record is in",
+        );
     }
 }
 
@@ -253,15 +326,21 @@ pub(crate) fn check_primary_key(
         .collect()
 }
 
-/// `checkpoint = "end"` emits one state at the end, so an interval has nothing to do.
+/// `checkpoint = "end"` emits one state at the end, so an interval or a period has nothing to
+/// do.
 pub(crate) fn check_policy(args: &Args, errors: &mut Errors) {
-    if let (Some((CheckpointAt::End, _)), Some((_, key))) =
-        (&args.checkpoint, &args.checkpoint_interval)
-    {
+    let Some((CheckpointAt::End, _)) = &args.checkpoint else {
+        return;
+    };
+    let interval = args.checkpoint_interval.as_ref().map(|(_, key)| key);
+    let every = args.checkpoint_every.as_ref().map(|(_, key)| key);
+    for key in interval.into_iter().chain(every) {
         errors.at(
             key.span(),
-            "`checkpoint_interval` cannot be combined with `checkpoint = \"end\"`, which emits \
-             state only when the stream completes",
+            format!(
+                "`{key}` cannot be combined with `checkpoint = \"end\"`, which emits state only \
+                 when the stream completes"
+            ),
         );
     }
 }

@@ -15,7 +15,7 @@ use crate::emitter::Emitter;
 use crate::error::Error;
 use crate::json;
 use crate::protocol::{self, StreamDescriptor, SyncMode};
-use crate::source::{ErasedStream, Sink, StreamFailure, Tracker, call_reader, read_stream};
+use crate::source::{ErasedStream, Sink, StreamFailure, Tracker, call_reader, run_stream};
 use crate::state::InputState;
 use crate::stream::FullRefreshStream;
 
@@ -267,7 +267,9 @@ where
         false
     }
 
-    fn restarts(&self, state: Option<&RawValue>) -> bool {
+    /// A sync that starts over sends again what was committed before: every sync of a stream
+    /// not declared resumable, and one given no saved position.
+    fn may_resend(&self, state: Option<&RawValue>, _record: &serde_json::Value) -> bool {
         !S::RESUMABLE
             || parse_saved::<S>(state)
                 .is_ok_and(|saved| saved.is_none_or(|saved| saved.position.is_none()))
@@ -286,9 +288,9 @@ where
         };
         let reader = &mut self.reader;
         let positions = Positions::<S>::new(resume.position);
-        read_stream(S::descriptor(), positions, out, |run| {
+        run_stream(S::descriptor(), positions, out, |run| {
             call_reader(run, |out| reader.read(&resume, out))?;
-            let records = run.core.finish();
+            let records = run.tracker.finish();
             run.write_state(records)
         })
     }
@@ -330,16 +332,18 @@ impl<S: FullRefreshStream> Tracker for Positions<S> {
     type Record = S;
 
     fn admit(&mut self, _record: &S, _stream: &StreamDescriptor) -> Result<Admit, Error> {
-        self.records += 1;
         Ok(Admit::Emit)
     }
 
-    fn retract(&mut self) {
-        self.records = self.records.saturating_sub(1);
+    fn wrote(&mut self) {
+        self.records += 1;
     }
 
+    /// A record not written was not counted yet.
+    fn retract(&mut self) {}
+
     fn write_state(
-        &self,
+        &mut self,
         stream: &StreamDescriptor,
         records: u64,
         out: &mut Emitter<'_>,

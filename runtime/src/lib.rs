@@ -154,6 +154,7 @@ mod input;
 mod json;
 mod logging;
 mod nested;
+mod partition;
 pub mod protocol;
 pub mod rfc3339;
 #[cfg(any(test, not(feature = "jsonschema")))]
@@ -172,6 +173,7 @@ pub use entrypoint::{run_with, specification};
 pub use error::{Error, InputFile};
 pub use full_refresh::{FullRefreshReader, Resume};
 pub use nested::Nested;
+pub use partition::Partitions;
 pub use secret::Secret;
 pub use source::{Reader, Sink, Source, Streams};
 pub use stream::{
@@ -219,6 +221,9 @@ pub mod unstable {
 }
 /// Lets a nested `cursor` path reach this struct's fields; see [`Nested`](trait@Nested).
 pub use tidemark_macros::Nested;
+/// Declares a record struct with no cursor as a full-refresh stream. See the crate docs of
+/// [`tidemark_macros`] for every key.
+pub use tidemark_macros::full_refresh_stream;
 /// Declares a record struct as an incremental stream. See the crate docs of
 /// [`tidemark_macros`] for every key.
 pub use tidemark_macros::incremental_stream;
@@ -232,7 +237,8 @@ pub use serde_json;
 #[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 pub use time;
 
-/// Paths used by the code `#[incremental_stream]` generates. Not public API.
+/// Paths used by the code `#[incremental_stream]` and `#[full_refresh_stream]` generate. Not
+/// public API.
 #[doc(hidden)]
 pub mod __private {
     pub use ::core;
@@ -251,7 +257,8 @@ pub mod __private {
         resolve, utf8,
     };
     pub use crate::stream::{
-        CheckpointAt, CheckpointPolicy, IncrementalStream, OnNull, Order, StreamState,
+        CheckpointAt, CheckpointPolicy, FullRefreshStream, IncrementalStream, OnNull, Order,
+        PartitionKey, StreamState,
     };
     pub use crate::window::{Date, DatePeriod, Period, Start, Step, Timestamp};
 
@@ -523,6 +530,10 @@ pub mod __private {
     /// Checks, at the struct's name, that a record type has what a stream needs; the generated
     /// impl assumes it without repeating the error.
     pub const fn assert_record<T: SerializeRecord + JsonSchemaRecord + ?Sized>() {}
+
+    /// Checks, at the partition field's type, that it is a [`PartitionKey`]; the generated impl
+    /// assumes it without repeating the error.
+    pub const fn assert_partition_key<T: PartitionKey>() {}
 
     /// The cursor type of a stream whose declaration has errors, and the type of a nested
     /// `cursor` path segment that names no field (never constructed).

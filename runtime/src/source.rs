@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 
 use crate::contract::{Admit, Core, Declared, Failure, ReaderBounds, Refusal};
 use crate::cursor;
@@ -17,8 +16,11 @@ use crate::protocol::{
     self, RateLimited, StreamDescriptor, StreamStatus, StreamStatusReason, StreamStatusReasonType,
     SyncMode,
 };
+use serde_json::value::RawValue;
+
+use crate::partition::{Book, Partitioned, Partitions};
 use crate::state::{InputState, parse_stream_state};
-use crate::stream::{FullRefreshStream, IncrementalStream, Slice, StreamState};
+use crate::stream::{CheckpointAt, FullRefreshStream, IncrementalStream, Slice, StreamState};
 
 /// A source connector: its configuration, its connection check and its streams.
 ///
@@ -147,6 +149,60 @@ impl<'a> Streams<'a> {
             reader,
             saved: None,
         }))
+    }
+
+    /// Registers the partitioned stream of record type `S` (declared with `partition =
+    /// "field"`): `reader` is called for each slice of each partition, which
+    /// [`Slice::partition`] names, and every record it emits must belong to that partition.
+    ///
+    /// Each partition keeps its own watermark in the stream's state, with the contract of a
+    /// stream of its own: a STATE means every record of each listed partition with cursor at
+    /// or below its watermark has been emitted. A partition with no entry (new, or dropped by
+    /// the `max_partitions` limit) is read from its start; partitions that vanish from the
+    /// list keep their entries until the limit drops them, so one that comes back resumes.
+    /// Partitions are read one after the other; a STATE follows each partition (or, with
+    /// `checkpoint_every`, at most one per period) and the end of the stream.
+    ///
+    /// ```
+    /// use tidemark::{Error, Partitions, Sink, Slice, Source, Streams};
+    ///
+    /// #[derive(serde::Serialize, schemars::JsonSchema)]
+    /// #[tidemark::incremental_stream(cursor = "id", partition = "account")]
+    /// struct Invoice {
+    ///     account: String,
+    ///     id: u64,
+    /// }
+    ///
+    /// struct Billing;
+    ///
+    /// impl Source for Billing {
+    ///     const NAME: &'static str = "source-billing";
+    ///     type Config = Vec<String>;
+    ///
+    ///     fn streams<'a>(&'a self, accounts: &'a Vec<String>) -> Result<Streams<'a>, Error> {
+    ///         let partitions = Partitions::list(accounts.iter().cloned());
+    ///         Ok(Streams::new().partitioned(
+    ///             partitions,
+    ///             |slice: &Slice<Invoice>, out: &mut Sink<Invoice>| {
+    ///                 let account = slice.partition().clone();
+    ///                 let first = slice.after().map_or(1, |id| id + 1);
+    ///                 for id in first..=3 {
+    ///                     out.emit(&Invoice { account: account.clone(), id })?;
+    ///                 }
+    ///                 Ok(())
+    ///             },
+    ///         ))
+    ///     }
+    /// }
+    /// # let _ = Billing;
+    /// ```
+    #[must_use]
+    pub fn partitioned<S, R>(self, partitions: Partitions<'a, S::Partition>, reader: R) -> Self
+    where
+        S: IncrementalStream + 'a,
+        R: Reader<S> + 'a,
+    {
+        self.register(Box::new(Partitioned::<S, R>::new(partitions, reader)))
     }
 
     /// Registers the full-refresh stream of record type `S`, read by `reader`: a closure
@@ -321,6 +377,12 @@ pub struct Sink<'r, S> {
     pub(crate) sink: &'r mut (dyn RecordSink<S> + 'r),
 }
 
+impl<'r, S> Sink<'r, S> {
+    pub(crate) fn new(sink: &'r mut (dyn RecordSink<S> + 'r)) -> Self {
+        Sink { sink }
+    }
+}
+
 impl<S> Sink<'_, S> {
     /// Emits one record.
     ///
@@ -376,8 +438,15 @@ pub(crate) trait RecordSink<S> {
     fn estimate(&mut self, rows: u64) -> Result<(), Error>;
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error>;
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error>;
-    /// See `Sink::save_position`: `position` serialized, or why it could not be.
-    fn save_position(&mut self, position: Result<Box<RawValue>, Error>) -> Result<(), Error>;
+    /// See `Sink::save_position`: `position` serialized, or why it could not be. Only a
+    /// full-refresh stream's run saves positions.
+    fn save_position(&mut self, position: Result<Box<RawValue>, Error>) -> Result<(), Error> {
+        let _ = position;
+        Err(Error::system(
+            "`save_position` is for full-refresh streams: an incremental stream's state is its \
+             cursor",
+        ))
+    }
 }
 
 /// A stream that failed, with the error to report.
@@ -401,11 +470,15 @@ pub(crate) trait ErasedStream {
     ) -> Result<std::cmp::Ordering, Error>;
     /// Whether the stream declares `lookback` (its overlap is re-sent on purpose).
     fn has_lookback(&self) -> bool;
-    /// Whether a sync given this saved `stream_state` reads the stream from its beginning
-    /// although records were committed before it, claiming nothing about them: a full-refresh
-    /// stream without a saved position. The testing kit then allows those records again.
-    fn restarts(&self, state: Option<&RawValue>) -> bool {
-        let _ = state;
+    /// Whether a sync resumed from `state` (this stream's saved `stream_state`) may send
+    /// `record` again by design, for the testing kit: a partition dropped from a full
+    /// partitioned state is read from its start.
+    fn may_resend(
+        &self,
+        state: Option<&serde_json::value::RawValue>,
+        record: &serde_json::Value,
+    ) -> bool {
+        let _ = (state, record);
         false
     }
     /// Reads the stream from the state [`ErasedStream::load_state`] kept; `Err` only when
@@ -425,7 +498,7 @@ struct Registered<S: IncrementalStream, R> {
 
 impl<S, R> ErasedStream for Registered<S, R>
 where
-    S: IncrementalStream,
+    S: IncrementalStream<Partition = ()>,
     R: Reader<S>,
 {
     fn descriptor(&self) -> StreamDescriptor {
@@ -466,24 +539,32 @@ where
     ) -> Result<Option<StreamFailure>, Error> {
         let state = self.saved.take().unwrap_or_default();
         let reader = &mut self.reader;
-        read_stream(S::descriptor(), None, out, |run| {
-            read_slices(reader, &state, started_at, run)
+        run_stream(S::descriptor(), Incremental::new(None), out, |run| {
+            read_slices(
+                reader,
+                &state,
+                &(),
+                started_at,
+                &mut LazyBounds::default(),
+                run,
+            )?;
+            Ok(())
         })
     }
 }
 
-/// Reads one stream: a `STREAM_STATUS` `STARTED`; the reader through `read`, a panic reported
-/// like an error; then `COMPLETE`, or after a failure the tracker's last STATE (if it has one)
-/// and `INCOMPLETE`. `Err` only when output failed and the run must stop.
-pub(crate) fn read_stream<T: Tracker>(
+/// Runs one stream's read with `read`: a `STREAM_STATUS` `STARTED`; the reader, a panic
+/// reported like an error; then `COMPLETE`, or after a failure the tracker's last STATE (if it
+/// has one) and `INCOMPLETE`. `Err` only when output failed and the run must stop.
+pub(crate) fn run_stream<T: Tracker>(
     descriptor: StreamDescriptor,
-    core: T,
+    tracker: T,
     out: &mut Emitter<'_>,
     read: impl FnOnce(&mut StreamRun<'_, '_, T>) -> Result<(), Error>,
 ) -> Result<Option<StreamFailure>, Error> {
     out.stream_status(&descriptor, StreamStatus::Started)?;
     let mut run = StreamRun {
-        core,
+        tracker,
         frame: RecordFrame::new(&descriptor),
         descriptor,
         out,
@@ -517,7 +598,7 @@ pub(crate) fn read_stream<T: Tracker>(
         }
         Err(Error::Output(err)) => Err(Error::Output(err)),
         Err(error) => {
-            if let Some(records) = run.core.fail(&error) {
+            if let Some(records) = run.tracker.fail(&error) {
                 run.write_state(records)?;
             }
             run.out
@@ -525,39 +606,6 @@ pub(crate) fn read_stream<T: Tracker>(
             Ok(Some(StreamFailure { error }))
         }
     }
-}
-
-/// Reads the stream's slices as the core plans them; ends with the final STATE when every
-/// slice was read.
-fn read_slices<S: IncrementalStream>(
-    reader: &mut impl Reader<S>,
-    state: &S::State,
-    started_at: DateTime<Utc>,
-    run: &mut StreamRun<'_, '_, Option<Core<Declared<S>>>>,
-) -> Result<(), Error> {
-    let declaration = Declared::<S>::new();
-    let saved = state.watermark();
-    let start = if Core::needs_start(&declaration, saved.as_ref()) {
-        reader.start()?
-    } else {
-        None
-    };
-    let bounds = ReaderBounds {
-        start,
-        end: reader.end()?,
-    };
-    let core = Core::new(declaration, saved, started_at, bounds)
-        .map_err(|error| Error::system(error.message(&run.descriptor.to_string())))?;
-    run.core = Some(core);
-    while let Some((lower, upper)) = run.core.as_mut().and_then(Core::next_slice) {
-        let slice = Slice::new(state, lower, upper);
-        call_reader(run, |out| reader.read(&slice, out))?;
-        if let Some(records) = run.core.as_mut().and_then(Core::slice_done) {
-            run.write_state(records)?;
-        }
-    }
-    let records = run.core.as_mut().map_or(0, Core::finish);
-    run.write_state(records)
 }
 
 /// Calls the reader once with a sink on `run`; an error `emit` returned ends the stream even
@@ -571,11 +619,105 @@ pub(crate) fn call_reader<T: Tracker>(
             stream: run.descriptor.to_string(),
         });
     }
-    read(&mut Sink { sink: run })?;
+    read(&mut Sink::new(run))?;
     match run.failed.take() {
         Some(error) => Err(error),
         None => Ok(()),
     }
+}
+
+/// The reader's `start` and `end`, each asked once per sync when first needed.
+pub(crate) struct LazyBounds<C> {
+    start: Option<Option<C>>,
+    end: Option<Option<C>>,
+}
+
+impl<C> Default for LazyBounds<C> {
+    fn default() -> Self {
+        LazyBounds {
+            start: None,
+            end: None,
+        }
+    }
+}
+
+impl<C: Clone> LazyBounds<C> {
+    fn start<S: IncrementalStream<Cursor = C>>(
+        &mut self,
+        reader: &mut impl Reader<S>,
+    ) -> Result<Option<C>, Error> {
+        if let Some(start) = &self.start {
+            return Ok(start.clone());
+        }
+        let start = reader.start()?;
+        self.start = Some(start.clone());
+        Ok(start)
+    }
+
+    fn end<S: IncrementalStream<Cursor = C>>(
+        &mut self,
+        reader: &mut impl Reader<S>,
+    ) -> Result<Option<C>, Error> {
+        if let Some(end) = &self.end {
+            return Ok(end.clone());
+        }
+        let end = reader.end()?;
+        self.end = Some(end.clone());
+        Ok(end)
+    }
+}
+
+/// Reads one partition of a partitioned stream to its end, from its saved watermark.
+pub(crate) fn read_partition<S: IncrementalStream>(
+    reader: &mut impl Reader<S>,
+    partition: &S::Partition,
+    started_at: DateTime<Utc>,
+    bounds: &mut LazyBounds<S::Cursor>,
+    run: &mut IncrementalRun<'_, '_, S>,
+) -> Result<(), Error> {
+    let saved = run
+        .book()
+        .and_then(|book| book.watermark(partition).cloned());
+    let state = S::State::from_watermark(saved);
+    run.tracker.partition = Some(partition.clone());
+    read_slices(reader, &state, partition, started_at, bounds, run)?;
+    run.tracker.partition = None;
+    Ok(())
+}
+
+/// Reads the stream's (or one partition's) slices as the core plans them; ends with the final
+/// STATE when every slice was read (for a partition, with its STATE if one is due).
+fn read_slices<S: IncrementalStream>(
+    reader: &mut impl Reader<S>,
+    state: &S::State,
+    partition: &S::Partition,
+    started_at: DateTime<Utc>,
+    bounds: &mut LazyBounds<S::Cursor>,
+    run: &mut IncrementalRun<'_, '_, S>,
+) -> Result<(), Error> {
+    let declaration = Declared::<S>::new();
+    let saved = state.watermark();
+    let start = if Core::needs_start(&declaration, saved.as_ref()) {
+        bounds.start(reader)?
+    } else {
+        None
+    };
+    let bounds = ReaderBounds {
+        start,
+        end: bounds.end(reader)?,
+    };
+    let core = Core::new(declaration, saved, started_at, bounds)
+        .map_err(|error| Error::system(error.message(&run.descriptor.to_string())))?;
+    run.tracker.core = Some(core);
+    while let Some((lower, upper)) = run.tracker.core.as_mut().and_then(Core::next_slice) {
+        let slice = Slice::new(state, partition, lower, upper);
+        call_reader(run, |out| reader.read(&slice, out))?;
+        if let Some(records) = run.tracker.core.as_mut().and_then(Core::slice_done) {
+            run.write_state(records)?;
+        }
+    }
+    let records = run.tracker.core.as_mut().map_or(0, Core::finish);
+    run.end_of_slices(records)
 }
 
 /// A local run's per-stream progress line on stderr: records, rate and current cursor, redrawn
@@ -639,18 +781,21 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// What decides the STATE messages of one kind of stream as its records go out: the
-/// contract's core for an incremental stream, the saved position for a full-refresh one.
+/// contract's core (and a partitioned stream's book) for an incremental stream, the saved
+/// position for a full-refresh one.
 pub(crate) trait Tracker {
     /// The stream's record type.
     type Record: Serialize;
 
     /// Whether `record` is emitted, perhaps after a STATE; `Err` stops the stream.
     fn admit(&mut self, record: &Self::Record, stream: &StreamDescriptor) -> Result<Admit, Error>;
+    /// The admitted record was written.
+    fn wrote(&mut self);
     /// The last admitted record was not written after all: it is not counted.
     fn retract(&mut self);
     /// Writes the STATE the stream is at, covering `records` records.
     fn write_state(
-        &self,
+        &mut self,
         stream: &StreamDescriptor,
         records: u64,
         out: &mut Emitter<'_>,
@@ -668,17 +813,51 @@ pub(crate) trait Tracker {
     fn progress(&self, record: &Self::Record) -> String;
 }
 
-/// An incremental stream's state is decided by the contract's core, once the slices are
-/// planned.
-impl<S: IncrementalStream> Tracker for Option<Core<Declared<S>>> {
+/// An incremental stream's state: the contract's core once the slices are planned, and for a
+/// partitioned stream the book of every partition's watermark.
+pub(crate) struct Incremental<S: IncrementalStream> {
+    /// The contract's decisions, once the slices are planned.
+    core: Option<Core<Declared<S>>>,
+    /// A partitioned stream's state: each partition's watermark.
+    book: Option<Book<S>>,
+    /// The partition being read.
+    partition: Option<S::Partition>,
+    /// Records written since the last STATE.
+    written: u64,
+}
+
+impl<S: IncrementalStream> Incremental<S> {
+    pub(crate) fn new(book: Option<Book<S>>) -> Self {
+        Incremental {
+            core: None,
+            book,
+            partition: None,
+            written: 0,
+        }
+    }
+}
+
+/// A run of an incremental stream.
+pub(crate) type IncrementalRun<'r, 'o, S> = StreamRun<'r, 'o, Incremental<S>>;
+
+impl<S: IncrementalStream> Tracker for Incremental<S> {
     type Record = S;
 
     fn admit(&mut self, record: &S, stream: &StreamDescriptor) -> Result<Admit, Error> {
-        let Some(core) = self else {
+        let Some(core) = &mut self.core else {
             return Err(Error::system(format!(
                 "stream `{stream}`: a record was emitted outside of `Reader::read`"
             )));
         };
+        if let Some(partition) = &self.partition
+            && record.partition() != partition
+        {
+            return Err(Error::system(format!(
+                "stream `{stream}`: a record of partition {:?} was emitted while reading \
+                 partition {partition:?}",
+                record.partition()
+            )));
+        }
         core.admit(record.cursor().as_deref())
             .map_err(|refusal| match refusal {
                 Refusal::OutOfOrder { previous, next } => Error::OrderViolation {
@@ -693,20 +872,47 @@ impl<S: IncrementalStream> Tracker for Option<Core<Declared<S>>> {
             })
     }
 
+    fn wrote(&mut self) {
+        self.written += 1;
+    }
+
     fn retract(&mut self) {
-        if let Some(core) = self {
+        if let Some(core) = &mut self.core {
             core.retract();
         }
     }
 
+    /// A STATE covering `records` records: the core's watermark, or for a partitioned stream
+    /// every partition's, with the current one's from the core.
     fn write_state(
-        &self,
+        &mut self,
         stream: &StreamDescriptor,
         records: u64,
         out: &mut Emitter<'_>,
     ) -> Result<(), Error> {
-        let watermark = self.as_ref().and_then(|core| core.watermark().cloned());
-        out.state(stream, &S::State::from_watermark(watermark), records)
+        let watermark = self
+            .core
+            .as_ref()
+            .and_then(|core| core.watermark().cloned());
+        let written = std::mem::take(&mut self.written);
+        let Some(book) = &mut self.book else {
+            let state = S::State::from_watermark(watermark);
+            return out.state(stream, &state, records);
+        };
+        if let Some(partition) = &self.partition {
+            book.set(partition, watermark);
+        }
+        if book.dropped > 0 {
+            tracing::warn!(
+                "stream `{stream}`: {} partitions dropped from the state, which keeps the {} \
+                 most recently read; each is read again from its start the next time",
+                book.dropped,
+                S::MAX_PARTITIONS
+            );
+            book.dropped = 0;
+        }
+        book.dirty = false;
+        out.state(stream, &*book, written)
     }
 
     fn fail(&mut self, error: &Error) -> Option<u64> {
@@ -714,7 +920,14 @@ impl<S: IncrementalStream> Tracker for Option<Core<Declared<S>>> {
             Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
             _ => Failure::Stopped,
         };
-        self.as_mut()?.fail(failure)
+        let moved = self.core.as_mut().and_then(|core| core.fail(failure));
+        // Partitions read, or the parent's state moved, since the last STATE.
+        moved.or_else(|| {
+            self.book
+                .as_ref()
+                .is_some_and(|book| book.dirty)
+                .then_some(0)
+        })
     }
 
     fn save_position(
@@ -738,7 +951,7 @@ impl<S: IncrementalStream> Tracker for Option<Core<Declared<S>>> {
 /// One stream being read: the tracker deciding its state, the emitter writing.
 pub(crate) struct StreamRun<'r, 'o, T> {
     /// What decides the stream's state.
-    pub(crate) core: T,
+    pub(crate) tracker: T,
     descriptor: StreamDescriptor,
     frame: RecordFrame,
     out: &'r mut Emitter<'o>,
@@ -751,16 +964,69 @@ pub(crate) struct StreamRun<'r, 'o, T> {
     failed: Option<Error>,
 }
 
+impl<S: IncrementalStream> IncrementalRun<'_, '_, S> {
+    /// Every slice was read: the final STATE, or for a partition its STATE if one is due.
+    fn end_of_slices(&mut self, records: u64) -> Result<(), Error> {
+        let tracker = &mut self.tracker;
+        let Some(book) = &mut tracker.book else {
+            return self.write_state(records);
+        };
+        let watermark = tracker
+            .core
+            .take()
+            .and_then(|core| core.watermark().cloned());
+        if let Some(partition) = &tracker.partition {
+            book.set(partition, watermark);
+        }
+        if S::POLICY.at == CheckpointAt::Slice {
+            self.write_state(records)?;
+        }
+        Ok(())
+    }
+
+    /// The end of a partitioned stream: its final STATE, always emitted.
+    pub(crate) fn finish_partitions(&mut self) -> Result<(), Error> {
+        self.write_state(0)
+    }
+
+    /// A partitioned stream's state, if this is one.
+    pub(crate) fn book(&self) -> Option<&Book<S>> {
+        self.tracker.book.as_ref()
+    }
+
+    /// The parent's state moved: every partition of its records up to it was read.
+    pub(crate) fn parent_moved(
+        &mut self,
+        parent: &'static str,
+        state: Box<RawValue>,
+    ) -> Result<(), Error> {
+        let Some(book) = &mut self.tracker.book else {
+            return Ok(());
+        };
+        book.set_parent(parent, state);
+        if S::POLICY.at == CheckpointAt::Slice {
+            self.write_state(0)?;
+        }
+        Ok(())
+    }
+
+    /// Whether SIGTERM arrived.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.out.stop_requested()
+    }
+}
+
 impl<T: Tracker> StreamRun<'_, '_, T> {
     /// Writes the STATE the tracker is at, covering `records` records.
     pub(crate) fn write_state(&mut self, records: u64) -> Result<(), Error> {
-        self.core.write_state(&self.descriptor, records, self.out)
+        self.tracker
+            .write_state(&self.descriptor, records, self.out)
     }
 
     /// After a panic: drops a half-written record line and its count.
     fn recover_from_panic(&mut self) {
         if std::mem::take(&mut self.writing) {
-            self.core.retract();
+            self.tracker.retract();
         }
         self.out.discard_partial_line();
     }
@@ -786,7 +1052,7 @@ impl<T: Tracker> StreamRun<'_, '_, T> {
                 stream: self.descriptor.to_string(),
             });
         }
-        match self.core.admit(record, &self.descriptor)? {
+        match self.tracker.admit(record, &self.descriptor)? {
             Admit::Drop => return Ok(()),
             Admit::Emit => {}
             Admit::CheckpointThenEmit { records } => self.write_state(records)?,
@@ -800,11 +1066,14 @@ impl<T: Tracker> StreamRun<'_, '_, T> {
         let written = self.out.record(&self.frame, record, &self.descriptor.name);
         self.writing = false;
         if written.is_err() {
-            self.core.retract();
-        } else if self.out.progress() {
-            let core = &self.core;
-            self.progress
-                .tick(&self.descriptor, || core.progress(record));
+            self.tracker.retract();
+        } else {
+            self.tracker.wrote();
+            if self.out.progress() {
+                let tracker = &self.tracker;
+                self.progress
+                    .tick(&self.descriptor, || tracker.progress(record));
+            }
         }
         written
     }
@@ -851,7 +1120,7 @@ impl<T: Tracker> RecordSink<T::Record> for StreamRun<'_, '_, T> {
 
     fn save_position(&mut self, position: Result<Box<RawValue>, Error>) -> Result<(), Error> {
         self.guarded(
-            |run| match run.core.save_position(&run.descriptor, position?)? {
+            |run| match run.tracker.save_position(&run.descriptor, position?)? {
                 Some(records) => run.write_state(records),
                 None => Ok(()),
             },
@@ -860,7 +1129,7 @@ impl<T: Tracker> RecordSink<T::Record> for StreamRun<'_, '_, T> {
 }
 
 /// What `emit` returns once the stream has failed; the runtime reports the original error.
-fn stopped(error: &Error) -> Error {
+pub(crate) fn stopped(error: &Error) -> Error {
     match error {
         Error::Output(err) => Error::Output(std::io::Error::new(err.kind(), err.to_string())),
         other => Error::system(format!("the stream has stopped: {other}")),

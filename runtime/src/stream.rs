@@ -123,8 +123,18 @@ pub const DEFAULT_MAX_PARTITIONS: usize = 10_000;
 /// What identifies a partition of a partitioned stream (a repository name, an account id, a
 /// struct of several fields): any type that is cloned, ordered, printed for people and kept in
 /// the stream's state as JSON.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a partition key",
+    label = "`{Self}` does not implement `tidemark::PartitionKey`",
+    note = "a partition key is cloned, totally ordered, printed with `Debug` and kept in state as \
+            JSON: it needs `Clone + Debug + Ord + Serialize + DeserializeOwned`, as integers, \
+            `String` and tuples of these have; a struct derives `Clone, Debug, PartialEq, Eq, \
+            PartialOrd, Ord, Serialize, Deserialize`",
+    note = "floating-point numbers are not totally ordered; store the value as an integer or a string"
+)]
 pub trait PartitionKey: Clone + Debug + Ord + Serialize + DeserializeOwned {}
 
+#[diagnostic::do_not_recommend]
 impl<T: Clone + Debug + Ord + Serialize + DeserializeOwned> PartitionKey for T {}
 
 /// A record type that is a full-refresh stream: read in full by every sync, with no cursor.
@@ -278,6 +288,7 @@ impl CheckpointPolicy {
 #[derive(Debug)]
 pub struct Slice<'s, S: IncrementalStream> {
     state: &'s S::State,
+    partition: &'s S::Partition,
     lower: Bound<S::Cursor>,
     upper: Bound<S::Cursor>,
 }
@@ -285,20 +296,30 @@ pub struct Slice<'s, S: IncrementalStream> {
 impl<'s, S: IncrementalStream> Slice<'s, S> {
     pub(crate) fn new(
         state: &'s S::State,
+        partition: &'s S::Partition,
         lower: Bound<S::Cursor>,
         upper: Bound<S::Cursor>,
     ) -> Self {
         Slice {
             state,
+            partition,
             lower,
             upper,
         }
     }
 
-    /// The state this sync started from (the previous sync's last STATE for this stream).
+    /// The state this sync started from (the previous sync's last STATE for this stream; for
+    /// a partitioned stream, this partition's watermark).
     #[must_use]
     pub fn state(&self) -> &S::State {
         self.state
+    }
+
+    /// The partition being read (`&()` for a stream that is not partitioned): every record
+    /// the reader emits for this slice must belong to it.
+    #[must_use]
+    pub fn partition(&self) -> &S::Partition {
+        self.partition
     }
 
     /// The exclusive lower bound, when the slice starts after a saved watermark: read records

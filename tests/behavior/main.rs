@@ -20,6 +20,7 @@ mod masking;
 mod orders;
 mod orders_fixture;
 mod panics;
+mod partitions;
 mod props;
 mod protocol_schema;
 mod shared;

@@ -23,10 +23,12 @@ use crate::state::InputState;
 /// - no record of an uncut sync is lost (compared by primary key, or by the whole record when
 ///   the stream has none);
 /// - no committed record is sent again, except by a stream that declares `lookback`, a record
-///   without a cursor value, or a full-refresh stream that starts over: one not declared
-///   resumable (every attempt reads it all and claims nothing), or a resumable one given no
-///   saved position (the `{}` of a completed stream). A resumable full-refresh stream resumed
-///   at a saved position must not send again what was committed before that position;
+///   without a cursor value, a partition without an entry in a partitioned state that is full
+///   (`max_partitions`), which is read from its start, or a full-refresh stream that starts
+///   over: one not declared resumable (every attempt reads it all and claims nothing), or a
+///   resumable one given no saved position (the `{}` of a completed stream). A resumable
+///   full-refresh stream resumed at a saved position must not send again what was committed
+///   before that position;
 /// - every stream's watermark never moves backwards (a full-refresh stream's saved positions
 ///   have no order: they are only checked to be valid states of the stream);
 /// - every STATE's `recordCount` is the number of records of its stream since the previous one.
@@ -120,24 +122,11 @@ struct StreamInfo {
 /// One chain of syncs: what was committed, in order.
 #[derive(Default)]
 struct Chain {
-    /// Committed records, in order.
-    records: Vec<At>,
+    /// Committed records, as (sync, message index).
+    records: Vec<(usize, usize)>,
     /// Every committed `stream_state` per stream, in order, starting with the input state's.
     watermarks: HashMap<StreamDescriptor, Vec<Box<RawValue>>>,
-    /// Per stream, how many times a sync of the chain read it from its beginning although
-    /// records were committed before (see `ErasedStream::restarts`).
-    passes: HashMap<StreamDescriptor, usize>,
     resumed_from: Vec<String>,
-}
-
-/// Where a committed record came from: its sync, its message index, and its stream's pass.
-#[derive(Clone, Copy)]
-struct At {
-    sync: usize,
-    index: usize,
-    /// Records sent again in a later pass of their stream are not re-sends: the stream started
-    /// over, claiming nothing.
-    pass: usize,
 }
 
 impl<'s, S: Source> CrashTest<'s, S> {
@@ -345,7 +334,8 @@ impl<S: Source> Runner<'_, '_, '_, S> {
                 Message::Record { record } => {
                     let descriptor =
                         StreamDescriptor::new(&record.stream, record.namespace.as_deref());
-                    Some(self.keys(&descriptor, &record.data))
+                    let resumed = state.get(&descriptor.to_string()).map(|(_, raw)| &**raw);
+                    Some(self.keys(&descriptor, &record.data, resumed))
                 }
                 _ => None,
             })
@@ -371,7 +361,12 @@ impl<S: Source> Runner<'_, '_, '_, S> {
         Ok(self.syncs.len() - 1)
     }
 
-    fn keys(&self, descriptor: &StreamDescriptor, data: &Value) -> RecordKeys {
+    fn keys(
+        &self,
+        descriptor: &StreamDescriptor,
+        data: &Value,
+        resumed: Option<&RawValue>,
+    ) -> RecordKeys {
         let info = self.info.iter().find(|i| i.descriptor == *descriptor);
         let whole = format!("{descriptor} {data}");
         let key = match info.filter(|i| !i.primary_key.is_empty()) {
@@ -385,27 +380,19 @@ impl<S: Source> Runner<'_, '_, '_, S> {
             }
             None => whole.clone(),
         };
-        let exempt = info.is_none_or(|i| i.lookback || at(data, &i.cursor_field).is_null());
+        let exempt = info.is_none_or(|i| i.lookback || at(data, &i.cursor_field).is_null())
+            || self
+                .streams
+                .iter()
+                .find(|stream| stream.descriptor() == *descriptor)
+                .is_some_and(|stream| stream.may_resend(resumed, data));
         RecordKeys { key, whole, exempt }
     }
 
-    fn record(&self, at: At) -> &RecordKeys {
-        self.syncs[at.sync].records[at.index]
+    fn record(&self, (sync, index): (usize, usize)) -> &RecordKeys {
+        self.syncs[sync].records[index]
             .as_ref()
             .expect("chains refer to records")
-    }
-
-    /// The streams that a sync from `state` reads from their beginning begin a new pass.
-    fn begin_passes(&self, state: &Committed, chain: &mut Chain) {
-        for stream in self.streams.iter() {
-            let descriptor = stream.descriptor();
-            let saved = state
-                .get(&descriptor.to_string())
-                .map(|(_, value)| &**value);
-            if stream.restarts(saved) {
-                *chain.passes.entry(descriptor).or_default() += 1;
-            }
-        }
     }
 
     /// The chain of syncs that starts with `first` (cut after message `cut`, if any) and resumes
@@ -428,7 +415,6 @@ impl<S: Source> Runner<'_, '_, '_, S> {
         let output = &self.syncs[first].output;
         let end = cut.map_or(output.messages.len(), |cut| cut + 1);
         let mut complete = cut.is_none() && output.exit_code == 0;
-        self.begin_passes(&state, &mut chain);
         commit(first, &self.syncs[first], end, &mut chain, &mut state);
         for _attempt in 0..100 {
             if complete {
@@ -437,7 +423,6 @@ impl<S: Source> Runner<'_, '_, '_, S> {
             let before = state_file(&state);
             chain.resumed_from.push(before.clone());
             let sync = self.sync(&state)?;
-            self.begin_passes(&state, &mut chain);
             let output = &self.syncs[sync].output;
             commit(
                 sync,
@@ -490,11 +475,11 @@ impl<S: Source> Runner<'_, '_, '_, S> {
         for &at in &reference.records {
             *seen.entry(self.record(at).whole.as_str()).or_default() += 1;
         }
-        let mut counts: HashMap<(usize, &str), usize> = HashMap::new();
+        let mut counts: HashMap<&str, usize> = HashMap::new();
         let mut resent = Vec::new();
         for &at in &chain.records {
             let record = self.record(at);
-            let count = counts.entry((at.pass, record.whole.as_str())).or_default();
+            let count = counts.entry(record.whole.as_str()).or_default();
             *count += 1;
             if !record.exempt && *count > seen.get(record.whole.as_str()).copied().unwrap_or(1) {
                 resent.push(record.whole.clone());
@@ -531,18 +516,13 @@ impl<S: Source> Runner<'_, '_, '_, S> {
 /// records up to its last STATE, and that STATE.
 #[inline]
 fn commit(index: usize, sync: &Sync, end: usize, chain: &mut Chain, state: &mut Committed) {
-    let mut pending: HashMap<StreamDescriptor, Vec<At>> = HashMap::new();
+    let mut pending: HashMap<StreamDescriptor, Vec<(usize, usize)>> = HashMap::new();
     let messages = sync.output.messages.iter().zip(&sync.states);
     for (at, (message, raw)) in messages.take(end).enumerate() {
         match (message, raw) {
             (Message::Record { record }, _) => {
                 let descriptor = StreamDescriptor::new(&record.stream, record.namespace.as_deref());
-                let pass = chain.passes.get(&descriptor).copied().unwrap_or(0);
-                pending.entry(descriptor).or_default().push(At {
-                    sync: index,
-                    index: at,
-                    pass,
-                });
+                pending.entry(descriptor).or_default().push((index, at));
             }
             (Message::State { .. }, Some((descriptor, value))) => {
                 let descriptor = descriptor.clone();

@@ -1,5 +1,5 @@
 #[derive(serde::Serialize, schemars::JsonSchema)]
-#[tidemark::incremental_stream(cursor = "updated_at", order = "desc")]
+#[tidemark::incremental_stream(cursor = "updated_at", order = "newest")]
 struct Order {
     id: u64,
     updated_at: chrono::DateTime<chrono::Utc>,

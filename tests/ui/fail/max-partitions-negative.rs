@@ -1,0 +1,11 @@
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(cursor = "updated_at", partition = "repository", max_partitions = -5)]
+struct Issue {
+    repository: String,
+    number: u64,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip)]
+    etag: String,
+}
+
+fn main() {}
