@@ -35,22 +35,12 @@ const NO_STATE_KEYS: [&str; 2] = [
 /// Implement the trait on your own type when the reader holds something, such as a client:
 ///
 /// ```
-/// use tidemark::{Error, FullRefreshReader, FullRefreshStream, Resume, Sink};
+/// use tidemark::{Error, FullRefreshReader, Resume, Sink};
 ///
 /// #[derive(serde::Serialize, schemars::JsonSchema)]
+/// #[tidemark::full_refresh_stream(primary_key = "id", resumable = true)]
 /// struct User {
 ///     id: u64,
-/// }
-///
-/// impl FullRefreshStream for User {
-///     const NAME: &'static str = "users";
-///     const NAMESPACE: Option<&'static str> = None;
-///     const PRIMARY_KEY: &'static [&'static [&'static str]] = &[&["id"]];
-///     const RESUMABLE: bool = true;
-///
-///     fn json_schema() -> serde_json::Value {
-///         schemars::schema_for!(User).to_value()
-///     }
 /// }
 ///
 /// /// An API listing users 100 per page, pages numbered from 1.

@@ -220,21 +220,12 @@ impl<'a> Streams<'a> {
     /// [`Resume`]: crate::Resume
     ///
     /// ```
-    /// use tidemark::{Error, FullRefreshStream, Resume, Sink, Streams};
+    /// use tidemark::{Error, Resume, Sink, Streams};
     ///
     /// #[derive(serde::Serialize, schemars::JsonSchema)]
+    /// #[tidemark::full_refresh_stream(name = "countries", primary_key = "code")]
     /// struct Country {
     ///     code: String,
-    /// }
-    ///
-    /// impl FullRefreshStream for Country {
-    ///     const NAME: &'static str = "countries";
-    ///     const NAMESPACE: Option<&'static str> = None;
-    ///     const PRIMARY_KEY: &'static [&'static [&'static str]] = &[&["code"]];
-    ///
-    ///     fn json_schema() -> serde_json::Value {
-    ///         schemars::schema_for!(Country).to_value()
-    ///     }
     /// }
     ///
     /// let streams = Streams::new().full_refresh(|_: &Resume<Country>, out: &mut Sink<Country>| {

@@ -7,42 +7,28 @@ use std::cell::RefCell;
 use serde_json::{Value, json};
 use tidemark::protocol::{FailureType, Message, StreamStatus, TraceType};
 use tidemark::testing::{self, CrashTest, Output};
-use tidemark::{Error, FullRefreshStream, Resume, Sink, Slice, Source, Streams};
+use tidemark::{Error, Resume, Sink, Slice, Source, Streams};
 
 use crate::support::{NoConfig, Note, first_error};
 
 /// A record of `crm.users`: resumable, read by pages of [`PAGE`] users.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[tidemark::full_refresh_stream(
+    name = "users",
+    namespace = "crm",
+    primary_key = "id",
+    resumable = true
+)]
 pub struct User {
     id: u64,
     name: String,
 }
 
-impl FullRefreshStream for User {
-    const NAME: &'static str = "users";
-    const NAMESPACE: Option<&'static str> = Some("crm");
-    const PRIMARY_KEY: &'static [&'static [&'static str]] = &[&["id"]];
-    const RESUMABLE: bool = true;
-
-    fn json_schema() -> Value {
-        schemars::schema_for!(User).to_value()
-    }
-}
-
 /// A record of `countries`: not resumable, no primary key.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[tidemark::full_refresh_stream(name = "countries")]
 pub struct Country {
     code: String,
-}
-
-impl FullRefreshStream for Country {
-    const NAME: &'static str = "countries";
-    const NAMESPACE: Option<&'static str> = None;
-    const PRIMARY_KEY: &'static [&'static [&'static str]] = &[];
-
-    fn json_schema() -> Value {
-        schemars::schema_for!(Country).to_value()
-    }
 }
 
 /// Users per page.
@@ -660,18 +646,9 @@ fn full_refresh_and_incremental_streams_share_one_source() {
 
 /// `notes` again, as a full-refresh stream.
 #[derive(serde::Serialize, schemars::JsonSchema)]
+#[tidemark::full_refresh_stream(name = "notes")]
 struct NoteSnapshot {
     id: u64,
-}
-
-impl FullRefreshStream for NoteSnapshot {
-    const NAME: &'static str = "notes";
-    const NAMESPACE: Option<&'static str> = None;
-    const PRIMARY_KEY: &'static [&'static [&'static str]] = &[];
-
-    fn json_schema() -> Value {
-        schemars::schema_for!(NoteSnapshot).to_value()
-    }
 }
 
 /// Registers `notes` as both kinds, in either order.
