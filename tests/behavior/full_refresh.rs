@@ -248,6 +248,7 @@ fn discover_lists_full_refresh_streams_with_their_resumability_and_no_cursor() {
                 "name": "users",
                 "json_schema": "...",
                 "supported_sync_modes": ["full_refresh"],
+                "source_defined_cursor": true,
                 "source_defined_primary_key": [["id"]],
                 "namespace": "crm",
                 "is_resumable": true,
