@@ -11,6 +11,7 @@ mod cursors;
 mod duplicates;
 mod emitted_at;
 mod failures;
+mod github;
 mod hostile;
 mod http_api;
 mod inputs;
