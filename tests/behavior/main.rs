@@ -12,6 +12,7 @@ mod duplicates;
 mod emitted_at;
 mod failures;
 mod github;
+mod github_mock;
 mod hostile;
 mod http_api;
 mod inputs;
