@@ -54,10 +54,9 @@ impl Pause {
 
     /// Waits by sleeping, where there is no stream to report to (`check`, listing the
     /// repositories that partition a stream).
-    pub fn sleep(self) -> Result<(), Error> {
+    pub fn sleep(self) {
         let (Pause::RateLimited { wait, .. } | Pause::Backoff(wait)) = self;
         std::thread::sleep(wait);
-        Ok(())
     }
 }
 

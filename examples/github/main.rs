@@ -111,7 +111,10 @@ impl Source for Github {
             repository: None,
         };
         api.client
-            .page::<ApiRepository>(&url, &what, &mut Pause::sleep)
+            .page::<ApiRepository>(&url, &what, &mut |pause| {
+                pause.sleep();
+                Ok(())
+            })
             .map(drop)
     }
 
@@ -256,11 +259,12 @@ impl<'a> Api<'a> {
                         repository: None,
                     };
                     while let Some(next) = url.take() {
-                        let page = api.client.page::<ApiRepository>(
-                            &next,
-                            &what,
-                            &mut Pause::sleep,
-                        )?;
+                        let page =
+                            api.client
+                                .page::<ApiRepository>(&next, &what, &mut |pause| {
+                                    pause.sleep();
+                                    Ok(())
+                                })?;
                         names.extend(page.items.iter().map(|repo| repo.full_name().to_owned()));
                         url = page.next.filter(|_| !page.items.is_empty());
                     }

@@ -50,7 +50,7 @@ fn start(token: Option<&str>) -> Mock {
             events_per_repo: EVENTS,
             seed: 11,
         },
-        threads: 4,
+        threads: 8,
         token: token.map(str::to_owned),
         ..Options::default()
     })
@@ -147,7 +147,10 @@ fn discover_lists_the_four_streams_with_their_sync_modes() {
         BTreeSet::from(STREAMS)
     );
     let repositories = streams["repositories"];
-    assert_eq!(repositories["supported_sync_modes"], json!(["full_refresh"]));
+    assert_eq!(
+        repositories["supported_sync_modes"],
+        json!(["full_refresh"])
+    );
     assert_eq!(repositories["source_defined_primary_key"], json!([["id"]]));
     assert_eq!(repositories["is_resumable"], json!(true));
     for (stream, cursor) in [
@@ -162,7 +165,11 @@ fn discover_lists_the_four_streams_with_their_sync_modes() {
             "{stream}"
         );
         assert_eq!(entry["default_cursor_field"], json!([cursor]), "{stream}");
-        assert_eq!(entry["source_defined_primary_key"], json!([["id"]]), "{stream}");
+        assert_eq!(
+            entry["source_defined_primary_key"],
+            json!([["id"]]),
+            "{stream}"
+        );
         assert!(
             entry["json_schema"]["properties"]["repository"].is_object(),
             "{stream} records name their repository"
@@ -191,7 +198,10 @@ fn a_read_emits_every_record_of_the_four_streams_each_followed_by_a_state() {
         keys(&output, "comments", "id").len(),
         issues * COMMENTS_PER_ISSUE as usize
     );
-    assert_eq!(keys(&output, "events", "id").len(), (REPOS * EVENTS) as usize);
+    assert_eq!(
+        keys(&output, "events", "id").len(),
+        (REPOS * EVENTS) as usize
+    );
     // Records carry their repository, and issues come per repository in `updated_at` order.
     let repositories = keys(&output, "repositories", "full_name");
     assert_eq!(
@@ -199,7 +209,11 @@ fn a_read_emits_every_record_of_the_four_streams_each_followed_by_a_state() {
         (1..=REPOS).map(|r| format!("acme/repo-{r:04}")).collect()
     );
     for stream in ["issues", "comments", "events"] {
-        assert_eq!(keys(&output, stream, "repository"), repositories, "{stream}");
+        assert_eq!(
+            keys(&output, stream, "repository"),
+            repositories,
+            "{stream}"
+        );
     }
     for stream in STREAMS {
         assert_eq!(
@@ -333,7 +347,10 @@ fn a_rate_limited_api_is_waited_for_and_the_sync_completes() {
         let expected = testing::read(&Github, &config(&mock), &catalog(), None);
         assert_succeeded(&expected);
         // The next two requests are refused, with `Retry-After: 1`.
-        admin(&mock, &format!("rate-limit?status={status}&count=2&retry_after=1"));
+        admin(
+            &mock,
+            &format!("rate-limit?status={status}&count=2&retry_after=1"),
+        );
         let started = std::time::Instant::now();
         let output = testing::read(&Github, &config(&mock), &catalog(), None);
         assert_succeeded(&output);
