@@ -5,6 +5,7 @@
 //! bytes of STATE lines. Run with `cargo bench --bench partition_state`.
 
 #![allow(missing_docs, reason = "a benchmark binary")]
+#![allow(clippy::print_stdout, reason = "the benchmark prints its table")]
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -46,13 +47,21 @@ trait Row: tidemark::IncrementalStream<Cursor = u64, Partition = String> {
 
 impl Row for Issue {
     fn row(repository: String, id: u64, updated_at: u64) -> Self {
-        Issue { repository, id, updated_at }
+        Issue {
+            repository,
+            id,
+            updated_at,
+        }
     }
 }
 
 impl Row for IssueEverySecond {
     fn row(repository: String, id: u64, updated_at: u64) -> Self {
-        IssueEverySecond { repository, id, updated_at }
+        IssueEverySecond {
+            repository,
+            id,
+            updated_at,
+        }
     }
 }
 
@@ -78,7 +87,11 @@ impl<T: Row + 'static> Source for Repos<T> {
                 std::thread::sleep(pause);
                 let first = slice.after().map_or(1, |after| after + 1);
                 for updated_at in first..=config.records {
-                    out.emit(&T::row(slice.partition().clone(), updated_at, 1_700_000_000 + updated_at))?;
+                    out.emit(&T::row(
+                        slice.partition().clone(),
+                        updated_at,
+                        1_700_000_000 + updated_at,
+                    ))?;
                 }
                 Ok(())
             },
@@ -144,7 +157,13 @@ fn run<T: Row + 'static>(label: &str, config: &std::path::Path, catalog: &std::p
         "--catalog",
         catalog.to_str().expect("utf-8"),
     ];
-    let code = tidemark::run_with(&Repos::<T>(std::marker::PhantomData), "0", args, &mut counter, &mut io::sink());
+    let code = tidemark::run_with(
+        &Repos::<T>(std::marker::PhantomData),
+        "0",
+        args,
+        &mut counter,
+        &mut io::sink(),
+    );
     let elapsed = started.elapsed();
     assert_eq!(code, 0);
     #[expect(clippy::cast_precision_loss, reason = "figures for people")]

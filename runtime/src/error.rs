@@ -55,7 +55,9 @@ pub enum Error {
         stream: String,
     },
     /// A stream declared `order = "asc"` produced a record whose cursor is below the previous
-    /// record's cursor. The stream stops and no state past the violation is emitted.
+    /// record's cursor, or one declared `order = "desc"` a record whose cursor is above the
+    /// previous one's in the same slice. The stream stops and no state past the violation is
+    /// emitted.
     /// Reported as `system_error`.
     ///
     /// A reader that finds its source out of order before emitting the record (an API whose
@@ -157,8 +159,8 @@ impl fmt::Display for Error {
                 next,
             } => write!(
                 f,
-                "stream `{stream}` is declared in ascending cursor order but a record with cursor \
-                 {next} came after one with cursor {previous}"
+                "stream `{stream}` broke its declared cursor order: a record with cursor {next} \
+                 came after one with cursor {previous}"
             ),
             Error::NullCursor { stream, field } => write!(
                 f,

@@ -163,6 +163,11 @@ impl<S: IncrementalStream> Book<S> {
             .or_else(|| self.saved.get(partition))
     }
 
+    /// How many partitions the state holds.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The parent's saved `stream_state`.
     fn parent_state(&self) -> Option<&RawValue> {
         self.parent.as_ref().map(|(_, state)| &**state)
@@ -310,6 +315,10 @@ struct Saved<'a> {
     #[serde(borrow, default)]
     parent_state: Option<BTreeMap<String, &'a RawValue>>,
     #[serde(flatten)]
+    #[expect(
+        clippy::zero_sized_map_values,
+        reason = "only the other keys' names are read; their values are skipped"
+    )]
     other: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
@@ -357,12 +366,15 @@ impl<S: IncrementalStream> Serialize for Book<S> {
     }
 }
 
+/// Orders two saved parent states.
+type CompareParents<'f> = &'f dyn Fn(&RawValue, &RawValue) -> Result<Ordering, Error>;
+
 /// Orders two saved states of a partitioned stream: `Greater` when a partition's watermark (or
 /// the parent's) is lower in `b` than in `a`.
 pub(crate) fn compare<S: IncrementalStream>(
     a: &RawValue,
     b: &RawValue,
-    parent: Option<&dyn Fn(&RawValue, &RawValue) -> Result<Ordering, Error>>,
+    parent: Option<CompareParents<'_>>,
 ) -> Result<Ordering, Error> {
     let (a, b) = (Book::<S>::parse(Some(a))?, Book::<S>::parse(Some(b))?);
     let mut order = Ordering::Equal;
@@ -521,6 +533,7 @@ where
         if let Some(error) = run.failed.take() {
             return Err(error);
         }
+        run.core.set_period_elapsed(true);
         if run.core.slice_done().is_some() {
             run.checkpoint()?;
         }
@@ -554,6 +567,9 @@ where
     }
 
     fn try_emit(&mut self, record: &T) -> Result<(), Error> {
+        // The partitioned stream's own `checkpoint_every` throttles its STATEs; the parent's
+        // moves are only offered.
+        self.core.set_period_elapsed(true);
         let cursor = record.cursor();
         let admit = self
             .core
@@ -599,6 +615,10 @@ where
     fn estimate(&mut self, _rows: u64) -> Result<(), Error> {
         // The parent's records are not this stream's: their count says nothing about it.
         Ok(())
+    }
+
+    fn caught_up(&self) -> bool {
+        self.core.caught_up()
     }
 
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error> {

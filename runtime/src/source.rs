@@ -129,8 +129,9 @@ impl<'a> Streams<'a> {
     ///
     /// The runtime calls the reader once per slice (once per window with `step`). The reader
     /// pushes every record of the slice into the [`Sink`], in ascending cursor order unless the
-    /// stream is declared `order = "unsorted"`, and returns `Err` when it cannot go on (the
-    /// runtime then reports the failure and emits the last safe state).
+    /// stream is declared `order = "unsorted"` (any order) or `order = "desc"` (newest first,
+    /// see [`Sink::caught_up`]), and returns `Err` when it cannot go on (the runtime then
+    /// reports the failure and emits the last safe state).
     ///
     /// Each stream (name and namespace) is registered once: registering it again, with the
     /// same record type or another that declares the same stream, makes every command fail
@@ -345,6 +346,45 @@ impl<S: IncrementalStream> Sink<'_, S> {
         self.sink.emit(record)
     }
 
+    /// For a stream declared `order = "desc"` (newest first): whether the reader's feed has
+    /// reached what earlier syncs read. It turns true once a record at or below the slice's
+    /// lower bound (the saved watermark, or below `start`) was pushed, and stays true for the
+    /// rest of the slice: every record of the slice came before it, so the reader may stop
+    /// paginating. Records it pushes after that are dropped as usual. Always `false` for
+    /// streams in another order.
+    ///
+    /// ```
+    /// use tidemark::{Error, Sink, Slice};
+    ///
+    /// #[derive(serde::Serialize, schemars::JsonSchema)]
+    /// #[tidemark::incremental_stream(cursor = "id", order = "desc")]
+    /// struct Post {
+    ///     id: u64,
+    /// }
+    ///
+    /// /// A feed API that only returns pages newest first, with no filter.
+    /// fn page(number: u64) -> Vec<Post> {
+    ///     let newest = 1_000 - number * 100;
+    ///     (0..100).map(|i| Post { id: newest - i }).collect()
+    /// }
+    ///
+    /// fn read(slice: &Slice<Post>, out: &mut Sink<Post>) -> Result<(), Error> {
+    ///     let mut number = 0;
+    ///     while !out.caught_up() && number < 10 {
+    ///         for post in page(number) {
+    ///             out.emit(&post)?;
+    ///         }
+    ///         number += 1;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # let _ = read;
+    /// ```
+    #[must_use]
+    pub fn caught_up(&self) -> bool {
+        self.sink.caught_up()
+    }
+
     /// Reports how many records this stream is about to emit in this sync (a TRACE ESTIMATE),
     /// which the Airbyte platform shows as progress. Call it once you know, for example after
     /// a `COUNT(*)` of the rows after the state; calling it again replaces the estimate.
@@ -386,6 +426,7 @@ pub(crate) trait RecordSink<S: IncrementalStream> {
     fn estimate(&mut self, rows: u64) -> Result<(), Error>;
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error>;
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error>;
+    fn caught_up(&self) -> bool;
 }
 
 /// A stream that failed, with the error to report.
@@ -513,6 +554,7 @@ pub(crate) fn run_stream<S: IncrementalStream>(
         book,
         partition: None,
         written: 0,
+        timer: S::POLICY.period.map(Timer::new),
     };
     // A panicking reader is reported like a failing one: the other streams still run.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&mut run)))
@@ -559,15 +601,15 @@ pub(crate) fn run_stream<S: IncrementalStream>(
 
 /// The reader's `start` and `end`, each asked once per sync when first needed.
 pub(crate) struct LazyBounds<C> {
-    start: Option<Option<C>>,
-    end: Option<Option<C>>,
+    start: std::cell::OnceCell<Option<C>>,
+    end: std::cell::OnceCell<Option<C>>,
 }
 
 impl<C> Default for LazyBounds<C> {
     fn default() -> Self {
         LazyBounds {
-            start: None,
-            end: None,
+            start: std::cell::OnceCell::new(),
+            end: std::cell::OnceCell::new(),
         }
     }
 }
@@ -577,24 +619,22 @@ impl<C: Clone> LazyBounds<C> {
         &mut self,
         reader: &mut impl Reader<S>,
     ) -> Result<Option<C>, Error> {
-        if let Some(start) = &self.start {
+        if let Some(start) = self.start.get() {
             return Ok(start.clone());
         }
         let start = reader.start()?;
-        self.start = Some(start.clone());
-        Ok(start)
+        Ok(self.start.get_or_init(|| start).clone())
     }
 
     fn end<S: IncrementalStream<Cursor = C>>(
         &mut self,
         reader: &mut impl Reader<S>,
     ) -> Result<Option<C>, Error> {
-        if let Some(end) = &self.end {
+        if let Some(end) = self.end.get() {
             return Ok(end.clone());
         }
         let end = reader.end()?;
-        self.end = Some(end.clone());
-        Ok(end)
+        Ok(self.end.get_or_init(|| end).clone())
     }
 }
 
@@ -643,6 +683,7 @@ fn read_slices<S: IncrementalStream>(
     while let Some((lower, upper)) = run.core.as_mut().and_then(Core::next_slice) {
         let slice = Slice::new(state, partition, lower, upper);
         read_slice(reader, &slice, run)?;
+        run.tell_period();
         if let Some(records) = run.core.as_mut().and_then(Core::slice_done) {
             run.write_state(records)?;
         }
@@ -730,6 +771,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Past this many partitions, a STATE after each partition is worth a warning.
+const MANY_PARTITIONS: usize = 1_000;
+
 /// One stream being read: the core deciding, the emitter writing.
 pub(crate) struct StreamRun<'r, 'o, S: IncrementalStream> {
     /// The contract's decisions, once the slices are planned.
@@ -750,6 +794,39 @@ pub(crate) struct StreamRun<'r, 'o, S: IncrementalStream> {
     partition: Option<S::Partition>,
     /// Records written since the last STATE.
     written: u64,
+    /// With `checkpoint_every`: the time since the stream's previous STATE. `None` otherwise,
+    /// so that no clock is read per record.
+    timer: Option<Timer>,
+}
+
+/// The period of `checkpoint_every`, measured since the stream's previous STATE.
+struct Timer {
+    period: std::time::Duration,
+    since: std::time::Instant,
+    /// The period elapsed: the clock is not read again until the next STATE.
+    elapsed: bool,
+}
+
+impl Timer {
+    fn new(period: std::time::Duration) -> Self {
+        Timer {
+            period,
+            since: std::time::Instant::now(),
+            elapsed: false,
+        }
+    }
+
+    fn elapsed(&mut self) -> bool {
+        if !self.elapsed {
+            self.elapsed = self.since.elapsed() >= self.period;
+        }
+        self.elapsed
+    }
+
+    fn reset(&mut self) {
+        self.since = std::time::Instant::now();
+        self.elapsed = false;
+    }
 }
 
 impl<S: IncrementalStream> StreamRun<'_, '_, S> {
@@ -761,6 +838,9 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
             .as_ref()
             .and_then(|core| core.watermark().cloned());
         let written = std::mem::take(&mut self.written);
+        if let Some(timer) = &mut self.timer {
+            timer.reset();
+        }
         let Some(book) = &mut self.book else {
             let state = S::State::from_watermark(watermark);
             return self.out.state(&self.descriptor, &state, records);
@@ -791,14 +871,32 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
         if let Some(partition) = &self.partition {
             book.set(partition, watermark);
         }
-        if S::POLICY.at == CheckpointAt::Slice {
+        if self.state_due() {
             self.write_state(records)?;
         }
         Ok(())
     }
 
+    /// Whether a partitioned stream's STATE is due at a safe point between records (a
+    /// partition's end, the parent's move): with `checkpoint = "slice"`, once the period of
+    /// `checkpoint_every` (if any) elapsed since the previous STATE.
+    fn state_due(&mut self) -> bool {
+        S::POLICY.at == CheckpointAt::Slice && self.timer.as_mut().is_none_or(Timer::elapsed)
+    }
+
     /// The end of a partitioned stream: its final STATE, always emitted.
     pub(crate) fn finish_partitions(&mut self) -> Result<(), Error> {
+        let tracked = self.book.as_ref().map_or(0, Book::len);
+        if tracked > MANY_PARTITIONS
+            && S::POLICY.period.is_none()
+            && S::POLICY.at == CheckpointAt::Slice
+        {
+            tracing::warn!(
+                "stream `{}`: {tracked} partitions, and a STATE holding all of them after each \
+                 partition: declare `checkpoint_every` (say \"PT30S\") to emit it at most that often",
+                self.descriptor
+            );
+        }
         self.write_state(0)
     }
 
@@ -817,7 +915,7 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
             return Ok(());
         };
         book.set_parent(parent, state);
-        if S::POLICY.at == CheckpointAt::Slice {
+        if self.state_due() {
             self.write_state(0)?;
         }
         Ok(())
@@ -826,6 +924,16 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
     /// Whether SIGTERM arrived.
     pub(crate) fn stop_requested(&self) -> bool {
         self.out.stop_requested()
+    }
+
+    /// With `checkpoint_every`, tells the core whether the period elapsed since the previous
+    /// STATE; without it, reads no clock.
+    fn tell_period(&mut self) {
+        if let Some(timer) = &mut self.timer
+            && let Some(core) = &mut self.core
+        {
+            core.set_period_elapsed(timer.elapsed());
+        }
     }
 
     /// After a panic: drops a half-written record line and its count.
@@ -859,6 +967,9 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
                 self.descriptor,
                 record.partition()
             )));
+        }
+        if let Some(timer) = &mut self.timer {
+            core.set_period_elapsed(timer.elapsed());
         }
         let cursor = record.cursor();
         let admit = core
@@ -924,6 +1035,10 @@ impl<S: IncrementalStream> RecordSink<S> for StreamRun<'_, '_, S> {
 
     fn estimate(&mut self, rows: u64) -> Result<(), Error> {
         self.out.estimate(&self.descriptor, rows)
+    }
+
+    fn caught_up(&self) -> bool {
+        self.core.as_ref().is_some_and(Core::caught_up)
     }
 
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error> {

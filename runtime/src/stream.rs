@@ -210,8 +210,10 @@ pub enum Order {
     /// Any order. The watermark only moves when a whole slice (window) is done.
     Unsorted,
     /// Newest first (`order = "desc"`), for feeds with no filter: the reader is told when its
-    /// records reach the saved watermark, and the watermark moves only when a slice (window)
-    /// is done, since the newest record comes first.
+    /// records reach the saved watermark ([`crate::Sink::caught_up`]), and the watermark moves
+    /// only when a slice (window) is done, since the newest record comes first. Checked: a
+    /// record above its predecessor in the same slice stops the stream. A failure inside a
+    /// slice claims nothing: the next sync resumes at the last finished window.
     Desc,
 }
 
@@ -235,6 +237,16 @@ pub struct CheckpointPolicy {
     /// `checkpoint = "slice"` (default) or `"end"`.
     pub at: CheckpointAt,
     /// `checkpoint_every`: at most one STATE per period (the final one aside).
+    ///
+    /// A STATE is emitted only at a safe point: a cursor change with `order = "asc"` (the
+    /// first record above the last emitted one, so a tie is never split) or a window end (with
+    /// `step`). With a period, a safe point emits a STATE when the watermark moved, the period
+    /// has elapsed since the stream's previous STATE and, with `checkpoint_interval` too, at
+    /// least that many records were emitted since it. With a period and no interval, any cursor
+    /// change of an ascending stream is a safe point once the period elapsed. The time is
+    /// measured by a monotonic clock, read only by streams that declare a period. The final
+    /// STATE, when the stream completes, and the last safe STATE of a failure are always
+    /// emitted, whatever the period.
     pub period: Option<std::time::Duration>,
 }
 

@@ -1,6 +1,7 @@
 //! Behaviour tests: streams run in-process into memory, and the `orders` example end to end.
 
 mod adversarial;
+mod checkpoint_every;
 mod checkpoints;
 mod cli;
 mod config_check;
@@ -8,6 +9,7 @@ mod contract;
 mod conveniences;
 mod crash;
 mod cursors;
+mod desc;
 mod duplicates;
 mod emitted_at;
 mod failures;

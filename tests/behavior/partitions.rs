@@ -206,7 +206,13 @@ fn keys(output: &Output) -> Vec<String> {
     output
         .records()
         .iter()
-        .map(|record| format!("{}:{}", record.data["repo"].as_str().unwrap_or("?"), record.data["id"]))
+        .map(|record| {
+            format!(
+                "{}:{}",
+                record.data["repo"].as_str().unwrap_or("?"),
+                record.data["id"]
+            )
+        })
         .collect()
 }
 
@@ -235,7 +241,10 @@ fn three_repos() -> Value {
 fn each_partition_keeps_its_own_watermark() {
     let output = read(&Listed::<Issue>::new(), &three_repos(), None);
     assert_eq!(output.exit_code, 0, "{}", output.stdout);
-    assert_eq!(keys(&output), ["a/x:1", "a/x:2", "a/x:3", "a/y:4", "b/z:5", "b/z:6"]);
+    assert_eq!(
+        keys(&output),
+        ["a/x:1", "a/x:2", "a/x:3", "a/y:4", "b/z:5", "b/z:6"]
+    );
     // A STATE after each partition and one at the end, each with the whole state.
     assert_eq!(output.states().len(), 4);
     assert_eq!(
@@ -297,7 +306,8 @@ fn past_the_limit_the_least_recently_read_partitions_are_read_again_from_their_s
         })
         .collect();
     assert!(
-        logs.iter().any(|log| log.contains("partitions dropped from the state")),
+        logs.iter()
+            .any(|log| log.contains("partitions dropped from the state")),
         "{logs:?}"
     );
     // a/x was dropped: the next sync reads it again in full; the others resume, though
@@ -305,7 +315,11 @@ fn past_the_limit_the_least_recently_read_partitions_are_read_again_from_their_s
     let second = read(&Listed::<IssueOf2>::new(), &data, Some(&state_file(&first)));
     assert_eq!(keys(&second), ["a/x:1", "a/x:2", "a/x:3"]);
     // Every sync re-reads the partitions the state could not keep, never the others.
-    let third = read(&Listed::<IssueOf2>::new(), &data, Some(&state_file(&second)));
+    let third = read(
+        &Listed::<IssueOf2>::new(),
+        &data,
+        Some(&state_file(&second)),
+    );
     assert_eq!(keys(&third), ["a/x:1", "a/x:2", "a/x:3"]);
 }
 
@@ -318,9 +332,7 @@ fn a_record_of_another_partition_stops_the_stream() {
         fn streams<'a>(&'a self, _: &'a Data) -> Result<Streams<'a>, Error> {
             Ok(Streams::new().partitioned(
                 Partitions::list(["a".to_owned()]),
-                |_: &Slice<Issue>, out: &mut Sink<Issue>| {
-                    out.emit(&Issue::row("b", 1, 1))
-                },
+                |_: &Slice<Issue>, out: &mut Sink<Issue>| out.emit(&Issue::row("b", 1, 1)),
             ))
         }
     }
@@ -328,7 +340,10 @@ fn a_record_of_another_partition_stops_the_stream() {
     assert_eq!(output.exit_code, 1);
     let errors = output.traces(TraceType::Error);
     let message = &errors[0].error.as_ref().expect("an error").message;
-    assert!(message.contains("partition \"b\"") && message.contains("\"a\""), "{message}");
+    assert!(
+        message.contains("partition \"b\"") && message.contains("\"a\""),
+        "{message}"
+    );
     assert!(output.records().is_empty());
 }
 
@@ -358,6 +373,14 @@ fn a_state_saved_before_the_stream_was_partitioned_is_an_error_not_a_full_re_rea
     assert!(message.contains("partitioned"), "{message}");
 }
 
+/// The crash matrix over every cut of a read of `data`.
+fn crash<T: Row>(data: &Value) {
+    let source = Listed::<T>::new();
+    let catalog = incremental_catalog(&source, data);
+    let report = CrashTest::new(&source, data, &catalog).assert();
+    assert_eq!(report.cuts, report.messages);
+}
+
 #[test]
 fn the_crash_matrix_holds_for_every_policy_and_the_limit() {
     let data = json!({"issues": {
@@ -366,12 +389,6 @@ fn the_crash_matrix_holds_for_every_policy_and_the_limit() {
         "c": [[5, 1], [6, 1], [7, 3]],
         "d": [[8, 9]],
     }});
-    fn crash<T: Row>(data: &Value) {
-        let source = Listed::<T>::new();
-        let catalog = incremental_catalog(&source, data);
-        let report = CrashTest::new(&source, data, &catalog).assert();
-        assert_eq!(report.cuts, report.messages);
-    }
     crash::<Issue>(&data);
     crash::<IssueEvery2>(&data);
     crash::<IssueAtEnd>(&data);
@@ -391,7 +408,11 @@ fn a_parent_state_moves_only_past_parents_whose_partitions_were_read() {
     // read again; r3 has no watermark yet (a failure claims only values below the last
     // emitted one, which may have had ties), so its first record is sent again.
     let state = last_state(&output);
-    assert_eq!(state["parent_state"], json!({"repositories": {"pushed": 20}}), "{state}");
+    assert_eq!(
+        state["parent_state"],
+        json!({"repositories": {"pushed": 20}}),
+        "{state}"
+    );
     let mut data = data;
     data["fail"] = Value::Null;
     let next = read(&Parented, &data, Some(&state_file(&output)));
@@ -470,7 +491,11 @@ fn check_chain<T: Row>(data: &BTreeMap<String, Vec<(u64, u64)>>, steps: &[Step])
             .map_or(output.messages.len(), |cut| cut.min(output.messages.len()));
         let resumed: Option<&Value> = state.as_ref();
         let resumed_entries: BTreeSet<String> = resumed
-            .and_then(|file| file[0]["stream"]["stream_state"]["states"].as_array().cloned())
+            .and_then(|file| {
+                file[0]["stream"]["stream_state"]["states"]
+                    .as_array()
+                    .cloned()
+            })
             .unwrap_or_default()
             .iter()
             .filter_map(|entry| entry["partition"].as_str().map(str::to_owned))

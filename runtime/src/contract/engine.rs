@@ -9,7 +9,12 @@
 //! - dropping records outside the current slice (at or below the resume point, above the
 //!   window), whatever the source returns;
 //! - refusing records below their predecessor when the stream promises ascending order;
-//! - with `order = "unsorted"`, moving the watermark only when a whole slice is done;
+//! - with `order = "unsorted"` or `"desc"`, moving the watermark only when a whole slice is
+//!   done;
+//! - refusing, with `order = "desc"`, a record above its predecessor in the same slice, and
+//!   telling the reader once its feed has reached the slice's lower bound ([`Engine::caught_up`]);
+//! - with `checkpoint_every`, checkpointing at a safe point only once the driver said the period
+//!   elapsed since the previous STATE ([`Engine::set_period_elapsed`]): the engine has no clock;
 //! - never claiming a value that is past the sync's start (time cursors), so rows written
 //!   during the sync are read again next time;
 //! - on failure, claiming only the largest value strictly below the last emitted one.
@@ -66,6 +71,10 @@ impl<C: Cursor> Horizon<C> {
 
 /// Per-stream checkpoint state machine. See the module docs for the rules.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "four independent facts of the state machine, each set and read on its own path"
+)]
 pub(crate) struct Engine<C: Cursor> {
     policy: CheckpointPolicy,
     order: Order,
@@ -76,8 +85,15 @@ pub(crate) struct Engine<C: Cursor> {
     upper: Bound<C>,
     /// Watermark of the last STATE (or of the input state).
     committed: Option<C>,
-    /// Ascending: cursor of the last emitted record. Unsorted: the largest emitted cursor.
+    /// Ascending: cursor of the last emitted record. Unsorted and newest first: the largest
+    /// emitted cursor.
     last: Option<C>,
+    /// Newest first: cursor of the last record emitted in the current slice.
+    previous: Option<C>,
+    /// Newest first: a record at or below the slice's lower bound came in the current slice.
+    caught_up: bool,
+    /// `checkpoint_every`: the driver said the period elapsed since the previous STATE.
+    period_elapsed: bool,
     /// Largest emitted cursor strictly below `last`: complete, since records come in order.
     below_last: Option<C>,
     /// Largest emitted cursor that is not past the sync's start.
@@ -111,6 +127,9 @@ impl<C: Cursor> Engine<C> {
             upper: Bound::Unbounded,
             committed: watermark,
             last: None,
+            previous: None,
+            caught_up: false,
+            period_elapsed: false,
             below_last: None,
             settled: None,
             since_state: 0,
@@ -133,6 +152,22 @@ impl<C: Cursor> Engine<C> {
     pub(crate) fn set_slice(&mut self, lower: Bound<C>, upper: Bound<C>) {
         self.lower = lower;
         self.upper = upper;
+        self.previous = None;
+        self.caught_up = false;
+    }
+
+    /// With `order = "desc"`: a record at or below the current slice's lower bound came, so the
+    /// feed, read newest first, has reached what earlier syncs read (or what lies below
+    /// `start`). Stays true until the next slice; always false for other orders.
+    #[must_use]
+    pub(crate) fn caught_up(&self) -> bool {
+        self.caught_up
+    }
+
+    /// With `checkpoint_every`: whether the period has elapsed since the stream's previous
+    /// STATE, as the driver's clock says. Without a declared period it is not read.
+    pub(crate) fn set_period_elapsed(&mut self, elapsed: bool) {
+        self.period_elapsed = elapsed;
     }
 
     /// The watermark of the latest STATE (or of the input state): what a STATE emitted now says.
@@ -145,22 +180,34 @@ impl<C: Cursor> Engine<C> {
     ///
     /// # Errors
     ///
-    /// With `order = "asc"`, a cursor below the previous record's; the engine is then poisoned
-    /// and claims nothing more.
+    /// With `order = "asc"`, a cursor below the previous record's; with `order = "desc"`, a
+    /// cursor above the previous record's in the same slice. The engine is then poisoned and
+    /// claims nothing more.
     #[inline]
     pub(crate) fn admit(&mut self, cursor: &C) -> Result<Admit, OrderViolation<C>> {
         if !(self.lower.as_ref(), self.upper.as_ref()).contains(cursor) {
+            if self.order == Order::Desc && self.is_below_slice(cursor) {
+                self.caught_up = true;
+            }
             return Ok(Admit::Drop);
         }
         let admit = match self.order {
             Order::Asc => self.admit_ascending(cursor)?,
-            Order::Unsorted | Order::Desc => {
-                if self.last.as_ref().is_none_or(|last| cursor > last) {
-                    self.last = Some(cursor.clone());
+            Order::Desc => {
+                match &mut self.previous {
+                    Some(previous) if cursor > previous => {
+                        self.poisoned = true;
+                        return Err(OrderViolation {
+                            previous: previous.clone(),
+                            next: cursor.clone(),
+                        });
+                    }
+                    Some(previous) => previous.clone_from(cursor),
+                    None => self.previous = Some(cursor.clone()),
                 }
-                self.settle(cursor);
-                Admit::Emit
+                self.admit_any(cursor)
             }
+            Order::Unsorted => self.admit_any(cursor),
         };
         self.count();
         Ok(admit)
@@ -180,12 +227,45 @@ impl<C: Cursor> Engine<C> {
         Admit::Emit
     }
 
+    /// Whether `cursor` is at or below the current slice's lower bound.
+    fn is_below_slice(&self, cursor: &C) -> bool {
+        match &self.lower {
+            Bound::Included(lower) => cursor < lower,
+            Bound::Excluded(lower) => cursor <= lower,
+            Bound::Unbounded => false,
+        }
+    }
+
+    /// A record of a stream whose watermark moves only at slice ends: it raises the largest
+    /// emitted value.
+    fn admit_any(&mut self, cursor: &C) -> Admit {
+        if self.last.as_ref().is_none_or(|last| cursor > last) {
+            self.last = Some(cursor.clone());
+        }
+        self.settle(cursor);
+        Admit::Emit
+    }
+
+    /// Whether a safe point may checkpoint now: an interval reached and, with a period, the
+    /// period elapsed (a period alone: only the period).
+    fn ready(&self) -> bool {
+        if self.policy.at == CheckpointAt::End {
+            return false;
+        }
+        match (self.policy.period, self.policy.interval) {
+            (None, _) => self.due,
+            (Some(_), None) => self.period_elapsed,
+            (Some(_), Some(_)) => self.period_elapsed && self.due,
+        }
+    }
+
     fn admit_ascending(&mut self, cursor: &C) -> Result<Admit, OrderViolation<C>> {
         let mut admit = Admit::Emit;
+        let ready = self.ready();
         match &mut self.last {
             None => self.last = Some(cursor.clone()),
             Some(last) if cursor > last => {
-                if self.due
+                if ready
                     && let Some(target) = Self::target(last, self.settled.as_ref(), &self.horizon)
                     && let Some(records) =
                         Self::advance(&mut self.committed, &mut self.since_state, target)
@@ -212,8 +292,7 @@ impl<C: Cursor> Engine<C> {
 
     fn count(&mut self) {
         self.since_state += 1;
-        if self.order == Order::Asc
-            && let Some(interval) = self.policy.interval
+        if let Some(interval) = self.policy.interval
             && self.since_state >= interval.get()
         {
             self.due = true;
@@ -231,9 +310,13 @@ impl<C: Cursor> Engine<C> {
     }
 
     /// The window ending at `upper` (inclusive) was read in full. Returns the `recordCount` of
-    /// a STATE to emit now, if the policy asks for one and the watermark moved.
+    /// a STATE to emit now, if the policy asks for one and the watermark moved. With a period,
+    /// only once it elapsed (and, with an interval too, once it was reached).
     pub(crate) fn end_window(&mut self, upper: &C) -> Option<u64> {
-        if self.policy.at == CheckpointAt::End || self.poisoned {
+        if self.policy.at == CheckpointAt::End
+            || self.poisoned
+            || (self.policy.period.is_some() && !self.ready())
+        {
             return None;
         }
         let target = Self::target(upper, self.settled.as_ref(), &self.horizon)?;
@@ -257,8 +340,9 @@ impl<C: Cursor> Engine<C> {
 
     /// The stream failed. Returns the `recordCount` of a last safe STATE to emit, if the safe
     /// watermark moved: the largest emitted value strictly below the last emitted one, since
-    /// more records equal to the last one may have been lost with the failure. An unsorted
-    /// stream has no safe value inside a slice: it resumes at its last finished window.
+    /// more records equal to the last one may have been lost with the failure. An unsorted or
+    /// newest-first stream has no safe value inside a slice: it resumes at its last finished
+    /// window. Never throttled by a period.
     pub(crate) fn fail(&mut self) -> Option<u64> {
         if self.policy.at == CheckpointAt::End || self.poisoned || self.order != Order::Asc {
             return None;
@@ -293,6 +377,8 @@ impl<C: Cursor> Engine<C> {
 }
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU64;
+
     use super::*;
 
     fn epoch() -> DateTime<Utc> {
@@ -454,5 +540,157 @@ mod tests {
         assert_eq!(engine.fail(), None);
         assert_eq!(engine.finish(None), 3);
         assert_eq!(engine.watermark(), Some(&3));
+    }
+
+    #[test]
+    fn newest_first_records_move_the_watermark_only_at_window_ends() {
+        let mut engine = engine(CheckpointPolicy::SLICE, Order::Desc, Some(0));
+        engine.set_slice(Bound::Excluded(0), Bound::Included(10));
+        assert_eq!(run(&mut engine, &[9, 7, 7, 2]), ["9", "7", "7", "2"]);
+        assert_eq!(engine.end_window(&10), Some(4));
+        engine.set_slice(Bound::Excluded(10), Bound::Included(20));
+        // Each window is read newest first on its own: 15 above 2 is no violation.
+        run(&mut engine, &[15, 12]);
+        // A failure inside a window claims nothing: the older part of it may be missing.
+        assert_eq!(engine.fail(), None);
+        assert_eq!(engine.watermark(), Some(&10));
+    }
+
+    #[test]
+    fn a_newest_first_record_above_its_predecessor_poisons_the_engine() {
+        let mut engine = engine(CheckpointPolicy::SLICE, Order::Desc, None);
+        run(&mut engine, &[5, 3]);
+        assert_eq!(
+            engine.admit(&4),
+            Err(OrderViolation {
+                previous: 3,
+                next: 4
+            })
+        );
+        assert_eq!(engine.end_window(&9), None);
+    }
+
+    #[test]
+    fn a_newest_first_feed_is_caught_up_from_the_first_record_at_or_below_the_slice() {
+        let mut engine = engine(CheckpointPolicy::SLICE, Order::Desc, Some(4));
+        engine.set_slice(Bound::Excluded(4), Bound::Included(8));
+        assert_eq!(run(&mut engine, &[9, 8, 5]), ["drop 9", "8", "5"]);
+        assert!(!engine.caught_up(), "above the window is not caught up");
+        assert_eq!(run(&mut engine, &[4]), ["drop 4"]);
+        assert!(engine.caught_up());
+        // A reader reading on: older records stay dropped, the flag stays up.
+        assert_eq!(run(&mut engine, &[3]), ["drop 3"]);
+        assert!(engine.caught_up());
+        engine.set_slice(Bound::Excluded(8), Bound::Included(12));
+        assert!(!engine.caught_up(), "a new slice starts afresh");
+        // Below an inclusive start: the start itself is in the slice.
+        let mut engine = engine_with_start();
+        assert_eq!(run(&mut engine, &[3]), ["3"]);
+        assert!(!engine.caught_up());
+        assert_eq!(run(&mut engine, &[2]), ["drop 2"]);
+        assert!(engine.caught_up());
+    }
+
+    fn engine_with_start() -> Engine<u32> {
+        let mut engine = engine(CheckpointPolicy::SLICE, Order::Desc, None);
+        engine.set_slice(Bound::Included(3), Bound::Unbounded);
+        engine
+    }
+
+    #[test]
+    fn other_orders_are_never_caught_up() {
+        for order in [Order::Asc, Order::Unsorted] {
+            let mut engine = engine(CheckpointPolicy::SLICE, order, Some(4));
+            engine.set_slice(Bound::Excluded(4), Bound::Unbounded);
+            run(&mut engine, &[4, 5]);
+            assert!(!engine.caught_up());
+        }
+    }
+
+    fn period(interval: Option<u64>) -> CheckpointPolicy {
+        CheckpointPolicy {
+            interval: interval.and_then(NonZeroU64::new),
+            at: CheckpointAt::Slice,
+            period: Some(std::time::Duration::from_secs(30)),
+        }
+    }
+
+    /// Admits `cursors`, telling the engine before each one whether the period elapsed.
+    fn run_timed(engine: &mut Engine<u32>, cursors: &[(u32, bool)]) -> Vec<String> {
+        let mut out = Vec::new();
+        for (c, elapsed) in cursors {
+            engine.set_period_elapsed(*elapsed);
+            out.extend(run(engine, &[*c]));
+        }
+        out
+    }
+
+    #[test]
+    fn a_period_alone_checkpoints_at_the_first_cursor_change_once_it_elapsed() {
+        let mut engine = engine(period(None), Order::Asc, None);
+        let out = run_timed(
+            &mut engine,
+            &[
+                (1, false),
+                (2, false),
+                (2, true),
+                (2, true),
+                (3, true),
+                (4, false),
+            ],
+        );
+        assert_eq!(out, ["1", "2", "2", "2", "STATE 2 (4)", "3", "4"]);
+        assert_eq!(engine.finish(None), 2);
+    }
+
+    #[test]
+    fn a_period_with_an_interval_needs_both() {
+        let mut engine = engine(period(Some(2)), Order::Asc, None);
+        let out = run_timed(
+            &mut engine,
+            &[
+                (1, true),
+                (2, true),
+                (3, false),
+                (4, false),
+                (5, true),
+                (6, true),
+            ],
+        );
+        // Before 2: one record only. Before 3 and 4: the period has not elapsed.
+        assert_eq!(out, ["1", "2", "3", "4", "STATE 4 (4)", "5", "6"]);
+    }
+
+    #[test]
+    fn a_period_throttles_window_ends_but_never_the_failure_state() {
+        let mut engine = engine(period(None), Order::Asc, None);
+        engine.set_slice(Bound::Unbounded, Bound::Included(10));
+        run(&mut engine, &[1]);
+        engine.set_period_elapsed(false);
+        assert_eq!(engine.end_window(&10), None);
+        engine.set_slice(Bound::Excluded(10), Bound::Included(20));
+        run_timed(&mut engine, &[(12, false), (13, false)]);
+        engine.set_period_elapsed(true);
+        assert_eq!(engine.end_window(&20), Some(3));
+        assert_eq!(engine.watermark(), Some(&20));
+        engine.set_slice(Bound::Excluded(20), Bound::Included(30));
+        run_timed(&mut engine, &[(21, false), (22, false)]);
+        assert_eq!(engine.fail(), Some(2));
+        assert_eq!(engine.watermark(), Some(&21));
+    }
+
+    #[test]
+    fn a_period_throttles_the_window_ends_of_a_newest_first_stream() {
+        let mut engine = engine(period(None), Order::Desc, Some(0));
+        engine.set_slice(Bound::Excluded(0), Bound::Included(10));
+        run(&mut engine, &[7]);
+        engine.set_period_elapsed(false);
+        assert_eq!(engine.end_window(&10), None);
+        engine.set_slice(Bound::Excluded(10), Bound::Included(20));
+        run(&mut engine, &[18, 11]);
+        engine.set_period_elapsed(true);
+        assert_eq!(engine.end_window(&20), Some(3));
+        assert_eq!(engine.finish(Some(&30)), 0);
+        assert_eq!(engine.watermark(), Some(&30));
     }
 }

@@ -8,7 +8,8 @@
 //!   `start`, declared or run-time `start`), the windows of `step`, and where they end (the
 //!   reader's end or the time cap).
 //! - [`engine`]: record by record, what is emitted and when a STATE is due (ties, order,
-//!   client-side filtering, the time cap), and the state after a failure.
+//!   newest-first feeds, client-side filtering, the time cap, the period of
+//!   `checkpoint_every` as the driver reports it), and the state after a failure.
 //! - [`Core`]: the two together, plus `on_null`, behind the few calls a driver makes.
 //!
 //! The driver (`source.rs`) only moves records between the reader, the core and the emitter:
@@ -129,7 +130,8 @@ pub(crate) struct ReaderBounds<C> {
 /// Why a record cannot be emitted: the stream stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal<C> {
-    /// With `order = "asc"`, a cursor below its predecessor's. No state is claimed after it.
+    /// With `order = "asc"`, a cursor below its predecessor's; with `order = "desc"`, a cursor
+    /// above its predecessor's in the same slice. No state is claimed after it.
     OutOfOrder {
         /// The previous record's cursor.
         previous: C,
@@ -220,6 +222,20 @@ impl<D: Declaration> Core<D> {
                 OnNull::Emit => Ok(self.engine.admit_null()),
             },
         }
+    }
+
+    /// With `order = "desc"`: the reader's feed reached the current slice's lower bound (a
+    /// record at or below it came), so the rest of the slice was read by earlier syncs or lies
+    /// below `start`. True until the next slice.
+    pub(crate) fn caught_up(&self) -> bool {
+        self.engine.caught_up()
+    }
+
+    /// With `checkpoint_every`: whether the period elapsed since the stream's previous STATE.
+    /// The driver, which has the clock, says so before each [`Core::admit`] and
+    /// [`Core::slice_done`]; without a declared period it is not read.
+    pub(crate) fn set_period_elapsed(&mut self, elapsed: bool) {
+        self.engine.set_period_elapsed(elapsed);
     }
 
     /// The last admitted record could not be written after all: it is not counted.

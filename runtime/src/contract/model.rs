@@ -8,13 +8,16 @@
 //! reader's end), no record at or below a STATE of the same sync re-sent later in it, no STATE
 //! that does not move the watermark except the final one, a STATE exactly where the design
 //! says one is due (every N records at the next cursor change, every window end, the safe
-//! value on failure), `recordCount`, the time cap, `on_null`, and over a chain of cut and
+//! value on failure; with a period only where the driver said it elapsed, an interval too
+//! reached), `recordCount`, the time cap, `on_null`, newest-first feeds (order within a slice,
+//! no STATE inside one, when the reader is told it caught up), and over a chain of cut and
 //! failed syncs, no loss.
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::num::NonZeroU64;
 use std::ops::{Bound, RangeBounds};
+use std::time::Duration;
 
 use chrono::{DateTime, Days, Months, NaiveDate, TimeDelta, Utc};
 use proptest::prelude::*;
@@ -273,7 +276,11 @@ struct Scenario<C: Kind> {
     runtime_start: Option<C>,
     end: Option<C>,
     reader: ReaderKind,
+    /// Newest first: the reader stops paginating once the core says the feed caught up.
+    stops: bool,
     seed: u64,
+    /// With a period: bit `n % 64` says whether it elapsed at the sync's `n`-th call to the core.
+    ticks: u64,
     fails: Vec<Option<FailAt>>,
     cuts: Vec<Option<usize>>,
     started: DateTime<Utc>,
@@ -294,6 +301,10 @@ enum Ev<C> {
     /// A record admitted and retracted: not in the output.
     Unwritten(usize),
     State(Option<C>, u64),
+    /// What the driver told the core before an admission or a slice end: the period elapsed.
+    Tick(bool),
+    /// The core said the feed caught up when it had not, or the reverse.
+    CaughtUp(String),
     SliceDone(usize),
     Failed(Failure),
     Finished,
@@ -376,6 +387,18 @@ fn batch<C: Kind>(
         ids.extend(extra);
         shuffle(&mut ids, seed);
     } else {
+        if sc.decl.order == Order::Desc {
+            // Newest first, ties in any order.
+            ids.reverse();
+            for i in 1..ids.len() {
+                if sc.data[ids[i]].is_some()
+                    && sc.data[ids[i]] == sc.data[ids[i - 1]]
+                    && seed.rotate_right(u32::try_from(i % 64).unwrap_or(0)) & 1 == 1
+                {
+                    ids.swap(i, i - 1);
+                }
+            }
+        }
         // Slip each record from above the window in somewhere; the rest keep their order.
         let mut s = seed | 1;
         for id in extra {
@@ -390,6 +413,10 @@ fn batch<C: Kind>(
 }
 
 /// Runs one sync through the core.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one driver loop, each event next to the call that causes it"
+)]
 fn sync<C: Kind>(
     sc: &Scenario<C>,
     sync_index: usize,
@@ -414,6 +441,13 @@ fn sync<C: Kind>(
     let mut handed = 0;
     let mut index = 0;
     let state = |core: &Core<&Decl<C>>, n| Ev::State(core.watermark().cloned(), n);
+    let mut calls = 0_u32;
+    let mut tick = |core: &mut Core<&Decl<C>>, evs: &mut Vec<Ev<C>>| {
+        let elapsed = sc.ticks.rotate_right(calls % 64) & 1 == 1;
+        calls += 1;
+        core.set_period_elapsed(elapsed);
+        evs.push(Ev::Tick(elapsed));
+    };
     while let Some((lower, upper)) = core.next_slice() {
         if index > 3_000 {
             break;
@@ -424,6 +458,8 @@ fn sync<C: Kind>(
             failure = Some(Failure::Stopped);
         }
         if failure.is_none() {
+            // Newest first: the feed reached the slice's lower bound.
+            let mut reached = false;
             for id in batch(sc, &lower, &upper, index, (sync_index, started)) {
                 if matches!(fail, Some(FailAt::Record(n)) if n == handed) {
                     failure = Some(Failure::Stopped);
@@ -431,7 +467,24 @@ fn sync<C: Kind>(
                 }
                 let unwritable = matches!(fail, Some(FailAt::Unwritable(n)) if n == handed);
                 handed += 1;
-                let written = match core.admit(sc.data[id].as_ref()) {
+                tick(&mut core, &mut evs);
+                let admitted = core.admit(sc.data[id].as_ref());
+                reached |= sc.decl.order == Order::Desc
+                    && sc.data[id].as_ref().is_some_and(|c| match &lower {
+                        Bound::Included(l) => c < l,
+                        Bound::Excluded(l) => c <= l,
+                        Bound::Unbounded => false,
+                    });
+                if admitted.is_ok() && core.caught_up() != reached {
+                    evs.push(Ev::CaughtUp(format!(
+                        "after record {id} ({:?}) in {lower:?}..{upper:?}, caught up: {}",
+                        sc.data[id],
+                        core.caught_up()
+                    )));
+                }
+                let stop = sc.stops && reached;
+                let written = match admitted {
+                    Ok(Admit::Drop) if stop => break,
                     Ok(Admit::Drop) => continue,
                     Ok(Admit::Emit) => true,
                     Ok(Admit::CheckpointThenEmit { records }) => {
@@ -466,6 +519,7 @@ fn sync<C: Kind>(
             }
             return evs;
         }
+        tick(&mut core, &mut evs);
         evs.push(Ev::SliceDone(index));
         if let Some(n) = core.slice_done() {
             evs.push(state(&core, n));
@@ -595,9 +649,16 @@ fn check_sync<C: Kind>(
     let mut outcome: Option<&Ev<C>> = None;
     let asc = sc.decl.order == Order::Asc;
     let at_slice = sc.decl.policy.at == CheckpointAt::Slice;
+    let period = sc.decl.policy.period.is_some();
+    // What the driver said last: the period elapsed.
+    let mut elapsed = false;
+    // Newest first: the cursor of the last record of the current slice.
+    let mut newest_first: Option<C> = None;
     for (position, ev) in evs.iter().enumerate() {
         let next = evs.get(position + 1);
         match ev {
+            Ev::Tick(tick) => elapsed = *tick,
+            Ev::CaughtUp(what) => return Err(ctx(format!("the core's caught-up signal: {what}"))),
             Ev::Unplannable => {
                 if slices.is_some() {
                     return Err(ctx("planning failed although the slices exist".into()));
@@ -619,6 +680,7 @@ fn check_sync<C: Kind>(
                 }
                 handed_slices.push(*k);
                 current = Some((lower.clone(), upper.clone()));
+                newest_first = None;
             }
             Ev::Unwritten(id) => {
                 if let Some(c) = &sc.data[*id] {
@@ -627,7 +689,11 @@ fn check_sync<C: Kind>(
             }
             Ev::Record(id) => {
                 since += 1;
+                let state_before = position > 0 && matches!(evs[position - 1], Ev::State(..));
                 let Some(c) = &sc.data[*id] else {
+                    if state_before {
+                        return Err(ctx(format!("a STATE before record {id}, without a cursor")));
+                    }
                     if sc.decl.on_null != OnNull::Emit {
                         return Err(ctx(format!(
                             "record {id} without a cursor emitted with {:?}",
@@ -658,24 +724,30 @@ fn check_sync<C: Kind>(
                         "record {id} ({c:?}) at or below the resume point"
                     )));
                 }
-                // A due interval checkpoint: right before the first record past the last one.
-                if asc
-                    && let Some(n) = sc.decl.policy.interval
-                    && let Some(p) = values.last()
-                {
-                    let state_before =
-                        matches!(evs.get(position.wrapping_sub(1)), Some(Ev::State(..)))
-                            && position > 0;
-                    let count_before = if state_before {
-                        // `since` was reset by that STATE: count what it covered.
-                        match &evs[position - 1] {
-                            Ev::State(_, n) => *n,
-                            _ => 0,
-                        }
-                    } else {
-                        since - 1
-                    };
-                    let due = count_before >= n.get() && c > p;
+                // A due checkpoint: right before the first record past the last one, once N
+                // records came since the previous STATE and, with a period, it elapsed.
+                let count_before = if state_before {
+                    // `since` was reset by that STATE: count what it covered.
+                    match &evs[position - 1] {
+                        Ev::State(_, n) => *n,
+                        _ => 0,
+                    }
+                } else {
+                    since - 1
+                };
+                let policy = sc.decl.policy;
+                let due = asc
+                    && at_slice
+                    && (policy.interval.is_some() || period)
+                    && policy.interval.is_none_or(|n| count_before >= n.get())
+                    && (!period || elapsed)
+                    && values.last().is_some_and(|p| c > p);
+                if state_before && !due {
+                    return Err(ctx(format!(
+                        "a STATE before record {id} ({c:?}) that was not due"
+                    )));
+                }
+                if due && let Some(p) = values.last() {
                     match exact_target(p, started) {
                         Some(t)
                             if due
@@ -697,16 +769,19 @@ fn check_sync<C: Kind>(
                                 )));
                             }
                         }
-                        Some(_) if state_before && !due => {
-                            return Err(ctx(format!(
-                                "a STATE before record {id} ({c:?}) that was not due"
-                            )));
-                        }
                         _ => {}
                     }
                 }
                 if asc && values.last().is_some_and(|p| c < p) {
                     return Err(ctx(format!("record {id} ({c:?}) accepted out of order")));
+                }
+                if sc.decl.order == Order::Desc {
+                    if newest_first.as_ref().is_some_and(|p| c > p) {
+                        return Err(ctx(format!(
+                            "record {id} ({c:?}) accepted above its predecessor {newest_first:?}"
+                        )));
+                    }
+                    newest_first = Some(c.clone());
                 }
                 values.push(c.clone());
             }
@@ -772,7 +847,11 @@ fn check_sync<C: Kind>(
                     Some(Ev::State(w, _)) => Some(w.clone()),
                     _ => None,
                 };
-                if sc.decl.step.is_some() && !last && at_slice {
+                // With a period, a window end is a safe point only once it elapsed (and an
+                // interval, when there is one too, was reached).
+                let ready = !period
+                    || (elapsed && sc.decl.policy.interval.is_none_or(|n| since >= n.get()));
+                if sc.decl.step.is_some() && !last && at_slice && ready {
                     // Past the start: at least the largest value emitted that is not.
                     if upper.past(started)
                         && let Some(settled) = values
@@ -851,10 +930,12 @@ fn check_sync<C: Kind>(
             }
             Ev::Finished => {
                 outcome = Some(ev);
-                // Every reader returns records without a cursor in every slice.
+                // Every reader returns records without a cursor in every slice (a newest-first
+                // reader that stops paginating may not reach them).
                 if sc.decl.on_null == OnNull::Fail
                     && sc.data.iter().any(Option::is_none)
                     && !handed_slices.is_empty()
+                    && !(sc.decl.order == Order::Desc && sc.stops)
                 {
                     return Err(ctx(
                         "a record without a cursor did not stop the stream".into()
@@ -1013,7 +1094,11 @@ fn check<C: Kind>(sc: &Scenario<C>) -> Result<(), TestCaseError> {
                     && read_end.as_ref().is_none_or(|e| c <= e)
                     && visible(sc, id, last_index, started)
             }
-            None => sc.decl.on_null == OnNull::Emit && final_slices > 0,
+            None => {
+                sc.decl.on_null == OnNull::Emit
+                    && final_slices > 0
+                    && !(sc.decl.order == Order::Desc && sc.stops)
+            }
         };
         if must && !committed.contains(&id) && !sc.swapped.contains(&id) {
             return Err(fail(format!(
@@ -1024,26 +1109,24 @@ fn check<C: Kind>(sc: &Scenario<C>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Policies the attribute accepts for an order: a period goes with `checkpoint = "slice"`.
 fn policy(order: Order) -> BoxedStrategy<CheckpointPolicy> {
-    let at = prop_oneof![Just(CheckpointAt::Slice), Just(CheckpointAt::End)];
+    let period = prop::option::of(Just(Duration::from_millis(5)));
+    let plain = prop_oneof![
+        Just(CheckpointPolicy::END),
+        period.clone().prop_map(|period| CheckpointPolicy {
+            period,
+            ..CheckpointPolicy::SLICE
+        }),
+    ];
     match order {
-        Order::Unsorted | Order::Desc => at
-            .prop_map(|at| CheckpointPolicy {
-                interval: None,
-                at,
-                period: None,
-            })
-            .boxed(),
+        Order::Unsorted | Order::Desc => plain.boxed(),
         Order::Asc => prop_oneof![
-            at.prop_map(|at| CheckpointPolicy {
-                interval: None,
-                at,
-                period: None
-            }),
-            (1_u64..4).prop_map(|n| CheckpointPolicy {
+            plain,
+            (1_u64..4, period).prop_map(|(n, period)| CheckpointPolicy {
                 interval: NonZeroU64::new(n),
                 at: CheckpointAt::Slice,
-                period: None,
+                period,
             }),
         ]
         .boxed(),
@@ -1086,7 +1169,11 @@ fn scenario<C: Kind>(
 where
     C::Dist: 'static,
 {
-    let order = prop_oneof![3 => Just(Order::Asc), 1 => Just(Order::Unsorted)];
+    let order = prop_oneof![
+        3 => Just(Order::Asc),
+        1 => Just(Order::Unsorted),
+        1 => Just(Order::Desc),
+    ];
     let on_null = if nullable {
         prop_oneof![Just(OnNull::Fail), Just(OnNull::Skip), Just(OnNull::Emit)].boxed()
     } else {
@@ -1113,7 +1200,7 @@ where
         (reader(), any::<u64>(), fail_at(), cuts()),
         started,
         (1_i64..100_000).prop_map(|s| TimeDelta::seconds(s / 1000)),
-        any::<bool>(),
+        (any::<bool>(), any::<bool>(), any::<u64>()),
     )
         .prop_map(
             move |(
@@ -1128,10 +1215,11 @@ where
                 (reader, seed, fails, cuts),
                 started,
                 gap,
-                disorder,
+                (disorder, stops, ticks),
             )| {
                 let mut swapped = Vec::new();
-                if order == Order::Asc {
+                // Ascending; newest-first readers return it backwards.
+                if order != Order::Unsorted {
                     let mut values: Vec<C> = data.iter().flatten().cloned().collect();
                     values.sort();
                     let mut swap_at = None;
@@ -1167,7 +1255,9 @@ where
                     runtime_start,
                     end,
                     reader,
+                    stops,
                     seed,
+                    ticks,
                     fails,
                     cuts,
                     started,
@@ -1324,7 +1414,9 @@ mod edges {
             runtime_start: None,
             end: None,
             reader: ReaderKind::Exact,
+            stops: false,
             seed: 7,
+            ticks: 0,
             fails: Vec::new(),
             cuts: Vec::new(),
             started: epoch(),

@@ -8,14 +8,18 @@
 //! Every declaration the attribute accepts is generated: checkpoint policies, `order`, windows
 //! (`step`), `lookback`, declared and run-time `start`, reader ends, `on_null`, compound cursors
 //! (nested cursors are plain cursors to the core), integer cursors at their type's limits and
-//! time cursors with their cap. Readers return exactly their slice, filter with `>=`, or ignore
-//! the slice altogether; they fail (or panic: the same failure to the core) at any record.
+//! time cursors with their cap, newest-first feeds (`order = "desc"`, ties in any order) and
+//! periods (`checkpoint_every`, whose elapsed signal is a generated bit per call to the core).
+//! Readers return exactly their slice, filter with `>=`, or ignore the slice altogether (a
+//! newest-first feed with no filter), stop paginating once the core says the feed caught up or
+//! read on; they fail (or panic: the same failure to the core) at any record.
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::num::NonZeroU64;
 use std::ops::{Bound, RangeBounds};
 use std::rc::Rc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use proptest::prelude::*;
@@ -123,8 +127,12 @@ struct Scenario<C> {
     runtime_start: Option<C>,
     end: Option<C>,
     reader: Reader,
-    /// Permutation seed for unsorted readers.
+    /// Newest first: the reader stops paginating once the core says the feed caught up.
+    stops: bool,
+    /// Permutation seed for unsorted readers (and ties of newest-first ones).
     shuffle: u64,
+    /// With a period: bit `n % 64` says whether it elapsed at the sync's `n`-th call to the core.
+    ticks: u64,
     /// Per sync of the chain: the reader fails after handing over this many records.
     fails: Vec<Option<usize>>,
     /// Per sync of the chain: the destination receives only this many messages.
@@ -191,6 +199,11 @@ fn sync<C: Cursor>(
     let mut handed = 0;
     let mut failure = None;
     let mut slices = 0;
+    let mut calls = 0_u32;
+    let mut tick = |core: &mut Core<&Decl<C>>| {
+        core.set_period_elapsed(scenario.ticks.rotate_right(calls % 64) & 1 == 1);
+        calls += 1;
+    };
     'slices: while let Some((lower, upper)) = core.next_slice() {
         slices += 1;
         prop_assert!(
@@ -203,6 +216,7 @@ fn sync<C: Cursor>(
                 break 'slices;
             }
             handed += 1;
+            tick(&mut core);
             match core.admit(scenario.data[id].as_ref()) {
                 Ok(Admit::Drop) => {}
                 Ok(Admit::Emit) => messages.push(Msg::Record(id)),
@@ -219,7 +233,11 @@ fn sync<C: Cursor>(
                     break 'slices;
                 }
             }
+            if scenario.stops && core.caught_up() {
+                break;
+            }
         }
+        tick(&mut core);
         if let Some(records) = core.slice_done() {
             messages.push(state(&core, records));
         }
@@ -269,15 +287,34 @@ fn batch<C: Cursor>(scenario: &Scenario<C>, lower: &Bound<C>, upper: &Bound<C>) 
         })
         .map(|(id, _)| id)
         .collect();
-    if scenario.decl.order == Order::Unsorted {
-        // A deterministic shuffle.
-        let mut seed = scenario.shuffle | 1;
-        for i in (1..ids.len()).rev() {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let j = usize::try_from(seed % (i as u64 + 1)).unwrap_or(0);
-            ids.swap(i, j);
+    match scenario.decl.order {
+        Order::Asc => {}
+        Order::Unsorted => {
+            // A deterministic shuffle.
+            let mut seed = scenario.shuffle | 1;
+            for i in (1..ids.len()).rev() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let j = usize::try_from(seed % (i as u64 + 1)).unwrap_or(0);
+                ids.swap(i, j);
+            }
+        }
+        Order::Desc => {
+            // Newest first, ties in any order.
+            ids.reverse();
+            for i in 1..ids.len() {
+                if scenario.data[ids[i]].is_some()
+                    && scenario.data[ids[i]] == scenario.data[ids[i - 1]]
+                    && scenario
+                        .shuffle
+                        .rotate_right(u32::try_from(i % 64).unwrap_or(0))
+                        & 1
+                        == 1
+                {
+                    ids.swap(i, i - 1);
+                }
+            }
         }
     }
     ids
@@ -429,8 +466,13 @@ fn check<C: Cursor>(scenario: &Scenario<C>) -> Result<(), TestCaseError> {
     for (id, cursor) in data.iter().enumerate() {
         let must = match cursor {
             Some(c) => wanted(c) && !(windowed && c.is_past(started)),
-            // A record without a cursor is in every slice: sent whenever one is read.
-            None => scenario.decl.on_null == OnNull::Emit && last_slices > 0,
+            // A record without a cursor is in every slice: sent whenever one is read (unless
+            // it comes after the point a newest-first reader stops at).
+            None => {
+                scenario.decl.on_null == OnNull::Emit
+                    && last_slices > 0
+                    && !(scenario.decl.order == Order::Desc && scenario.stops)
+            }
         };
         if must {
             prop_assert!(
@@ -444,27 +486,24 @@ fn check<C: Cursor>(scenario: &Scenario<C>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Policies the attribute accepts for an order.
+/// Policies the attribute accepts for an order: a period goes with `checkpoint = "slice"`.
 fn policy(order: Order) -> BoxedStrategy<CheckpointPolicy> {
-    let at = prop_oneof![Just(CheckpointAt::Slice), Just(CheckpointAt::End)];
+    let period = prop::option::of(Just(Duration::from_secs(30)));
+    let plain = prop_oneof![
+        Just(CheckpointPolicy::END),
+        period.clone().prop_map(|period| CheckpointPolicy {
+            period,
+            ..CheckpointPolicy::SLICE
+        }),
+    ];
     match order {
-        Order::Unsorted | Order::Desc => at
-            .prop_map(|at| CheckpointPolicy {
-                interval: None,
-                at,
-                period: None,
-            })
-            .boxed(),
+        Order::Unsorted | Order::Desc => plain.boxed(),
         Order::Asc => prop_oneof![
-            at.prop_map(|at| CheckpointPolicy {
-                interval: None,
-                at,
-                period: None
-            }),
-            (1_u64..5).prop_map(|n| CheckpointPolicy {
+            plain,
+            (1_u64..5, period).prop_map(|(n, period)| CheckpointPolicy {
                 interval: NonZeroU64::new(n),
                 at: CheckpointAt::Slice,
-                period: None,
+                period,
             }),
         ]
         .boxed(),
@@ -515,7 +554,11 @@ fn scenario<C: Cursor>(kind: Kind<C>) -> impl Strategy<Value = Scenario<C>> {
         distance,
         nullable,
     } = kind;
-    let order = prop_oneof![3 => Just(Order::Asc), 1 => Just(Order::Unsorted)];
+    let order = prop_oneof![
+        3 => Just(Order::Asc),
+        1 => Just(Order::Unsorted),
+        1 => Just(Order::Desc),
+    ];
     let on_null = if nullable {
         prop_oneof![Just(OnNull::Fail), Just(OnNull::Skip), Just(OnNull::Emit)].boxed()
     } else {
@@ -543,7 +586,7 @@ fn scenario<C: Cursor>(kind: Kind<C>) -> impl Strategy<Value = Scenario<C>> {
         prop::option::of(value.clone()),
         prop::option::of(value),
         (reader(), any::<u64>(), positions(), positions()),
-        -60_i64..60,
+        (-60_i64..60, any::<bool>(), any::<u64>()),
     )
         .prop_map(
             |(
@@ -556,10 +599,11 @@ fn scenario<C: Cursor>(kind: Kind<C>) -> impl Strategy<Value = Scenario<C>> {
                 runtime_start,
                 end,
                 (reader, shuffle, fails, cuts),
-                offset,
+                (offset, stops, ticks),
             )| {
-                if order == Order::Asc {
-                    // Ascending, nulls where they fell.
+                if order != Order::Unsorted {
+                    // Ascending (newest-first readers return it backwards), nulls where they
+                    // fell.
                     let mut values: Vec<C> = data.iter().flatten().cloned().collect();
                     values.sort();
                     let mut sorted = values.into_iter();
@@ -581,7 +625,9 @@ fn scenario<C: Cursor>(kind: Kind<C>) -> impl Strategy<Value = Scenario<C>> {
                     runtime_start,
                     end,
                     reader,
+                    stops,
                     shuffle,
+                    ticks,
                     fails,
                     cuts,
                     started: epoch() + TimeDelta::seconds(offset),
@@ -712,10 +758,16 @@ proptest! {
     fn a_source_out_of_order_gets_no_state_after_the_violation(
         data in prop::collection::vec(0_u8..8, 2..20),
         interval in 1_u64..4,
+        desc in any::<bool>(),
     ) {
+        let (policy, order) = if desc {
+            (CheckpointPolicy::SLICE, Order::Desc)
+        } else {
+            (CheckpointPolicy::every(interval), Order::Asc)
+        };
         let decl = Decl::<u8> {
-            policy: CheckpointPolicy { interval: NonZeroU64::new(interval), at: CheckpointAt::Slice, period: None },
-            order: Order::Asc,
+            policy,
+            order,
             on_null: OnNull::Fail,
             step: None,
             lookback: None,
@@ -730,14 +782,17 @@ proptest! {
                 Ok(Admit::CheckpointThenEmit { .. }) => prop_assert!(!violated),
                 Ok(_) => {}
                 Err(Refusal::OutOfOrder { previous, next }) => {
-                    prop_assert!(next < previous);
+                    let against_order = if desc { next > previous } else { next < previous };
+                    prop_assert!(against_order);
                     violated = true;
                     break;
                 }
                 Err(Refusal::NullCursor) => prop_assert!(false, "no nulls here"),
             }
         }
-        let sorted = data.windows(2).all(|pair| pair[0] <= pair[1]);
+        let sorted = data
+            .windows(2)
+            .all(|pair| if desc { pair[0] >= pair[1] } else { pair[0] <= pair[1] });
         prop_assert_eq!(violated, !sorted);
         if violated {
             prop_assert_eq!(core.fail(Failure::Stopped), None);
