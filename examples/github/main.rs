@@ -296,7 +296,9 @@ impl<'a> Api<'a> {
                     .client
                     .one(&url, &what, &mut |pause| pause.through(out))?;
                 out.emit(&Repository::from(found))?;
-                out.save_position(&Position::Listed(index + 1))?;
+                if index + 1 < listed.len() {
+                    out.save_position(&Position::Listed(index + 1))?;
+                }
             }
             return Ok(());
         }
@@ -321,9 +323,10 @@ impl<'a> Api<'a> {
             for repository in page.items {
                 out.emit(&Repository::from(repository))?;
             }
-            if empty {
+            if empty || page.next.is_none() {
                 break;
             }
+            // Every repository of the pages before is out: a retry starts at the next one.
             page_number += 1;
             out.save_position(&Position::Page(page_number))?;
             url = page.next;

@@ -86,6 +86,16 @@ fn admin(mock: &Mock, what: &str) -> Value {
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
+/// `GET /_mock/stats`: the API requests for events so far.
+fn event_requests(mock: &Mock) -> u64 {
+    let mut response = ureq::get(format!("{}/_mock/stats", mock.url()))
+        .call()
+        .expect("the mock answers");
+    let body = response.body_mut().read_to_string().expect("a body");
+    let stats: Value = serde_json::from_str(&body).expect("JSON stats");
+    stats["by_kind"]["events"].as_u64().expect("a count of events requests")
+}
+
 /// The records of `stream`, as JSON.
 fn records<'o>(output: &'o Output, stream: &str) -> Vec<&'o Value> {
     output
@@ -257,12 +267,15 @@ fn a_sync_from_the_saved_state_reads_exactly_what_changed() {
     let state = final_state(&first);
 
     // Nothing changed: only the full-refresh stream has records.
+    let before = event_requests(&mock);
     let idle = testing::read(&Github, &config, &catalog(), Some(&state));
     assert_succeeded(&idle);
     for stream in ["issues", "comments", "events"] {
         assert_eq!(records(&idle, stream).len(), 0, "{stream}: {}", idle.stdout);
     }
     assert_eq!(records(&idle, "repositories").len(), REPOS as usize);
+    // The newest-first feed stopped at its first page in each repository: caught up.
+    assert_eq!(event_requests(&mock) - before, u64::from(REPOS));
 
     let changed = admin(&mock, "touch?issues=7&comments=4&comment_edits=3&events=5");
     let ids = |kind: &str, filter: &dyn Fn(&Value) -> bool| -> BTreeSet<String> {
@@ -452,4 +465,51 @@ fn a_repository_name_that_is_not_owner_slash_name_is_a_config_error() {
     assert_eq!(connection_status.status, Status::Failed);
     let message = connection_status.message.as_deref().unwrap_or_default();
     assert!(message.contains("`repositories[1]`"), "{message}");
+}
+
+/// The example's catalog with only `stream`.
+fn catalog_of(stream: &str) -> Value {
+    let streams: Vec<Value> = catalog_streams()
+        .into_iter()
+        .filter(|configured| configured["stream"]["name"] == stream)
+        .collect();
+    json!({ "streams": streams })
+}
+
+#[test]
+fn a_failed_repositories_attempt_resumes_at_the_page_it_saved() {
+    let mock = start(None);
+    let mut config = config(&mock);
+    config["page_size"] = json!(1);
+    let catalog = catalog_of("repositories");
+    let first = testing::read(&Github, &config, &catalog, None);
+    assert_succeeded(&first);
+    let states: Vec<Value> = first
+        .states()
+        .into_iter()
+        .map(|state| {
+            let stream = state.stream.as_ref().expect("a STREAM state");
+            serde_json::to_value(&stream.stream_state).expect("a state serializes")
+        })
+        .collect();
+    // A position after each page but the last, then `{}`: the next sync starts over.
+    assert_eq!(
+        states,
+        [
+            json!({"position": {"page": 2}}),
+            json!({"position": {"page": 3}}),
+            json!({})
+        ]
+    );
+    // An attempt retried from the first position reads the pages after it.
+    let retried = testing::read(&Github, &config, &catalog, Some(&first.state_file_at(0)));
+    assert_succeeded(&retried);
+    assert_eq!(
+        keys(&retried, "repositories", "full_name"),
+        BTreeSet::from(["acme/repo-0002".to_owned(), "acme/repo-0003".to_owned()])
+    );
+    // And a sync after a completed one reads everything.
+    let next = testing::read(&Github, &config, &catalog, Some(&final_state(&first)));
+    assert_eq!(records(&next, "repositories").len(), REPOS as usize);
+    CrashTest::new(&Github, &config, &catalog).assert();
 }
