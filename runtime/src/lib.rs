@@ -116,6 +116,15 @@
 //! the last safe STATE if it moved, a `STREAM_STATUS` `INCOMPLETE`, and a TRACE ERROR with the
 //! failure type of the [`Error`]; the other streams are still read and the process exits 1.
 //!
+//! # Full refresh
+//!
+//! A stream whose source cannot be read from a cursor is a [`FullRefreshStream`], registered
+//! with [`Streams::full_refresh`]: every sync reads it in full, with the same statuses and
+//! failure handling, and it ends with a STATE `{}`. A stream declared resumable saves positions
+//! (a page token, a keyset) with [`Sink::save_position`], each a STATE `{"position": ..}`
+//! covering the records before it: an attempt retrying a failed one resumes at the last of
+//! them (see [`Resume`]), and every other sync starts over.
+//!
 //! # Commands
 //!
 //! `spec`, `check --config F`, `discover --config F`,
@@ -140,6 +149,7 @@ mod cursor;
 mod emitter;
 mod entrypoint;
 mod error;
+mod full_refresh;
 mod input;
 mod json;
 mod logging;
@@ -161,6 +171,7 @@ pub mod window;
 pub use cursor::Cursor;
 pub use entrypoint::{run_with, specification};
 pub use error::{Error, InputFile};
+pub use full_refresh::{FullRefreshReader, Resume};
 pub use nested::Nested;
 pub use partition::Partitions;
 pub use secret::Secret;

@@ -35,7 +35,9 @@ use crate::emitter::Emitter;
 use crate::error::Error;
 use crate::json;
 use crate::protocol::{self, StreamDescriptor, SyncMode};
-use crate::source::{ErasedStream, Reader, RecordSink, Sink, StreamFailure, run_stream};
+use crate::source::{
+    ErasedStream, Incremental, Reader, RecordSink, Sink, StreamFailure, run_stream,
+};
 use crate::state::{InputState, parse_stream_state};
 use crate::stream::{IncrementalStream, PartitionKey, Slice, StreamState};
 
@@ -635,7 +637,7 @@ pub(crate) fn read_partitions<S, R>(
     reader: &mut R,
     partitions: &mut Partitions<'_, S::Partition>,
     started_at: DateTime<Utc>,
-    run: &mut crate::source::StreamRun<'_, '_, S>,
+    run: &mut crate::source::IncrementalRun<'_, '_, S>,
 ) -> Result<(), Error>
 where
     S: IncrementalStream,
@@ -685,7 +687,7 @@ impl<P> Partitions<'_, P> {
 /// The partitioned stream's side of a parent read.
 struct Host<'x, 'r, 'o, S: IncrementalStream, R> {
     reader: &'x mut R,
-    run: &'x mut crate::source::StreamRun<'r, 'o, S>,
+    run: &'x mut crate::source::IncrementalRun<'r, 'o, S>,
     bounds: &'x mut crate::source::LazyBounds<S::Cursor>,
     started_at: DateTime<Utc>,
     /// Partitions read by this sync: two parent records naming one partition read it once.
@@ -789,7 +791,7 @@ where
     ) -> Result<Option<StreamFailure>, Error> {
         let book = self.saved.take().unwrap_or_default();
         let (reader, partitions) = (&mut self.reader, &mut self.partitions);
-        run_stream::<S>(out, Some(book), |run| {
+        run_stream(S::descriptor(), Incremental::new(Some(book)), out, |run| {
             read_partitions(reader, partitions, started_at, run)?;
             run.finish_partitions()
         })

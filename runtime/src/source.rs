@@ -1,14 +1,17 @@
 //! The connector's side of the API: [`Source`], the [`Streams`] it registers and the
-//! [`Sink`] sink its readers push records into.
+//! [`Sink`] sink its readers push records into; the driver that runs one stream, whatever its
+//! kind.
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::contract::{Admit, Core, Declared, Failure, ReaderBounds, Refusal};
 use crate::cursor;
 use crate::emitter::{Emitter, RecordFrame};
 use crate::error::Error;
+use crate::full_refresh::{FullRefresh, FullRefreshReader};
 use crate::protocol::{
     self, RateLimited, StreamDescriptor, StreamStatus, StreamStatusReason, StreamStatusReasonType,
     SyncMode,
@@ -17,7 +20,7 @@ use serde_json::value::RawValue;
 
 use crate::partition::{Book, Partitioned, Partitions};
 use crate::state::{InputState, parse_stream_state};
-use crate::stream::{CheckpointAt, IncrementalStream, Slice, StreamState};
+use crate::stream::{CheckpointAt, FullRefreshStream, IncrementalStream, Slice, StreamState};
 
 /// A source connector: its configuration, its connection check and its streams.
 ///
@@ -97,7 +100,8 @@ pub trait Source {
     fn streams<'a>(&'a self, config: &'a Self::Config) -> Result<Streams<'a>, Error>;
 }
 
-/// The streams of a source, each an [`IncrementalStream`] record type with its reader.
+/// The streams of a source, each an [`IncrementalStream`] or a [`FullRefreshStream`] record
+/// type with its reader.
 pub struct Streams<'a> {
     streams: Vec<Box<dyn ErasedStream + 'a>>,
     /// The first stream registered twice: a connector bug, reported by every command.
@@ -129,30 +133,22 @@ impl<'a> Streams<'a> {
     ///
     /// The runtime calls the reader once per slice (once per window with `step`). The reader
     /// pushes every record of the slice into the [`Sink`], in ascending cursor order unless the
-    /// stream is declared `order = "unsorted"` (any order) or `order = "desc"` (newest first,
-    /// see [`Sink::caught_up`]), and returns `Err` when it cannot go on (the runtime then
-    /// reports the failure and emits the last safe state).
+    /// stream is declared `order = "unsorted"`, and returns `Err` when it cannot go on (the
+    /// runtime then reports the failure and emits the last safe state).
     ///
     /// Each stream (name and namespace) is registered once: registering it again, with the
     /// same record type or another that declares the same stream, makes every command fail
     /// with [`Error::DuplicateStream`].
     #[must_use]
-    pub fn stream<S, R>(mut self, reader: R) -> Self
+    pub fn stream<S, R>(self, reader: R) -> Self
     where
         S: IncrementalStream<Partition = ()> + 'a,
         R: Reader<S> + 'a,
     {
-        if self.duplicate.is_none() {
-            let descriptor = S::descriptor();
-            if self.iter().any(|stream| stream.descriptor() == descriptor) {
-                self.duplicate = Some(descriptor);
-            }
-        }
-        self.streams.push(Box::new(Registered::<S, R> {
+        self.register(Box::new(Registered::<S, R> {
             reader,
             saved: None,
-        }));
-        self
+        }))
     }
 
     /// Registers the partitioned stream of record type `S` (declared with `partition =
@@ -201,19 +197,63 @@ impl<'a> Streams<'a> {
     /// # let _ = Billing;
     /// ```
     #[must_use]
-    pub fn partitioned<S, R>(mut self, partitions: Partitions<'a, S::Partition>, reader: R) -> Self
+    pub fn partitioned<S, R>(self, partitions: Partitions<'a, S::Partition>, reader: R) -> Self
     where
         S: IncrementalStream + 'a,
         R: Reader<S> + 'a,
     {
+        self.register(Box::new(Partitioned::<S, R>::new(partitions, reader)))
+    }
+
+    /// Registers the full-refresh stream of record type `S`, read by `reader`: a closure
+    /// `|resume: &Resume<S>, out: &mut Sink<S>| -> Result<(), Error>` (annotate both
+    /// parameters, as for [`Streams::stream`]), or a type of your own implementing
+    /// [`FullRefreshReader`].
+    ///
+    /// Every sync reads the whole stream: the runtime calls the reader once, which pushes
+    /// every record into the [`Sink`] and returns `Err` when it cannot go on. A stream declared
+    /// resumable also calls [`Sink::save_position`] after each page; see [`Resume`] for which
+    /// sync resumes and which starts over. Streams of both kinds share one namespace: a stream
+    /// registered with [`Streams::stream`] and again here makes every command fail with
+    /// [`Error::DuplicateStream`].
+    ///
+    /// [`Resume`]: crate::Resume
+    ///
+    /// ```
+    /// use tidemark::{Error, Resume, Sink, Streams};
+    ///
+    /// #[derive(serde::Serialize, schemars::JsonSchema)]
+    /// #[tidemark::full_refresh_stream(name = "countries", primary_key = "code")]
+    /// struct Country {
+    ///     code: String,
+    /// }
+    ///
+    /// let streams = Streams::new().full_refresh(|_: &Resume<Country>, out: &mut Sink<Country>| {
+    ///     for code in ["FR", "JP"] {
+    ///         out.emit(&Country { code: code.to_owned() })?;
+    ///     }
+    ///     Ok(())
+    /// });
+    /// # let _ = streams;
+    /// ```
+    #[must_use]
+    pub fn full_refresh<S, R>(self, reader: R) -> Self
+    where
+        S: FullRefreshStream + 'a,
+        R: FullRefreshReader<S> + 'a,
+    {
+        self.register(Box::new(FullRefresh::<S, R>::new(reader)))
+    }
+
+    /// Adds a stream, remembering the first one registered twice.
+    fn register(mut self, stream: Box<dyn ErasedStream + 'a>) -> Self {
         if self.duplicate.is_none() {
-            let descriptor = S::descriptor();
-            if self.iter().any(|stream| stream.descriptor() == descriptor) {
+            let descriptor = stream.descriptor();
+            if self.iter().any(|other| other.descriptor() == descriptor) {
                 self.duplicate = Some(descriptor);
             }
         }
-        self.streams
-            .push(Box::new(Partitioned::<S, R>::new(partitions, reader)));
+        self.streams.push(stream);
         self
     }
 
@@ -323,25 +363,27 @@ where
     }
 }
 
-/// The sink a reader pushes records into.
-pub struct Sink<'r, S: IncrementalStream> {
-    sink: &'r mut (dyn RecordSink<S> + 'r),
+/// The sink a reader pushes records into, for streams of both kinds.
+pub struct Sink<'r, S> {
+    pub(crate) sink: &'r mut (dyn RecordSink<S> + 'r),
 }
 
-impl<'r, S: IncrementalStream> Sink<'r, S> {
+impl<'r, S> Sink<'r, S> {
     pub(crate) fn new(sink: &'r mut (dyn RecordSink<S> + 'r)) -> Self {
         Sink { sink }
     }
 }
 
-impl<S: IncrementalStream> Sink<'_, S> {
+impl<S> Sink<'_, S> {
     /// Emits one record.
     ///
-    /// Records outside the slice are dropped silently: at or below the resume point they were
-    /// delivered by an earlier sync, beyond the window the next window reads them. A record
-    /// whose `Option` cursor is `None` follows the stream's `on_null`. Returns an error when the stream must stop: a record out of the declared
-    /// order, a record that cannot be serialized, or stdout closed. Propagate it with `?`; once
-    /// an error is returned, every later call returns an error too and emits nothing.
+    /// For an incremental stream, records outside the slice are dropped silently: at or below
+    /// the resume point they were delivered by an earlier sync, beyond the window the next
+    /// window reads them; a record whose `Option` cursor is `None` follows the stream's
+    /// `on_null`. A full-refresh stream emits every record. Returns an error when the stream
+    /// must stop: a record out of the declared order, a record that cannot be serialized,
+    /// SIGTERM, or stdout closed. Propagate it with `?`; once an error is returned, every later
+    /// call returns an error too and emits nothing.
     pub fn emit(&mut self, record: &S) -> Result<(), Error> {
         self.sink.emit(record)
     }
@@ -421,12 +463,22 @@ impl<S: IncrementalStream> Sink<'_, S> {
 }
 
 /// Object-safe face of a stream run, so `Sink` does not carry the output's lifetime.
-pub(crate) trait RecordSink<S: IncrementalStream> {
+pub(crate) trait RecordSink<S> {
     fn emit(&mut self, record: &S) -> Result<(), Error>;
     fn estimate(&mut self, rows: u64) -> Result<(), Error>;
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error>;
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error>;
+    /// See `Sink::caught_up`.
     fn caught_up(&self) -> bool;
+    /// See `Sink::save_position`: `position` serialized, or why it could not be. Only a
+    /// full-refresh stream's run saves positions.
+    fn save_position(&mut self, position: Result<Box<RawValue>, Error>) -> Result<(), Error> {
+        let _ = position;
+        Err(Error::system(
+            "`save_position` is for full-refresh streams: an incremental stream's state is its \
+             cursor",
+        ))
+    }
 }
 
 /// A stream that failed, with the error to report.
@@ -519,7 +571,7 @@ where
     ) -> Result<Option<StreamFailure>, Error> {
         let state = self.saved.take().unwrap_or_default();
         let reader = &mut self.reader;
-        run_stream::<S>(out, None, |run| {
+        run_stream(S::descriptor(), Incremental::new(None), out, |run| {
             read_slices(
                 reader,
                 &state,
@@ -533,17 +585,18 @@ where
     }
 }
 
-/// Runs one stream's read with `read`: its statuses, and on failure (an error, a panic) its
-/// last safe STATE. `Err` only when output failed and the run must stop.
-pub(crate) fn run_stream<S: IncrementalStream>(
+/// Runs one stream's read with `read`: a `STREAM_STATUS` `STARTED`; the reader, a panic
+/// reported like an error; then `COMPLETE`, or after a failure the tracker's last STATE (if it
+/// has one) and `INCOMPLETE`. `Err` only when output failed and the run must stop.
+pub(crate) fn run_stream<T: Tracker>(
+    descriptor: StreamDescriptor,
+    tracker: T,
     out: &mut Emitter<'_>,
-    book: Option<Book<S>>,
-    read: impl FnOnce(&mut StreamRun<'_, '_, S>) -> Result<(), Error>,
+    read: impl FnOnce(&mut StreamRun<'_, '_, T>) -> Result<(), Error>,
 ) -> Result<Option<StreamFailure>, Error> {
-    let descriptor = S::descriptor();
     out.stream_status(&descriptor, StreamStatus::Started)?;
-    let mut run = StreamRun::<S> {
-        core: None,
+    let mut run = StreamRun {
+        tracker,
         frame: RecordFrame::new(&descriptor),
         descriptor,
         out,
@@ -551,10 +604,6 @@ pub(crate) fn run_stream<S: IncrementalStream>(
         writing: false,
         progress: Progress::new(),
         failed: None,
-        book,
-        partition: None,
-        written: 0,
-        timer: S::POLICY.period.map(Timer::new),
     };
     // A panicking reader is reported like a failing one: the other streams still run.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&mut run)))
@@ -581,16 +630,8 @@ pub(crate) fn run_stream<S: IncrementalStream>(
         }
         Err(Error::Output(err)) => Err(Error::Output(err)),
         Err(error) => {
-            let failure = match error {
-                Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
-                _ => Failure::Stopped,
-            };
-            let moved = run.core.as_mut().and_then(|core| core.fail(failure));
-            if let Some(records) = moved {
+            if let Some(records) = run.tracker.fail(&error) {
                 run.write_state(records)?;
-            } else if run.book.as_ref().is_some_and(|book| book.dirty) {
-                // Partitions read, or the parent's state moved, since the last STATE.
-                run.write_state(0)?;
             }
             run.out
                 .stream_status(&run.descriptor, StreamStatus::Incomplete)?;
@@ -599,17 +640,35 @@ pub(crate) fn run_stream<S: IncrementalStream>(
     }
 }
 
+/// Calls the reader once with a sink on `run`; an error `emit` returned ends the stream even
+/// when the reader swallowed it.
+pub(crate) fn call_reader<T: Tracker>(
+    run: &mut StreamRun<'_, '_, T>,
+    read: impl FnOnce(&mut Sink<'_, T::Record>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    if run.out.stop_requested() {
+        return Err(Error::Terminated {
+            stream: run.descriptor.to_string(),
+        });
+    }
+    read(&mut Sink::new(run))?;
+    match run.failed.take() {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
 /// The reader's `start` and `end`, each asked once per sync when first needed.
 pub(crate) struct LazyBounds<C> {
-    start: std::cell::OnceCell<Option<C>>,
-    end: std::cell::OnceCell<Option<C>>,
+    start: Option<Option<C>>,
+    end: Option<Option<C>>,
 }
 
 impl<C> Default for LazyBounds<C> {
     fn default() -> Self {
         LazyBounds {
-            start: std::cell::OnceCell::new(),
-            end: std::cell::OnceCell::new(),
+            start: None,
+            end: None,
         }
     }
 }
@@ -619,22 +678,24 @@ impl<C: Clone> LazyBounds<C> {
         &mut self,
         reader: &mut impl Reader<S>,
     ) -> Result<Option<C>, Error> {
-        if let Some(start) = self.start.get() {
+        if let Some(start) = &self.start {
             return Ok(start.clone());
         }
         let start = reader.start()?;
-        Ok(self.start.get_or_init(|| start).clone())
+        self.start = Some(start.clone());
+        Ok(start)
     }
 
     fn end<S: IncrementalStream<Cursor = C>>(
         &mut self,
         reader: &mut impl Reader<S>,
     ) -> Result<Option<C>, Error> {
-        if let Some(end) = self.end.get() {
+        if let Some(end) = &self.end {
             return Ok(end.clone());
         }
         let end = reader.end()?;
-        Ok(self.end.get_or_init(|| end).clone())
+        self.end = Some(end.clone());
+        Ok(end)
     }
 }
 
@@ -644,15 +705,15 @@ pub(crate) fn read_partition<S: IncrementalStream>(
     partition: &S::Partition,
     started_at: DateTime<Utc>,
     bounds: &mut LazyBounds<S::Cursor>,
-    run: &mut StreamRun<'_, '_, S>,
+    run: &mut IncrementalRun<'_, '_, S>,
 ) -> Result<(), Error> {
     let saved = run
         .book()
         .and_then(|book| book.watermark(partition).cloned());
     let state = S::State::from_watermark(saved);
-    run.partition = Some(partition.clone());
+    run.tracker.partition = Some(partition.clone());
     read_slices(reader, &state, partition, started_at, bounds, run)?;
-    run.partition = None;
+    run.tracker.partition = None;
     Ok(())
 }
 
@@ -664,7 +725,7 @@ fn read_slices<S: IncrementalStream>(
     partition: &S::Partition,
     started_at: DateTime<Utc>,
     bounds: &mut LazyBounds<S::Cursor>,
-    run: &mut StreamRun<'_, '_, S>,
+    run: &mut IncrementalRun<'_, '_, S>,
 ) -> Result<(), Error> {
     let declaration = Declared::<S>::new();
     let saved = state.watermark();
@@ -679,36 +740,17 @@ fn read_slices<S: IncrementalStream>(
     };
     let core = Core::new(declaration, saved, started_at, bounds)
         .map_err(|error| Error::system(error.message(&run.descriptor.to_string())))?;
-    run.core = Some(core);
-    while let Some((lower, upper)) = run.core.as_mut().and_then(Core::next_slice) {
+    run.tracker.core = Some(core);
+    while let Some((lower, upper)) = run.tracker.core.as_mut().and_then(Core::next_slice) {
         let slice = Slice::new(state, partition, lower, upper);
-        read_slice(reader, &slice, run)?;
-        run.tell_period();
-        if let Some(records) = run.core.as_mut().and_then(Core::slice_done) {
+        call_reader(run, |out| reader.read(&slice, out))?;
+        run.tracker.tell_period();
+        if let Some(records) = run.tracker.core.as_mut().and_then(Core::slice_done) {
             run.write_state(records)?;
         }
     }
-    let records = run.core.as_mut().map_or(0, Core::finish);
+    let records = run.tracker.core.as_mut().map_or(0, Core::finish);
     run.end_of_slices(records)
-}
-
-/// Calls the reader on one slice; an error `emit` returned ends the stream even when the reader
-/// swallowed it.
-fn read_slice<S: IncrementalStream>(
-    reader: &mut impl Reader<S>,
-    slice: &Slice<'_, S>,
-    run: &mut StreamRun<'_, '_, S>,
-) -> Result<(), Error> {
-    if run.out.stop_requested() {
-        return Err(Error::Terminated {
-            stream: run.descriptor.to_string(),
-        });
-    }
-    reader.read(slice, &mut Sink::new(run))?;
-    match run.failed.take() {
-        Some(error) => Err(error),
-        None => Ok(()),
-    }
 }
 
 /// A local run's per-stream progress line on stderr: records, rate and current cursor, redrawn
@@ -771,23 +813,48 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Past this many partitions, a STATE after each partition is worth a warning.
-const MANY_PARTITIONS: usize = 1_000;
+/// What decides the STATE messages of one kind of stream as its records go out: the
+/// contract's core (and a partitioned stream's book) for an incremental stream, the saved
+/// position for a full-refresh one.
+pub(crate) trait Tracker {
+    /// The stream's record type.
+    type Record: Serialize;
 
-/// One stream being read: the core deciding, the emitter writing.
-pub(crate) struct StreamRun<'r, 'o, S: IncrementalStream> {
+    /// Whether `record` is emitted, perhaps after a STATE; `Err` stops the stream.
+    fn admit(&mut self, record: &Self::Record, stream: &StreamDescriptor) -> Result<Admit, Error>;
+    /// The admitted record was written.
+    fn wrote(&mut self);
+    /// The last admitted record was not written after all: it is not counted.
+    fn retract(&mut self);
+    /// Writes the STATE the stream is at, covering `records` records.
+    fn write_state(
+        &mut self,
+        stream: &StreamDescriptor,
+        records: u64,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), Error>;
+    /// The reader failed with `error`: the `recordCount` of a last STATE to emit, if any.
+    fn fail(&mut self, error: &Error) -> Option<u64>;
+    /// The reader saved `position` (`Sink::save_position`): the `recordCount` of the STATE to
+    /// emit, `None` when nothing moved; `Err` stops the stream.
+    fn save_position(
+        &mut self,
+        stream: &StreamDescriptor,
+        position: Box<RawValue>,
+    ) -> Result<Option<u64>, Error>;
+    /// Where the stream is, for the progress line.
+    fn progress(&self, record: &Self::Record) -> String;
+    /// See `Sink::caught_up`: only a newest-first stream catches up.
+    fn caught_up(&self) -> bool {
+        false
+    }
+}
+
+/// An incremental stream's state: the contract's core once the slices are planned, and for a
+/// partitioned stream the book of every partition's watermark.
+pub(crate) struct Incremental<S: IncrementalStream> {
     /// The contract's decisions, once the slices are planned.
     core: Option<Core<Declared<S>>>,
-    descriptor: StreamDescriptor,
-    frame: RecordFrame,
-    out: &'r mut Emitter<'o>,
-    running: bool,
-    /// A record is being written: a panic now leaves it half-written and already counted.
-    writing: bool,
-    /// Records written, and the progress line's clock.
-    progress: Progress,
-    /// The first error `emit` returned; the stream is over once it is set.
-    failed: Option<Error>,
     /// A partitioned stream's state: each partition's watermark.
     book: Option<Book<S>>,
     /// The partition being read.
@@ -797,6 +864,35 @@ pub(crate) struct StreamRun<'r, 'o, S: IncrementalStream> {
     /// With `checkpoint_every`: the time since the stream's previous STATE. `None` otherwise,
     /// so that no clock is read per record.
     timer: Option<Timer>,
+}
+
+impl<S: IncrementalStream> Incremental<S> {
+    pub(crate) fn new(book: Option<Book<S>>) -> Self {
+        Incremental {
+            core: None,
+            book,
+            partition: None,
+            written: 0,
+            timer: S::POLICY.period.map(Timer::new),
+        }
+    }
+
+    /// With `checkpoint_every`, tells the core whether the period elapsed since the previous
+    /// STATE; without it, reads no clock.
+    fn tell_period(&mut self) {
+        if let Some(timer) = &mut self.timer
+            && let Some(core) = &mut self.core
+        {
+            core.set_period_elapsed(timer.elapsed());
+        }
+    }
+
+    /// Whether a partitioned stream's STATE is due at a safe point between records (a
+    /// partition's end, the parent's move): with `checkpoint = "slice"`, once the period of
+    /// `checkpoint_every` (if any) elapsed since the previous STATE.
+    fn state_due(&mut self) -> bool {
+        S::POLICY.at == CheckpointAt::Slice && self.timer.as_mut().is_none_or(Timer::elapsed)
+    }
 }
 
 /// The period of `checkpoint_every`, measured since the stream's previous STATE.
@@ -829,10 +925,62 @@ impl Timer {
     }
 }
 
-impl<S: IncrementalStream> StreamRun<'_, '_, S> {
-    /// Writes a STATE covering `records` records: the core's watermark, or for a partitioned
-    /// stream every partition's, with the current one's from the core.
-    fn write_state(&mut self, records: u64) -> Result<(), Error> {
+/// A run of an incremental stream.
+pub(crate) type IncrementalRun<'r, 'o, S> = StreamRun<'r, 'o, Incremental<S>>;
+
+impl<S: IncrementalStream> Tracker for Incremental<S> {
+    type Record = S;
+
+    fn admit(&mut self, record: &S, stream: &StreamDescriptor) -> Result<Admit, Error> {
+        let Some(core) = &mut self.core else {
+            return Err(Error::system(format!(
+                "stream `{stream}`: a record was emitted outside of `Reader::read`"
+            )));
+        };
+        if let Some(partition) = &self.partition
+            && record.partition() != partition
+        {
+            return Err(Error::system(format!(
+                "stream `{stream}`: a record of partition {:?} was emitted while reading \
+                 partition {partition:?}",
+                record.partition()
+            )));
+        }
+        if let Some(timer) = &mut self.timer {
+            core.set_period_elapsed(timer.elapsed());
+        }
+        core.admit(record.cursor().as_deref())
+            .map_err(|refusal| match refusal {
+                Refusal::OutOfOrder { previous, next } => Error::OrderViolation {
+                    stream: stream.to_string(),
+                    previous: cursor::to_json(&previous),
+                    next: cursor::to_json(&next),
+                },
+                Refusal::NullCursor => Error::NullCursor {
+                    stream: stream.to_string(),
+                    field: S::CURSOR_FIELD.join("."),
+                },
+            })
+    }
+
+    fn wrote(&mut self) {
+        self.written += 1;
+    }
+
+    fn retract(&mut self) {
+        if let Some(core) = &mut self.core {
+            core.retract();
+        }
+    }
+
+    /// A STATE covering `records` records: the core's watermark, or for a partitioned stream
+    /// every partition's, with the current one's from the core.
+    fn write_state(
+        &mut self,
+        stream: &StreamDescriptor,
+        records: u64,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), Error> {
         let watermark = self
             .core
             .as_ref()
@@ -843,57 +991,111 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
         }
         let Some(book) = &mut self.book else {
             let state = S::State::from_watermark(watermark);
-            return self.out.state(&self.descriptor, &state, records);
+            return out.state(stream, &state, records);
         };
         if let Some(partition) = &self.partition {
             book.set(partition, watermark);
         }
         if book.dropped > 0 {
             tracing::warn!(
-                "stream `{}`: {} partitions dropped from the state, which keeps the {} most \
-                 recently read; each is read again from its start the next time",
-                self.descriptor,
+                "stream `{stream}`: {} partitions dropped from the state, which keeps the {} \
+                 most recently read; each is read again from its start the next time",
                 book.dropped,
                 S::MAX_PARTITIONS
             );
             book.dropped = 0;
         }
         book.dirty = false;
-        self.out.state(&self.descriptor, &*book, written)
+        out.state(stream, &*book, written)
     }
 
+    fn fail(&mut self, error: &Error) -> Option<u64> {
+        let failure = match error {
+            Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
+            _ => Failure::Stopped,
+        };
+        let moved = self.core.as_mut().and_then(|core| core.fail(failure));
+        // Partitions read, or the parent's state moved, since the last STATE.
+        moved.or_else(|| {
+            self.book
+                .as_ref()
+                .is_some_and(|book| book.dirty)
+                .then_some(0)
+        })
+    }
+
+    fn save_position(
+        &mut self,
+        stream: &StreamDescriptor,
+        _position: Box<RawValue>,
+    ) -> Result<Option<u64>, Error> {
+        Err(Error::system(format!(
+            "stream `{stream}` is incremental: its state is its cursor, and `save_position` is \
+             for full-refresh streams"
+        )))
+    }
+
+    fn progress(&self, record: &S) -> String {
+        record
+            .cursor()
+            .map_or_else(|| "null".to_owned(), |cursor| cursor::to_json(&*cursor))
+    }
+
+    fn caught_up(&self) -> bool {
+        self.core.as_ref().is_some_and(Core::caught_up)
+    }
+}
+
+/// Past this many partitions, a STATE after each partition is worth a warning.
+const MANY_PARTITIONS: usize = 1_000;
+
+/// One stream being read: the tracker deciding its state, the emitter writing.
+pub(crate) struct StreamRun<'r, 'o, T> {
+    /// What decides the stream's state.
+    pub(crate) tracker: T,
+    descriptor: StreamDescriptor,
+    frame: RecordFrame,
+    out: &'r mut Emitter<'o>,
+    running: bool,
+    /// A record is being written: a panic now leaves it half-written and already counted.
+    writing: bool,
+    /// Records written, and the progress line's clock.
+    progress: Progress,
+    /// The first error `emit` returned; the stream is over once it is set.
+    failed: Option<Error>,
+}
+
+impl<S: IncrementalStream> IncrementalRun<'_, '_, S> {
     /// Every slice was read: the final STATE, or for a partition its STATE if one is due.
     fn end_of_slices(&mut self, records: u64) -> Result<(), Error> {
-        let Some(book) = &mut self.book else {
+        let tracker = &mut self.tracker;
+        let Some(book) = &mut tracker.book else {
             return self.write_state(records);
         };
-        let watermark = self.core.take().and_then(|core| core.watermark().cloned());
-        if let Some(partition) = &self.partition {
+        let watermark = tracker
+            .core
+            .take()
+            .and_then(|core| core.watermark().cloned());
+        if let Some(partition) = &tracker.partition {
             book.set(partition, watermark);
         }
-        if self.state_due() {
+        if tracker.state_due() {
             self.write_state(records)?;
         }
         Ok(())
     }
 
-    /// Whether a partitioned stream's STATE is due at a safe point between records (a
-    /// partition's end, the parent's move): with `checkpoint = "slice"`, once the period of
-    /// `checkpoint_every` (if any) elapsed since the previous STATE.
-    fn state_due(&mut self) -> bool {
-        S::POLICY.at == CheckpointAt::Slice && self.timer.as_mut().is_none_or(Timer::elapsed)
-    }
-
     /// The end of a partitioned stream: its final STATE, always emitted.
     pub(crate) fn finish_partitions(&mut self) -> Result<(), Error> {
-        let tracked = self.book.as_ref().map_or(0, Book::len);
+        let tracked = self.tracker.book.as_ref().map_or(0, Book::len);
         if tracked > MANY_PARTITIONS
             && S::POLICY.period.is_none()
             && S::POLICY.at == CheckpointAt::Slice
         {
             tracing::warn!(
                 "stream `{}`: {tracked} partitions, and a STATE holding all of them after each \
-                 partition: declare `checkpoint_every` (say \"PT30S\") to emit it at most that often",
+                 partition: declare `checkpoint_every` (say \"PT30S\") to emit it at most that \
+                 often",
                 self.descriptor
             );
         }
@@ -902,7 +1104,7 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
 
     /// A partitioned stream's state, if this is one.
     pub(crate) fn book(&self) -> Option<&Book<S>> {
-        self.book.as_ref()
+        self.tracker.book.as_ref()
     }
 
     /// The parent's state moved: every partition of its records up to it was read.
@@ -911,11 +1113,11 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
         parent: &'static str,
         state: Box<RawValue>,
     ) -> Result<(), Error> {
-        let Some(book) = &mut self.book else {
+        let Some(book) = &mut self.tracker.book else {
             return Ok(());
         };
         book.set_parent(parent, state);
-        if self.state_due() {
+        if self.tracker.state_due() {
             self.write_state(0)?;
         }
         Ok(())
@@ -925,67 +1127,45 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
     pub(crate) fn stop_requested(&self) -> bool {
         self.out.stop_requested()
     }
+}
 
-    /// With `checkpoint_every`, tells the core whether the period elapsed since the previous
-    /// STATE; without it, reads no clock.
-    fn tell_period(&mut self) {
-        if let Some(timer) = &mut self.timer
-            && let Some(core) = &mut self.core
-        {
-            core.set_period_elapsed(timer.elapsed());
-        }
+impl<T: Tracker> StreamRun<'_, '_, T> {
+    /// Writes the STATE the tracker is at, covering `records` records.
+    pub(crate) fn write_state(&mut self, records: u64) -> Result<(), Error> {
+        self.tracker
+            .write_state(&self.descriptor, records, self.out)
     }
 
     /// After a panic: drops a half-written record line and its count.
     fn recover_from_panic(&mut self) {
-        if std::mem::take(&mut self.writing)
-            && let Some(core) = &mut self.core
-        {
-            core.retract();
+        if std::mem::take(&mut self.writing) {
+            self.tracker.retract();
         }
         self.out.discard_partial_line();
     }
 
-    fn try_emit(&mut self, record: &S) -> Result<(), Error> {
+    /// Runs `attempt` unless the stream has already failed; its error ends the stream.
+    fn guarded(
+        &mut self,
+        attempt: impl FnOnce(&mut Self) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if let Some(error) = &self.failed {
+            return Err(stopped(error));
+        }
+        attempt(self).map_err(|error| {
+            let returned = stopped(&error);
+            self.failed = Some(error);
+            returned
+        })
+    }
+
+    fn try_emit(&mut self, record: &T::Record) -> Result<(), Error> {
         if self.out.stop_requested() {
             return Err(Error::Terminated {
                 stream: self.descriptor.to_string(),
             });
         }
-        let Some(core) = &mut self.core else {
-            return Err(Error::system(format!(
-                "stream `{}`: a record was emitted outside of `Reader::read`",
-                self.descriptor
-            )));
-        };
-        if let Some(partition) = &self.partition
-            && record.partition() != partition
-        {
-            return Err(Error::system(format!(
-                "stream `{}`: a record of partition {:?} was emitted while reading partition \
-                 {partition:?}",
-                self.descriptor,
-                record.partition()
-            )));
-        }
-        if let Some(timer) = &mut self.timer {
-            core.set_period_elapsed(timer.elapsed());
-        }
-        let cursor = record.cursor();
-        let admit = core
-            .admit(cursor.as_deref())
-            .map_err(|refusal| match refusal {
-                Refusal::OutOfOrder { previous, next } => Error::OrderViolation {
-                    stream: self.descriptor.to_string(),
-                    previous: cursor::to_json(&previous),
-                    next: cursor::to_json(&next),
-                },
-                Refusal::NullCursor => Error::NullCursor {
-                    stream: self.descriptor.to_string(),
-                    field: S::CURSOR_FIELD.join("."),
-                },
-            })?;
-        match admit {
+        match self.tracker.admit(record, &self.descriptor)? {
             Admit::Drop => return Ok(()),
             Admit::Emit => {}
             Admit::CheckpointThenEmit { records } => self.write_state(records)?,
@@ -999,22 +1179,20 @@ impl<S: IncrementalStream> StreamRun<'_, '_, S> {
         let written = self.out.record(&self.frame, record, &self.descriptor.name);
         self.writing = false;
         if written.is_err() {
-            if let Some(core) = &mut self.core {
-                core.retract();
-            }
+            self.tracker.retract();
         } else {
-            self.written += 1;
-        }
-        if written.is_ok() && self.out.progress() {
-            self.progress.tick(&self.descriptor, || {
-                cursor.map_or_else(|| "null".to_owned(), |cursor| cursor::to_json(&*cursor))
-            });
+            self.tracker.wrote();
+            if self.out.progress() {
+                let tracker = &self.tracker;
+                self.progress
+                    .tick(&self.descriptor, || tracker.progress(record));
+            }
         }
         written
     }
 }
 
-impl<S: IncrementalStream> RecordSink<S> for StreamRun<'_, '_, S> {
+impl<T: Tracker> RecordSink<T::Record> for StreamRun<'_, '_, T> {
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error> {
         const STEP: std::time::Duration = std::time::Duration::from_millis(50);
         self.out.flush()?;
@@ -1038,7 +1216,7 @@ impl<S: IncrementalStream> RecordSink<S> for StreamRun<'_, '_, S> {
     }
 
     fn caught_up(&self) -> bool {
-        self.core.as_ref().is_some_and(Core::caught_up)
+        self.tracker.caught_up()
     }
 
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error> {
@@ -1053,15 +1231,17 @@ impl<S: IncrementalStream> RecordSink<S> for StreamRun<'_, '_, S> {
             .status_with_reasons(&self.descriptor, StreamStatus::Running, Some(vec![reason]))
     }
 
-    fn emit(&mut self, record: &S) -> Result<(), Error> {
-        if let Some(error) = &self.failed {
-            return Err(stopped(error));
-        }
-        self.try_emit(record).map_err(|error| {
-            let returned = stopped(&error);
-            self.failed = Some(error);
-            returned
-        })
+    fn emit(&mut self, record: &T::Record) -> Result<(), Error> {
+        self.guarded(|run| run.try_emit(record))
+    }
+
+    fn save_position(&mut self, position: Result<Box<RawValue>, Error>) -> Result<(), Error> {
+        self.guarded(
+            |run| match run.tracker.save_position(&run.descriptor, position?)? {
+                Some(records) => run.write_state(records),
+                None => Ok(()),
+            },
+        )
     }
 }
 

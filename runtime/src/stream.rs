@@ -155,7 +155,7 @@ pub trait FullRefreshStream: Serialize {
     fn json_schema() -> Value;
 
     /// The stream's entry in the `discover` catalog: `full_refresh` only, `is_resumable` as
-    /// declared.
+    /// declared (and then `source_defined_cursor`, as the protocol asks of resumable streams).
     #[must_use]
     fn catalog_entry() -> protocol::Stream {
         let primary_key: Vec<Vec<String>> = Self::PRIMARY_KEY
@@ -166,7 +166,9 @@ pub trait FullRefreshStream: Serialize {
             name: Self::NAME.to_owned(),
             json_schema: Self::json_schema(),
             supported_sync_modes: vec![protocol::SyncMode::FullRefresh],
-            source_defined_cursor: None,
+            // The protocol asks it of resumable streams: the saved position is a cursor the
+            // source defines.
+            source_defined_cursor: Self::RESUMABLE.then_some(true),
             default_cursor_field: None,
             source_defined_primary_key: (!primary_key.is_empty()).then_some(primary_key),
             namespace: Self::NAMESPACE.map(str::to_owned),

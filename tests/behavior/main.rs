@@ -13,6 +13,7 @@ mod desc;
 mod duplicates;
 mod emitted_at;
 mod failures;
+mod full_refresh;
 mod github;
 mod github_mock;
 mod hostile;

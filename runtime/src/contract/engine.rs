@@ -247,25 +247,25 @@ impl<C: Cursor> Engine<C> {
     }
 
     /// Whether a safe point may checkpoint now: an interval reached and, with a period, the
-    /// period elapsed (a period alone: only the period).
-    fn ready(&self) -> bool {
-        if self.policy.at == CheckpointAt::End {
+    /// period elapsed (a period alone: only the period). Takes the fields it reads, so that it
+    /// is only evaluated at a safe point.
+    fn ready(policy: &CheckpointPolicy, due: bool, period_elapsed: bool) -> bool {
+        if policy.at == CheckpointAt::End {
             return false;
         }
-        match (self.policy.period, self.policy.interval) {
-            (None, _) => self.due,
-            (Some(_), None) => self.period_elapsed,
-            (Some(_), Some(_)) => self.period_elapsed && self.due,
+        match (policy.period, policy.interval) {
+            (None, _) => due,
+            (Some(_), None) => period_elapsed,
+            (Some(_), Some(_)) => period_elapsed && due,
         }
     }
 
     fn admit_ascending(&mut self, cursor: &C) -> Result<Admit, OrderViolation<C>> {
         let mut admit = Admit::Emit;
-        let ready = self.ready();
         match &mut self.last {
             None => self.last = Some(cursor.clone()),
             Some(last) if cursor > last => {
-                if ready
+                if Self::ready(&self.policy, self.due, self.period_elapsed)
                     && let Some(target) = Self::target(last, self.settled.as_ref(), &self.horizon)
                     && let Some(records) =
                         Self::advance(&mut self.committed, &mut self.since_state, target)
@@ -315,7 +315,8 @@ impl<C: Cursor> Engine<C> {
     pub(crate) fn end_window(&mut self, upper: &C) -> Option<u64> {
         if self.policy.at == CheckpointAt::End
             || self.poisoned
-            || (self.policy.period.is_some() && !self.ready())
+            || (self.policy.period.is_some()
+                && !Self::ready(&self.policy, self.due, self.period_elapsed))
         {
             return None;
         }

@@ -23,9 +23,14 @@ use crate::state::InputState;
 /// - no record of an uncut sync is lost (compared by primary key, or by the whole record when
 ///   the stream has none);
 /// - no committed record is sent again, except by a stream that declares `lookback`, a record
-///   without a cursor value, or a partition without an entry in a partitioned state that is
-///   full (`max_partitions`), which is read from its start;
-/// - every stream's watermark never moves backwards;
+///   without a cursor value, a partition without an entry in a partitioned state that is full
+///   (`max_partitions`), which is read from its start, or a full-refresh stream that starts
+///   over: one not declared resumable (every attempt reads it all and claims nothing), or a
+///   resumable one given no saved position (the `{}` of a completed stream). A resumable
+///   full-refresh stream resumed at a saved position must not send again what was committed
+///   before that position;
+/// - every stream's watermark never moves backwards (a full-refresh stream's saved positions
+///   have no order: they are only checked to be valid states of the stream);
 /// - every STATE's `recordCount` is the number of records of its stream since the previous one.
 ///
 /// The source must be deterministic: the same state gives the same records.

@@ -46,7 +46,8 @@ use crate::emitter::Emitter;
 use crate::entrypoint;
 use crate::input;
 use crate::protocol::{
-    ConfiguredCatalog, Message, RecordMessage, StateMessage, StreamStatus, TraceMessage, TraceType,
+    ConfiguredCatalog, Message, RecordMessage, StateMessage, StreamStatus, SyncMode, TraceMessage,
+    TraceType,
 };
 use crate::source::Source;
 use crate::state::InputState;
@@ -241,7 +242,9 @@ fn read_parsed<S: Source>(
     Output::new(code, stdout, &stderr)
 }
 
-/// A configured catalog selecting every stream of the source in incremental mode.
+/// A configured catalog selecting every stream of the source as the Airbyte platform would:
+/// each incremental stream in `incremental` mode (`append_dedup`), each full-refresh stream in
+/// `full_refresh` mode (`overwrite`).
 ///
 /// # Panics
 ///
@@ -256,10 +259,16 @@ pub fn incremental_catalog<S: Source>(source: &S, config: &Value) -> Value {
         .iter()
         .map(|stream| {
             let entry = stream.catalog_entry();
+            let (sync_mode, destination_sync_mode) =
+                if entry.supported_sync_modes.contains(&SyncMode::Incremental) {
+                    ("incremental", "append_dedup")
+                } else {
+                    ("full_refresh", "overwrite")
+                };
             json!({
                 "stream": entry,
-                "sync_mode": "incremental",
-                "destination_sync_mode": "append_dedup",
+                "sync_mode": sync_mode,
+                "destination_sync_mode": destination_sync_mode,
                 "cursor_field": entry.default_cursor_field,
                 "primary_key": entry.source_defined_primary_key,
             })
