@@ -66,7 +66,7 @@ use tidemark::{
 
 pub use records::{Comment, Event, Issue, Repository};
 
-use client::{Client, Pause, What};
+use client::{Client, What};
 use records::{ApiComment, ApiEvent, ApiIssue, ApiRepository};
 
 /// Where the API is, how to call it and what to read.
