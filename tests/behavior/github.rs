@@ -93,7 +93,9 @@ fn event_requests(mock: &Mock) -> u64 {
         .expect("the mock answers");
     let body = response.body_mut().read_to_string().expect("a body");
     let stats: Value = serde_json::from_str(&body).expect("JSON stats");
-    stats["by_kind"]["events"].as_u64().expect("a count of events requests")
+    stats["by_kind"]["events"]
+        .as_u64()
+        .expect("a count of events requests")
 }
 
 /// The records of `stream`, as JSON.
