@@ -144,6 +144,9 @@ fn discover_lists_the_four_streams_with_their_sync_modes() {
         &["discover", "--config", path.to_str().expect("utf-8")],
     );
     assert_succeeded(&output);
+    if let Some(validators) = crate::protocol_schema::validators() {
+        crate::protocol_schema::assert_valid(&validators, &output);
+    }
     let Some(Message::Catalog { catalog }) = output.messages.first() else {
         panic!("a CATALOG: {}", output.stdout);
     };
@@ -371,6 +374,10 @@ fn a_rate_limited_api_is_waited_for_and_the_sync_completes() {
         assert_succeeded(&output);
         assert!(started.elapsed() >= Duration::from_secs(2), "{status}");
         assert_eq!(rate_limited(&output), 2, "{status}: {}", output.stdout);
+        // The statuses with their reasons are protocol messages like the others.
+        if let Some(validators) = crate::protocol_schema::validators() {
+            crate::protocol_schema::assert_valid(&validators, &output);
+        }
         for stream in STREAMS {
             assert_eq!(
                 keys(&output, stream, "id"),
