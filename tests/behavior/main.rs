@@ -14,6 +14,7 @@ mod duplicates;
 mod emitted_at;
 mod failures;
 mod full_refresh;
+mod github;
 mod github_mock;
 mod hostile;
 mod http_api;
