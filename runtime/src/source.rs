@@ -660,15 +660,15 @@ pub(crate) fn call_reader<T: Tracker>(
 
 /// The reader's `start` and `end`, each asked once per sync when first needed.
 pub(crate) struct LazyBounds<C> {
-    start: Option<Option<C>>,
-    end: Option<Option<C>>,
+    start: std::cell::OnceCell<Option<C>>,
+    end: std::cell::OnceCell<Option<C>>,
 }
 
 impl<C> Default for LazyBounds<C> {
     fn default() -> Self {
         LazyBounds {
-            start: None,
-            end: None,
+            start: std::cell::OnceCell::new(),
+            end: std::cell::OnceCell::new(),
         }
     }
 }
@@ -678,24 +678,22 @@ impl<C: Clone> LazyBounds<C> {
         &mut self,
         reader: &mut impl Reader<S>,
     ) -> Result<Option<C>, Error> {
-        if let Some(start) = &self.start {
+        if let Some(start) = self.start.get() {
             return Ok(start.clone());
         }
         let start = reader.start()?;
-        self.start = Some(start.clone());
-        Ok(start)
+        Ok(self.start.get_or_init(|| start).clone())
     }
 
     fn end<S: IncrementalStream<Cursor = C>>(
         &mut self,
         reader: &mut impl Reader<S>,
     ) -> Result<Option<C>, Error> {
-        if let Some(end) = &self.end {
+        if let Some(end) = self.end.get() {
             return Ok(end.clone());
         }
         let end = reader.end()?;
-        self.end = Some(end.clone());
-        Ok(end)
+        Ok(self.end.get_or_init(|| end).clone())
     }
 }
 

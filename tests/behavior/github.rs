@@ -18,12 +18,8 @@ use tidemark::testing::{self, CrashTest, Output};
 #[path = "../../examples/github/main.rs"]
 mod example;
 
-#[allow(
-    dead_code,
-    reason = "the mock's `main` and flag parsing are not called from the tests"
-)]
-#[path = "../../examples/github_mock/main.rs"]
-mod mock;
+/// The mock, included once for the suite by `github_mock.rs`.
+use crate::github_mock::example as mock;
 
 use example::Github;
 use mock::{Mock, Options, Shape};

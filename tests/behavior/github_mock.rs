@@ -12,7 +12,7 @@ use serde_json::Value;
     reason = "the example's `main` is not called from the tests"
 )]
 #[path = "../../examples/github_mock/main.rs"]
-mod example;
+pub mod example;
 
 use example::{Mock, Options, Shape};
 
