@@ -134,8 +134,9 @@ pub(crate) struct Book<S: IncrementalStream> {
     /// read first would otherwise push out the ones read next, and every partition would be
     /// read from its start).
     saved: BTreeMap<S::Partition, S::Cursor>,
-    /// The parent stream's name and its `stream_state`.
-    parent: Option<(&'static str, Box<RawValue>)>,
+    /// The parent streams' `stream_state`s by name: the registered parent's is read, and
+    /// replaces them all once it moves.
+    parent: BTreeMap<String, Box<RawValue>>,
     /// Partitions dropped from the state by the limit during this sync.
     pub(crate) dropped: u64,
     /// The state changed since the last STATE.
@@ -149,7 +150,7 @@ impl<S: IncrementalStream> Default for Book<S> {
             recency: BTreeMap::new(),
             next: 0,
             saved: BTreeMap::new(),
-            parent: None,
+            parent: BTreeMap::new(),
             dropped: 0,
             dirty: false,
         }
@@ -170,9 +171,13 @@ impl<S: IncrementalStream> Book<S> {
         self.entries.len()
     }
 
-    /// The parent's saved `stream_state`.
-    fn parent_state(&self) -> Option<&RawValue> {
-        self.parent.as_ref().map(|(_, state)| &**state)
+    /// The saved `stream_state` of the parent named `name`; with no name, of the only one.
+    pub(crate) fn parent_state(&self, name: Option<&str>) -> Option<&RawValue> {
+        match name {
+            Some(name) => self.parent.get(name).map(|state| &**state),
+            None if self.parent.len() == 1 => self.parent.values().next().map(|state| &**state),
+            None => None,
+        }
     }
 
     /// Records the partition's watermark after reading it: its entry becomes the most recent,
@@ -184,22 +189,23 @@ impl<S: IncrementalStream> Book<S> {
         self.next += 1;
         match self.entries.get_mut(partition) {
             Some(entry) => {
-                if entry.read != read {
-                    self.recency.remove(&entry.read);
-                    self.recency.insert(read, partition.clone());
-                }
+                self.recency.remove(&entry.read);
+                self.recency.insert(read, partition.clone());
                 entry.read = read;
+                // Only a watermark that moved is worth a STATE: the new order of the entries
+                // goes out with the next one.
                 if entry.watermark != watermark {
                     entry.watermark = watermark;
+                    self.dirty = true;
                 }
             }
             None => {
                 self.entries
                     .insert(partition.clone(), Entry { read, watermark });
                 self.recency.insert(read, partition.clone());
+                self.dirty = true;
             }
         }
-        self.dirty = true;
         while self.entries.len() > S::MAX_PARTITIONS.max(1) {
             let Some((_, oldest)) = self.recency.pop_first() else {
                 break;
@@ -211,14 +217,23 @@ impl<S: IncrementalStream> Book<S> {
 
     /// Records the parent's state.
     pub(crate) fn set_parent(&mut self, name: &'static str, state: Box<RawValue>) {
-        self.parent = Some((name, state));
+        if self.parent.len() == 1
+            && self
+                .parent
+                .get(name)
+                .is_some_and(|old| old.get() == state.get())
+        {
+            return;
+        }
+        self.parent.clear();
+        self.parent.insert(name.to_owned(), state);
         self.dirty = true;
     }
 
-    /// Whether the state is full: an entry may have been dropped, so a partition without one
-    /// may be read again from its start.
+    /// Whether the state the sync started from is full: an entry may have been dropped, so a
+    /// partition without one may be read again from its start.
     fn full(&self) -> bool {
-        self.entries.len() >= S::MAX_PARTITIONS.max(1)
+        self.saved.len() >= S::MAX_PARTITIONS.max(1)
     }
 
     /// Parses a saved `stream_state`.
@@ -280,30 +295,23 @@ impl<S: IncrementalStream> Book<S> {
                 other => other,
             })?;
             if let Some(watermark) = state.and_then(|state| state.watermark()) {
+                // Every saved watermark is kept for this sync's reads, even past the limit (a
+                // state saved with a higher limit, or the CDK's): the limit trims only what is
+                // written next.
+                book.saved.insert(partition.clone(), watermark.clone());
                 book.set(&partition, Some(watermark));
             }
         }
-        if let Some(parents) = saved.parent_state {
-            // One parent per stream: its name is the only key.
-            if let Some((name, state)) = parents.into_iter().next() {
-                book.parent = Some((leak_name(&name), state.to_owned()));
-            }
-        }
-        book.saved = book
-            .entries
-            .iter()
-            .map(|(partition, entry)| (partition.clone(), entry.watermark.clone()))
+        book.parent = saved
+            .parent_state
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, state)| (name, state.to_owned()))
             .collect();
         book.dropped = 0;
         book.dirty = false;
         Ok(book)
     }
-}
-
-/// The parent's name as saved, matched against the registered parent by the driver.
-fn leak_name(name: &str) -> &'static str {
-    // A state names at most one parent, once per sync: the leak is a few bytes.
-    Box::leak(name.to_owned().into_boxed_str())
 }
 
 /// The platform's no-state sentinel.
@@ -359,10 +367,8 @@ impl<S: IncrementalStream> Serialize for Book<S> {
 
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("states", &Entries(self))?;
-        if let Some((name, state)) = &self.parent {
-            let mut parent = BTreeMap::new();
-            parent.insert(*name, &**state);
-            map.serialize_entry("parent_state", &parent)?;
+        if !self.parent.is_empty() {
+            map.serialize_entry("parent_state", &self.parent)?;
         }
         map.end()
     }
@@ -389,7 +395,8 @@ pub(crate) fn compare<S: IncrementalStream>(
             }
         }
     }
-    if let (Some(compare), Some(pa), Some(pb)) = (parent, a.parent_state(), b.parent_state()) {
+    let (pa, pb) = (a.parent_state(None), b.parent_state(None));
+    if let (Some(compare), Some(pa), Some(pb)) = (parent, pa, pb) {
         match compare(pa, pb)? {
             Ordering::Greater => return Ok(Ordering::Greater),
             Ordering::Less => order = Ordering::Less,
@@ -414,7 +421,7 @@ pub(crate) fn may_resend<S: IncrementalStream>(
     let value = S::PARTITION_FIELD.iter().fold(record, |value, key| {
         value.get(key).unwrap_or(&serde_json::Value::Null)
     });
-    S::Partition::deserialize(value).is_ok_and(|partition| !book.entries.contains_key(&partition))
+    S::Partition::deserialize(value).is_ok_and(|partition| !book.saved.contains_key(&partition))
 }
 
 /// What a parent's records tell the partitioned stream.
@@ -656,10 +663,10 @@ where
             }
         }
         PartitionSource::Parent(parent) => {
-            let saved = run.book().and_then(|book| match &book.parent {
-                Some((name, state)) if *name == parent.name() => Some(state.clone()),
-                _ => None,
-            });
+            let saved = run
+                .book()
+                .and_then(|book| book.parent_state(Some(parent.name())))
+                .map(ToOwned::to_owned);
             let mut host = Host {
                 reader,
                 run,

@@ -1014,11 +1014,12 @@ impl<S: IncrementalStream> Tracker for Incremental<S> {
         };
         let moved = self.core.as_mut().and_then(|core| core.fail(failure));
         // Partitions read, or the parent's state moved, since the last STATE.
+        // With `checkpoint = "end"`, nothing but the final STATE, even when partitions were
+        // read to their end.
         moved.or_else(|| {
-            self.book
-                .as_ref()
-                .is_some_and(|book| book.dirty)
-                .then_some(0)
+            (S::POLICY.at == CheckpointAt::Slice
+                && self.book.as_ref().is_some_and(|book| book.dirty))
+            .then_some(0)
         })
     }
 
@@ -1077,7 +1078,7 @@ impl<S: IncrementalStream> IncrementalRun<'_, '_, S> {
         if let Some(partition) = &tracker.partition {
             book.set(partition, watermark);
         }
-        if tracker.state_due() {
+        if book.dirty && tracker.state_due() {
             self.write_state(records)?;
         }
         Ok(())
@@ -1115,7 +1116,7 @@ impl<S: IncrementalStream> IncrementalRun<'_, '_, S> {
             return Ok(());
         };
         book.set_parent(parent, state);
-        if self.tracker.state_due() {
+        if book.dirty && self.tracker.state_due() {
             self.write_state(0)?;
         }
         Ok(())

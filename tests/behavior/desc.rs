@@ -205,6 +205,30 @@ fn a_failure_inside_the_slice_leaves_the_previous_watermark() {
 }
 
 #[test]
+fn a_record_newer_than_one_already_past_the_watermark_stops_the_stream() {
+    // 4 is at or below the saved watermark (5): the feed caught up, and the reader stops at
+    // the end of its page. 7 after 4 breaks newest-first order, so 6, on the next page, might
+    // never be read: the stream stops and claims nothing, rather than claiming 9.
+    let source = FeedSource::new(Feed {
+        posts: vec![9, 4, 7, 6, 3],
+        page: 3,
+        ..Feed::default()
+    });
+    let output = read(&source, Some(5));
+    assert_eq!(output.exit_code, 1);
+    assert_eq!(records(&output), [9]);
+    assert_eq!(states(&output), Vec::<String>::new());
+    let error = first_error(&output);
+    assert!(
+        error
+            .message
+            .contains("cursor 7 came after one with cursor 4"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
 fn a_record_newer_than_its_predecessor_stops_the_stream_without_state() {
     let source = FeedSource::new(Feed {
         posts: vec![10, 9, 11, 8],

@@ -576,3 +576,50 @@ proptest! {
         CrashTest::new(&Parented, &data, &catalog).assert();
     }
 }
+
+#[test]
+fn a_saved_state_over_the_limit_is_read_in_full_before_it_is_trimmed() {
+    // Saved with a higher limit (or by the CDK): three partitions for a limit of two. Each is
+    // read from its saved watermark; only the state written next keeps two.
+    let data = json!({"issues": {"r0": [[1, 1], [2, 5]], "r1": [[3, 2]], "r2": [[5, 3]]}});
+    let state = json!([{"type": "STREAM", "stream": {
+        "stream_descriptor": {"name": "issues_of_2"},
+        "stream_state": {"states": [
+            {"partition": "r0", "cursor": {"c": 1}},
+            {"partition": "r1", "cursor": {"c": 2}},
+            {"partition": "r2", "cursor": {"c": 3}},
+        ]},
+    }}]);
+    let output = read(&Listed::<IssueOf2>::new(), &data, Some(&state));
+    assert_eq!(keys(&output), ["r0:2"]);
+    assert_eq!(
+        last_state(&output)["states"].as_array().map(Vec::len),
+        Some(2)
+    );
+}
+
+#[test]
+fn a_sync_with_nothing_new_emits_only_its_final_state() {
+    let first = read(&Listed::<Issue>::new(), &three_repos(), None);
+    let again = read(
+        &Listed::<Issue>::new(),
+        &three_repos(),
+        Some(&state_file(&first)),
+    );
+    assert!(keys(&again).is_empty());
+    assert_eq!(again.states().len(), 1, "{}", again.stdout);
+    // Parents too: an unchanged parent does not repeat its state.
+    let data =
+        json!({"issues": {"r1": [[1, 1]], "r2": [[2, 2]]}, "parents": [["r1", 1], ["r2", 2]]});
+    let first = read(&Parented, &data, None);
+    let again = read(&Parented, &data, Some(&state_file(&first)));
+    assert_eq!(again.states().len(), 1, "{}", again.stdout);
+}
+
+#[test]
+fn checkpoint_end_emits_no_state_when_a_partition_fails() {
+    let data = json!({"issues": {"r0": [[1, 1]], "r1": [[2, 2]]}, "fail": ["r1", 0]});
+    let output = read(&Listed::<IssueAtEnd>::new(), &data, None);
+    assert_eq!(output.exit_code, 1);
+    assert!(output.states().is_empty(), "{}", output.stdout);
+}

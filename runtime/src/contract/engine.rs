@@ -185,6 +185,22 @@ impl<C: Cursor> Engine<C> {
     /// claims nothing more.
     #[inline]
     pub(crate) fn admit(&mut self, cursor: &C) -> Result<Admit, OrderViolation<C>> {
+        // A newest-first feed is checked over every record it pushes, those outside the slice
+        // too: a record above one already at or below the lower bound (after `caught_up`)
+        // would mean records of the slice may still be coming after the reader stopped.
+        if self.order == Order::Desc {
+            match &mut self.previous {
+                Some(previous) if cursor > previous => {
+                    self.poisoned = true;
+                    return Err(OrderViolation {
+                        previous: previous.clone(),
+                        next: cursor.clone(),
+                    });
+                }
+                Some(previous) => previous.clone_from(cursor),
+                None => self.previous = Some(cursor.clone()),
+            }
+        }
         if !(self.lower.as_ref(), self.upper.as_ref()).contains(cursor) {
             if self.order == Order::Desc && self.is_below_slice(cursor) {
                 self.caught_up = true;
@@ -193,21 +209,7 @@ impl<C: Cursor> Engine<C> {
         }
         let admit = match self.order {
             Order::Asc => self.admit_ascending(cursor)?,
-            Order::Desc => {
-                match &mut self.previous {
-                    Some(previous) if cursor > previous => {
-                        self.poisoned = true;
-                        return Err(OrderViolation {
-                            previous: previous.clone(),
-                            next: cursor.clone(),
-                        });
-                    }
-                    Some(previous) => previous.clone_from(cursor),
-                    None => self.previous = Some(cursor.clone()),
-                }
-                self.admit_any(cursor)
-            }
-            Order::Unsorted => self.admit_any(cursor),
+            Order::Desc | Order::Unsorted => self.admit_any(cursor),
         };
         self.count();
         Ok(admit)
