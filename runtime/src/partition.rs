@@ -29,14 +29,14 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::contract::{Admit, Core, Declared, Failure, ReaderBounds, Refusal};
-use crate::cursor;
+use crate::contract::{Admit, Core, Declared, Failure};
 use crate::emitter::Emitter;
 use crate::error::Error;
 use crate::json;
 use crate::protocol::{self, StreamDescriptor, SyncMode};
 use crate::source::{
-    ErasedStream, Incremental, Reader, RecordSink, Sink, StreamFailure, run_stream,
+    ErasedStream, Incremental, LazyBounds, Reader, RecordSink, Sink, StreamFailure, plan,
+    read_partition, refused, run_stream,
 };
 use crate::state::{InputState, parse_stream_state};
 use crate::stream::{IncrementalStream, PartitionKey, Slice, StreamState};
@@ -483,19 +483,13 @@ where
         host: &mut dyn ParentHost<P>,
     ) -> Result<(), Error> {
         let state = parse_stream_state::<T>(saved)?.unwrap_or_default();
-        let declaration = Declared::<T>::new();
-        let watermark = state.watermark();
-        let start = if Core::needs_start(&declaration, watermark.as_ref()) {
-            self.reader.start()?
-        } else {
-            None
-        };
-        let bounds = ReaderBounds {
-            start,
-            end: self.reader.end()?,
-        };
-        let core = Core::new(declaration, watermark, started_at, bounds)
-            .map_err(|error| Error::system(error.message(T::NAME)))?;
+        let core = plan::<T>(
+            &mut self.reader,
+            state.watermark(),
+            started_at,
+            &mut LazyBounds::default(),
+            T::NAME,
+        )?;
         let mut run = ParentRun {
             core,
             key: &mut self.key,
@@ -583,17 +577,7 @@ where
         let admit = self
             .core
             .admit(cursor.as_deref())
-            .map_err(|refusal| match refusal {
-                Refusal::OutOfOrder { previous, next } => Error::OrderViolation {
-                    stream: T::NAME.to_owned(),
-                    previous: cursor::to_json(&previous),
-                    next: cursor::to_json(&next),
-                },
-                Refusal::NullCursor => Error::NullCursor {
-                    stream: T::NAME.to_owned(),
-                    field: T::CURSOR_FIELD.join("."),
-                },
-            })?;
+            .map_err(|refusal| refused::<T>(refusal, T::NAME))?;
         match admit {
             Admit::Drop => return Ok(()),
             Admit::Emit => {}
@@ -650,16 +634,16 @@ where
     S: IncrementalStream,
     R: Reader<S>,
 {
-    let mut bounds = crate::source::LazyBounds::default();
+    let mut bounds = LazyBounds::default();
     match &mut partitions.source {
         PartitionSource::List(list) => {
             for partition in list.iter() {
-                crate::source::read_partition(reader, partition, started_at, &mut bounds, run)?;
+                read_partition(reader, partition, started_at, &mut bounds, run)?;
             }
         }
         PartitionSource::Listed(list) => {
             for partition in distinct(list()?) {
-                crate::source::read_partition(reader, &partition, started_at, &mut bounds, run)?;
+                read_partition(reader, &partition, started_at, &mut bounds, run)?;
             }
         }
         PartitionSource::Parent(parent) => {
@@ -695,7 +679,7 @@ impl<P> Partitions<'_, P> {
 struct Host<'x, 'r, 'o, S: IncrementalStream, R> {
     reader: &'x mut R,
     run: &'x mut crate::source::IncrementalRun<'r, 'o, S>,
-    bounds: &'x mut crate::source::LazyBounds<S::Cursor>,
+    bounds: &'x mut LazyBounds<S::Cursor>,
     started_at: DateTime<Utc>,
     /// Partitions read by this sync: two parent records naming one partition read it once.
     seen: BTreeSet<S::Partition>,
@@ -711,7 +695,7 @@ where
         if self.seen.contains(&partition) {
             return Ok(());
         }
-        crate::source::read_partition(
+        read_partition(
             self.reader,
             &partition,
             self.started_at,

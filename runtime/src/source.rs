@@ -658,6 +658,44 @@ pub(crate) fn call_reader<T: Tracker>(
     }
 }
 
+/// The core of a sync of `S` resuming from `saved`: the reader's bounds (each asked once per
+/// sync, when needed) and the slices they plan.
+pub(crate) fn plan<S: IncrementalStream>(
+    reader: &mut impl Reader<S>,
+    saved: Option<S::Cursor>,
+    started_at: DateTime<Utc>,
+    bounds: &mut LazyBounds<S::Cursor>,
+    stream: &str,
+) -> Result<Core<Declared<S>>, Error> {
+    let declaration = Declared::<S>::new();
+    let start = if Core::needs_start(&declaration, saved.as_ref()) {
+        bounds.start(reader)?
+    } else {
+        None
+    };
+    let bounds = ReaderBounds {
+        start,
+        end: bounds.end(reader)?,
+    };
+    Core::new(declaration, saved, started_at, bounds)
+        .map_err(|error| Error::system(error.message(stream)))
+}
+
+/// The error a record the core refused stops stream `stream` with.
+pub(crate) fn refused<S: IncrementalStream>(refusal: Refusal<S::Cursor>, stream: &str) -> Error {
+    match refusal {
+        Refusal::OutOfOrder { previous, next } => Error::OrderViolation {
+            stream: stream.to_owned(),
+            previous: cursor::to_json(&previous),
+            next: cursor::to_json(&next),
+        },
+        Refusal::NullCursor => Error::NullCursor {
+            stream: stream.to_owned(),
+            field: S::CURSOR_FIELD.join("."),
+        },
+    }
+}
+
 /// The reader's `start` and `end`, each asked once per sync when first needed.
 pub(crate) struct LazyBounds<C> {
     start: std::cell::OnceCell<Option<C>>,
@@ -725,19 +763,13 @@ fn read_slices<S: IncrementalStream>(
     bounds: &mut LazyBounds<S::Cursor>,
     run: &mut IncrementalRun<'_, '_, S>,
 ) -> Result<(), Error> {
-    let declaration = Declared::<S>::new();
-    let saved = state.watermark();
-    let start = if Core::needs_start(&declaration, saved.as_ref()) {
-        bounds.start(reader)?
-    } else {
-        None
-    };
-    let bounds = ReaderBounds {
-        start,
-        end: bounds.end(reader)?,
-    };
-    let core = Core::new(declaration, saved, started_at, bounds)
-        .map_err(|error| Error::system(error.message(&run.descriptor.to_string())))?;
+    let core = plan::<S>(
+        reader,
+        state.watermark(),
+        started_at,
+        bounds,
+        &run.descriptor.to_string(),
+    )?;
     run.tracker.core = Some(core);
     while let Some((lower, upper)) = run.tracker.core.as_mut().and_then(Core::next_slice) {
         let slice = Slice::new(state, partition, lower, upper);
@@ -948,17 +980,7 @@ impl<S: IncrementalStream> Tracker for Incremental<S> {
             core.set_period_elapsed(timer.elapsed());
         }
         core.admit(record.cursor().as_deref())
-            .map_err(|refusal| match refusal {
-                Refusal::OutOfOrder { previous, next } => Error::OrderViolation {
-                    stream: stream.to_string(),
-                    previous: cursor::to_json(&previous),
-                    next: cursor::to_json(&next),
-                },
-                Refusal::NullCursor => Error::NullCursor {
-                    stream: stream.to_string(),
-                    field: S::CURSOR_FIELD.join("."),
-                },
-            })
+            .map_err(|refusal| refused::<S>(refusal, &stream.to_string()))
     }
 
     fn wrote(&mut self) {
