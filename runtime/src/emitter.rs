@@ -46,7 +46,7 @@ pub(crate) struct Emitter<'o> {
 /// is kept and rebuilt only when the millisecond changes: at the rates the runtime writes,
 /// thousands of records share one, and the copy costs less than formatting the number each time.
 #[derive(Debug, Default)]
-struct Clock {
+pub(crate) struct Clock {
     /// The millisecond `line_end` was built for.
     millis: i64,
     /// `,"emitted_at":<millis>}}` and the newline.
@@ -89,6 +89,38 @@ impl RecordFrame {
         prefix.extend_from_slice(br#","data":"#);
         RecordFrame { prefix }
     }
+}
+
+/// Appends one record line to `buf`: the frame, the record, its `emitted_at`. A record that
+/// fails to serialize leaves nothing behind.
+pub(crate) fn record_line<T: Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    frame: &RecordFrame,
+    clock: &mut Clock,
+    data: &T,
+    stream: &str,
+) -> Result<(), Error> {
+    let start = buf.len();
+    buf.extend_from_slice(&frame.prefix);
+    if let Err(source) = serde_json::to_writer(&mut *buf, data) {
+        buf.truncate(start);
+        return Err(Error::Serialize {
+            stream: stream.to_owned(),
+            source,
+        });
+    }
+    buf.extend_from_slice(clock.line_end());
+    Ok(())
+}
+
+/// Drops the end of `buf` after its last complete line: what a panic in the middle of
+/// serializing a record left behind.
+pub(crate) fn truncate_to_line(buf: &mut Vec<u8>) {
+    let complete = buf
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |newline| newline + 1);
+    buf.truncate(complete);
 }
 
 /// Serializes a value that cannot fail to serialize (strings, our own message types).
@@ -163,6 +195,11 @@ impl<'o> Emitter<'o> {
         self.stop = Some(flag);
     }
 
+    /// The flag SIGTERM sets, if this emitter watches one.
+    pub(crate) fn stop_flag(&self) -> Option<&'static AtomicBool> {
+        self.stop
+    }
+
     /// Whether the process was asked to stop.
     pub(crate) fn stop_requested(&self) -> bool {
         self.stop.is_some_and(|flag| flag.load(Ordering::Relaxed))
@@ -177,31 +214,28 @@ impl<'o> Emitter<'o> {
         stream: &str,
     ) -> Result<(), Error> {
         self.take_logs();
-        let start = self.buf.len();
-        self.buf.extend_from_slice(&frame.prefix);
-        if let Err(source) = serde_json::to_writer(&mut self.buf, data) {
-            self.buf.truncate(start);
-            return Err(Error::Serialize {
-                stream: stream.to_owned(),
-                source,
-            });
-        }
-        self.buf.extend_from_slice(self.clock.line_end());
+        record_line(&mut self.buf, frame, &mut self.clock, data, stream)?;
         if self.buf.len() >= FLUSH_AT {
             self.drain()?;
         }
         Ok(())
     }
 
+    /// Writes complete record lines serialized elsewhere (by [`record_line`]).
+    pub(crate) fn lines(&mut self, lines: &[u8]) -> Result<(), Error> {
+        self.take_logs();
+        if self.buf.len() + lines.len() >= FLUSH_AT {
+            self.drain()?;
+            return self.sink.write_all(lines).map_err(Error::Output);
+        }
+        self.buf.extend_from_slice(lines);
+        Ok(())
+    }
+
     /// Drops the end of the buffer after the last complete line: what a panic in the middle of
     /// serializing a record left behind.
     pub(crate) fn discard_partial_line(&mut self) {
-        let complete = self
-            .buf
-            .iter()
-            .rposition(|&byte| byte == b'\n')
-            .map_or(0, |newline| newline + 1);
-        self.buf.truncate(complete);
+        truncate_to_line(&mut self.buf);
     }
 
     /// Writes a STREAM state and flushes it, with every record before it, to the sink.

@@ -331,6 +331,7 @@ pub(crate) fn read<S: Source>(
         return Ok(code);
     }
 
+    let limit = streams.limit();
     for configured in &catalog.streams {
         let descriptor = descriptor_of(configured);
         let Some(stream) = streams.find(&descriptor) else {
@@ -341,7 +342,7 @@ pub(crate) fn read<S: Source>(
             code = fail(&error, Some(&descriptor), out, stderr)?;
             continue;
         };
-        if let Some(failure) = stream.read(started_at, out)? {
+        if let Some(failure) = stream.read(started_at, limit, out)? {
             code = fail(&failure.error, Some(&descriptor), out, stderr)?;
         }
         if out.stop_requested() {

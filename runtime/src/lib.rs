@@ -144,6 +144,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cli;
+mod concurrent;
 mod contract;
 mod cursor;
 mod emitter;

@@ -418,10 +418,15 @@ pub(crate) fn may_resend<S: IncrementalStream>(
     if !book.full() {
         return false;
     }
+    record_partition::<S>(record).is_some_and(|partition| !book.saved.contains_key(&partition))
+}
+
+/// The partition of a record as JSON.
+fn record_partition<S: IncrementalStream>(record: &serde_json::Value) -> Option<S::Partition> {
     let value = S::PARTITION_FIELD.iter().fold(record, |value, key| {
         value.get(key).unwrap_or(&serde_json::Value::Null)
     });
-    S::Partition::deserialize(value).is_ok_and(|partition| !book.saved.contains_key(&partition))
+    S::Partition::deserialize(value).ok()
 }
 
 /// What a parent's records tell the partitioned stream.
@@ -729,7 +734,18 @@ pub(crate) struct Partitioned<'a, S: IncrementalStream, R> {
     reader: R,
     /// The saved state, parsed by `load_state`.
     saved: Option<Book<S>>,
+    /// Reads listed partitions at the same time, when registered so.
+    concurrent: Option<ReadListed<S, R>>,
 }
+
+/// Reads the listed partitions with up to `limit` readers at once.
+type ReadListed<S, R> = fn(
+    &mut R,
+    Vec<<S as IncrementalStream>::Partition>,
+    DateTime<Utc>,
+    usize,
+    &mut crate::source::IncrementalRun<'_, '_, S>,
+) -> Result<(), Error>;
 
 impl<'a, S: IncrementalStream, R> Partitioned<'a, S, R> {
     pub(crate) fn new(partitions: Partitions<'a, S::Partition>, reader: R) -> Self {
@@ -737,7 +753,18 @@ impl<'a, S: IncrementalStream, R> Partitioned<'a, S, R> {
             partitions,
             reader,
             saved: None,
+            concurrent: None,
         }
+    }
+
+    /// Reads listed partitions at the same time.
+    pub(crate) fn concurrently(mut self) -> Self
+    where
+        S: crate::concurrent::SharedStream,
+        R: crate::concurrent::SharedReader<S>,
+    {
+        self.concurrent = Some(crate::concurrent::read_partitions::<S, R>);
+        self
     }
 }
 
@@ -773,17 +800,33 @@ where
 
     fn may_resend(&self, state: Option<&RawValue>, record: &serde_json::Value) -> bool {
         may_resend::<S>(state, record)
+            || (self.concurrent.is_some()
+                && Book::<S>::parse(state).is_ok_and(|book| {
+                    let watermark = record_partition::<S>(record)
+                        .and_then(|partition| book.watermark(&partition).cloned());
+                    crate::concurrent::may_resend::<S>(watermark.as_ref(), record)
+                }))
     }
 
     fn read(
         &mut self,
         started_at: DateTime<Utc>,
+        limit: usize,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error> {
         let book = self.saved.take().unwrap_or_default();
         let (reader, partitions) = (&mut self.reader, &mut self.partitions);
+        let concurrent = self.concurrent;
         run_stream(S::descriptor(), Incremental::new(Some(book)), out, |run| {
-            read_partitions(reader, partitions, started_at, run)?;
+            match (concurrent, &mut partitions.source) {
+                (Some(read), PartitionSource::List(list)) => {
+                    read(reader, list.clone(), started_at, limit, run)?;
+                }
+                (Some(read), PartitionSource::Listed(list)) => {
+                    read(reader, distinct(list()?), started_at, limit, run)?;
+                }
+                _ => read_partitions(reader, partitions, started_at, run)?,
+            }
             run.finish_partitions()
         })
     }

@@ -103,7 +103,9 @@ pub trait Source {
 /// The streams of a source, each an [`IncrementalStream`] or a [`FullRefreshStream`] record
 /// type with its reader.
 pub struct Streams<'a> {
-    streams: Vec<Box<dyn ErasedStream + 'a>>,
+    registered: Vec<Box<dyn ErasedStream + 'a>>,
+    /// The most readers of one stream running at once (`Streams::concurrency`).
+    concurrency: usize,
     /// The first stream registered twice: a connector bug, reported by every command.
     duplicate: Option<StreamDescriptor>,
 }
@@ -119,7 +121,8 @@ impl<'a> Streams<'a> {
     #[must_use]
     pub fn new() -> Self {
         Streams {
-            streams: Vec::new(),
+            registered: Vec::new(),
+            concurrency: 1,
             duplicate: None,
         }
     }
@@ -148,7 +151,79 @@ impl<'a> Streams<'a> {
         self.register(Box::new(Registered::<S, R> {
             reader,
             saved: None,
+            read: read_all_slices::<S, R>,
+            concurrent: false,
         }))
+    }
+
+    /// Sets how many readers of one stream may run at once, for the streams registered with
+    /// [`Streams::concurrent`] and [`Streams::concurrent_partitioned`] (at least 1, the
+    /// default). Set it from the connector's own limit and let the configuration lower it:
+    /// `.concurrency(config.concurrency.unwrap_or(16).min(64))`.
+    ///
+    /// Streams are read one after the other; within a stream, windows (`step`) or partitions
+    /// are read at the same time, each by its own clone of the reader on a thread of its own.
+    #[must_use]
+    pub fn concurrency(mut self, limit: usize) -> Self {
+        self.concurrency = limit.max(1);
+        self
+    }
+
+    /// Registers the stream of record type `S` like [`Streams::stream`], with its windows
+    /// (`step`) read at the same time, up to [`Streams::concurrency`] at once: each window is
+    /// read by a clone of `reader` (a closure capturing references, or a type that is `Clone`)
+    /// on a thread of its own.
+    ///
+    /// The state means what it means for a stream read one window at a time: the watermark is
+    /// the contiguous low-water mark, so a STATE says that every window at or below it (and,
+    /// within the lowest window still being read, every record up to its last checkpoint) has
+    /// been emitted; windows above it may have finished, and are read again if the sync fails
+    /// before the mark passes them. Records of different windows are interleaved in the output.
+    /// A window's reader that fails or panics stops the stream's other readers; the last STATE
+    /// is the safe low-water mark. At most four windows per reader are read past the lowest
+    /// unfinished one, and the records in flight are bounded: a reader whose records are not
+    /// written yet waits in [`Sink::emit`].
+    ///
+    /// A stream without `step` is one slice, read by one reader.
+    #[must_use]
+    pub fn concurrent<S, R>(self, reader: R) -> Self
+    where
+        S: IncrementalStream<Partition = (), Cursor: Sync, State: Sync> + 'a,
+        R: Reader<S> + Clone + Send + 'a,
+    {
+        self.register(Box::new(Registered::<S, R> {
+            reader,
+            saved: None,
+            read: crate::concurrent::read_windows::<S, R>,
+            concurrent: true,
+        }))
+    }
+
+    /// Registers the partitioned stream of record type `S` like [`Streams::partitioned`], with
+    /// its partitions read at the same time, up to [`Streams::concurrency`] at once: each
+    /// partition is read by a clone of `reader` on a thread of its own, its slices one after
+    /// the other.
+    ///
+    /// Each partition keeps its own watermark, so a partition's STATE entry moves as soon as
+    /// its records are out, whatever the other partitions are doing; a STATE follows every
+    /// record it covers. Records of different partitions are interleaved in the output. A
+    /// partition's reader that fails or panics stops the stream's other readers, and the last
+    /// STATE holds each partition's safe watermark. Partitions that come from a parent stream
+    /// ([`Partitions::from_parent`]) are read one after the other, as with
+    /// [`Streams::partitioned`].
+    #[must_use]
+    pub fn concurrent_partitioned<S, R>(
+        self,
+        partitions: Partitions<'a, S::Partition>,
+        reader: R,
+    ) -> Self
+    where
+        S: IncrementalStream<Cursor: Sync, State: Sync, Partition: Send + Sync> + 'a,
+        R: Reader<S> + Clone + Send + 'a,
+    {
+        self.register(Box::new(
+            Partitioned::<S, R>::new(partitions, reader).concurrently(),
+        ))
     }
 
     /// Registers the partitioned stream of record type `S` (declared with `partition =
@@ -253,12 +328,17 @@ impl<'a> Streams<'a> {
                 self.duplicate = Some(descriptor);
             }
         }
-        self.streams.push(stream);
+        self.registered.push(stream);
         self
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &(dyn ErasedStream + 'a)> {
-        self.streams.iter().map(AsRef::as_ref)
+        self.registered.iter().map(AsRef::as_ref)
+    }
+
+    /// The most readers of one stream running at once.
+    pub(crate) fn limit(&self) -> usize {
+        self.concurrency
     }
 
     /// The first stream registered twice, if any.
@@ -270,7 +350,7 @@ impl<'a> Streams<'a> {
         &mut self,
         descriptor: &StreamDescriptor,
     ) -> Option<&mut (dyn ErasedStream + 'a)> {
-        self.streams
+        self.registered
             .iter_mut()
             .find(|stream| stream.descriptor() == *descriptor)
             .map(AsMut::as_mut)
@@ -513,11 +593,13 @@ pub(crate) trait ErasedStream {
         let _ = (state, record);
         false
     }
-    /// Reads the stream from the state [`ErasedStream::load_state`] kept; `Err` only when
-    /// output failed and the run must stop.
+    /// Reads the stream from the state [`ErasedStream::load_state`] kept, with up to `limit`
+    /// readers at once if it was registered to be read concurrently; `Err` only when output
+    /// failed and the run must stop.
     fn read(
         &mut self,
         started_at: DateTime<Utc>,
+        limit: usize,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error>;
 }
@@ -526,6 +608,37 @@ struct Registered<S: IncrementalStream, R> {
     reader: R,
     /// The saved state, parsed by `load_state`.
     saved: Option<S::State>,
+    /// Reads every slice, one after the other or at the same time.
+    read: ReadSlices<S, R>,
+    /// Windows are read at the same time.
+    concurrent: bool,
+}
+
+/// Reads every slice of a stream from its saved state, with up to `limit` readers at once.
+type ReadSlices<S, R> = fn(
+    &mut R,
+    &<S as IncrementalStream>::State,
+    DateTime<Utc>,
+    usize,
+    &mut IncrementalRun<'_, '_, S>,
+) -> Result<(), Error>;
+
+/// Reads every slice, one after the other.
+fn read_all_slices<S: IncrementalStream<Partition = ()>, R: Reader<S>>(
+    reader: &mut R,
+    state: &S::State,
+    started_at: DateTime<Utc>,
+    _limit: usize,
+    run: &mut IncrementalRun<'_, '_, S>,
+) -> Result<(), Error> {
+    read_slices(
+        reader,
+        state,
+        &(),
+        started_at,
+        &mut LazyBounds::default(),
+        run,
+    )
 }
 
 impl<S, R> ErasedStream for Registered<S, R>
@@ -564,23 +677,24 @@ where
         S::LOOKBACK.is_some()
     }
 
+    fn may_resend(&self, state: Option<&RawValue>, record: &serde_json::Value) -> bool {
+        self.concurrent
+            && parse_stream_state::<S>(state).is_ok_and(|state| {
+                let watermark = state.and_then(|state| state.watermark());
+                crate::concurrent::may_resend::<S>(watermark.as_ref(), record)
+            })
+    }
+
     fn read(
         &mut self,
         started_at: DateTime<Utc>,
+        limit: usize,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error> {
         let state = self.saved.take().unwrap_or_default();
-        let reader = &mut self.reader;
+        let (reader, read) = (&mut self.reader, self.read);
         run_stream(S::descriptor(), Incremental::new(None), out, |run| {
-            read_slices(
-                reader,
-                &state,
-                &(),
-                started_at,
-                &mut LazyBounds::default(),
-                run,
-            )?;
-            Ok(())
+            read(reader, &state, started_at, limit, run)
         })
     }
 }
@@ -697,6 +811,7 @@ pub(crate) fn refused<S: IncrementalStream>(refusal: Refusal<S::Cursor>, stream:
 }
 
 /// The reader's `start` and `end`, each asked once per sync when first needed.
+#[derive(Clone)]
 pub(crate) struct LazyBounds<C> {
     start: std::cell::OnceCell<Option<C>>,
     end: std::cell::OnceCell<Option<C>>,
@@ -712,7 +827,7 @@ impl<C> Default for LazyBounds<C> {
 }
 
 impl<C: Clone> LazyBounds<C> {
-    fn start<S: IncrementalStream<Cursor = C>>(
+    pub(crate) fn start<S: IncrementalStream<Cursor = C>>(
         &mut self,
         reader: &mut impl Reader<S>,
     ) -> Result<Option<C>, Error> {
@@ -723,7 +838,7 @@ impl<C: Clone> LazyBounds<C> {
         Ok(self.start.get_or_init(|| start).clone())
     }
 
-    fn end<S: IncrementalStream<Cursor = C>>(
+    pub(crate) fn end<S: IncrementalStream<Cursor = C>>(
         &mut self,
         reader: &mut impl Reader<S>,
     ) -> Result<Option<C>, Error> {
@@ -811,6 +926,15 @@ impl Progress {
         }
     }
 
+    /// `count` records written at once (by concurrent readers).
+    fn add(&mut self, count: u64, stream: &StreamDescriptor) {
+        self.records += count;
+        if self.shown.elapsed() >= std::time::Duration::from_secs(1) {
+            self.shown = std::time::Instant::now();
+            self.show(stream, "(concurrent)");
+        }
+    }
+
     fn show(&self, stream: &StreamDescriptor, cursor: &str) {
         use std::io::Write as _;
         let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
@@ -833,7 +957,7 @@ impl Progress {
 }
 
 /// The message a panic was raised with.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = payload.downcast_ref::<String>() {
@@ -920,7 +1044,7 @@ impl<S: IncrementalStream> Incremental<S> {
     /// Whether a partitioned stream's STATE is due at a safe point between records (a
     /// partition's end, the parent's move): with `checkpoint = "slice"`, once the period of
     /// `checkpoint_every` (if any) elapsed since the previous STATE.
-    fn state_due(&mut self) -> bool {
+    pub(crate) fn state_due(&mut self) -> bool {
         S::POLICY.at == CheckpointAt::Slice && self.timer.as_mut().is_none_or(Timer::elapsed)
     }
 }
@@ -1148,6 +1272,75 @@ impl<S: IncrementalStream> IncrementalRun<'_, '_, S> {
     pub(crate) fn stop_requested(&self) -> bool {
         self.out.stop_requested()
     }
+
+    /// The flag SIGTERM sets, if the run watches one.
+    pub(crate) fn sigterm(&self) -> Option<&'static std::sync::atomic::AtomicBool> {
+        self.out.stop_flag()
+    }
+
+    /// Records written since the previous STATE.
+    pub(crate) fn written(&self) -> u64 {
+        self.tracker.written
+    }
+
+    /// The stream.
+    pub(crate) fn descriptor(&self) -> &StreamDescriptor {
+        &self.descriptor
+    }
+
+    /// Writes `count` record lines serialized by a concurrent reader.
+    pub(crate) fn write_lines(&mut self, lines: &[u8], count: u64) -> Result<(), Error> {
+        if !self.running {
+            self.running = true;
+            self.out
+                .stream_status(&self.descriptor, StreamStatus::Running)?;
+        }
+        self.tracker.written += count;
+        if self.out.progress() {
+            self.progress.add(count, &self.descriptor);
+        }
+        self.out.lines(lines)
+    }
+
+    /// Writes a STATE of an unpartitioned stream with `watermark`, covering the records
+    /// written since the previous one.
+    pub(crate) fn write_watermark(&mut self, watermark: Option<S::Cursor>) -> Result<(), Error> {
+        let records = std::mem::take(&mut self.tracker.written);
+        if let Some(timer) = &mut self.tracker.timer {
+            timer.reset();
+        }
+        let state = S::State::from_watermark(watermark);
+        self.out.state(&self.descriptor, &state, records)
+    }
+
+    /// With `checkpoint_every`, whether the period elapsed since the previous STATE; `true`
+    /// without it.
+    pub(crate) fn period_elapsed(&mut self) -> bool {
+        self.tracker.timer.as_mut().is_none_or(Timer::elapsed)
+    }
+
+    /// Whether a STATE may be emitted at a safe point now (see `Incremental::state_due`).
+    pub(crate) fn state_due(&mut self) -> bool {
+        self.tracker.state_due()
+    }
+
+    /// A partition read concurrently reached a safe point at `watermark`: its entry moves, and
+    /// a STATE follows if one is due.
+    pub(crate) fn partition_moved(
+        &mut self,
+        partition: &S::Partition,
+        watermark: Option<S::Cursor>,
+        due: bool,
+    ) -> Result<(), Error> {
+        let Some(book) = &mut self.tracker.book else {
+            return Ok(());
+        };
+        book.set(partition, watermark);
+        if due && book.dirty && self.tracker.state_due() {
+            self.write_state(0)?;
+        }
+        Ok(())
+    }
 }
 
 impl<T: Tracker> StreamRun<'_, '_, T> {
@@ -1215,21 +1408,13 @@ impl<T: Tracker> StreamRun<'_, '_, T> {
 
 impl<T: Tracker> RecordSink<T::Record> for StreamRun<'_, '_, T> {
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error> {
-        const STEP: std::time::Duration = std::time::Duration::from_millis(50);
         self.out.flush()?;
-        let deadline = std::time::Instant::now() + duration;
-        loop {
-            if self.out.stop_requested() {
-                return Err(Error::Terminated {
-                    stream: self.descriptor.to_string(),
-                });
-            }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Ok(());
-            }
-            std::thread::sleep(left.min(STEP));
-        }
+        let (out, descriptor) = (&*self.out, &self.descriptor);
+        interruptible_wait(duration, || {
+            out.stop_requested().then(|| Error::Terminated {
+                stream: descriptor.to_string(),
+            })
+        })
     }
 
     fn estimate(&mut self, rows: u64) -> Result<(), Error> {
@@ -1263,6 +1448,25 @@ impl<T: Tracker> RecordSink<T::Record> for StreamRun<'_, '_, T> {
                 None => Ok(()),
             },
         )
+    }
+}
+
+/// Sleeps `duration`, checking `stop` every 50 ms: its error ends the wait at once.
+pub(crate) fn interruptible_wait(
+    duration: std::time::Duration,
+    stop: impl Fn() -> Option<Error>,
+) -> Result<(), Error> {
+    const STEP: std::time::Duration = std::time::Duration::from_millis(50);
+    let deadline = std::time::Instant::now() + duration;
+    loop {
+        if let Some(error) = stop() {
+            return Err(error);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(STEP));
     }
 }
 

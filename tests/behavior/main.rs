@@ -4,6 +4,7 @@ mod adversarial;
 mod checkpoint_every;
 mod checkpoints;
 mod cli;
+mod concurrency;
 mod config_check;
 mod contract;
 mod conveniences;

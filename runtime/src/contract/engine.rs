@@ -355,6 +355,19 @@ impl<C: Cursor> Engine<C> {
         Self::advance(&mut self.committed, &mut self.since_state, target)
     }
 
+    /// The watermark [`Engine::fail`] would claim now, without claiming it: for an ascending
+    /// stream, the largest emitted value strictly below the last one.
+    pub(crate) fn safe(&self) -> Option<&C> {
+        if self.policy.at == CheckpointAt::End || self.poisoned || self.order != Order::Asc {
+            return None;
+        }
+        Self::target(
+            self.below_last.as_ref()?,
+            self.settled.as_ref(),
+            &self.horizon,
+        )
+    }
+
     /// What a watermark may claim when everything up to `candidate` is complete: `candidate`
     /// itself, or, when it is past the sync's start, the largest emitted value that is not.
     fn target<'a>(candidate: &'a C, settled: Option<&'a C>, horizon: &Horizon<C>) -> Option<&'a C> {

@@ -189,6 +189,38 @@ impl<D: Declaration> Core<D> {
         })
     }
 
+    /// A core reading the one window `(lower, upper)` of a sync that resumed from `saved`, for
+    /// a reader running at the same time as the readers of the other windows: its watermark
+    /// says what is complete within the window, which the driver claims only once every window
+    /// below it is complete too.
+    pub(crate) fn window(
+        declaration: D,
+        saved: Option<D::Cursor>,
+        started: DateTime<Utc>,
+        (lower, upper): SliceBounds<D::Cursor>,
+    ) -> Self {
+        let engine = Engine::new(declaration.policy(), declaration.order(), saved, started);
+        Core {
+            declaration,
+            engine,
+            plan: Plan::single(lower, upper),
+        }
+    }
+
+    /// Hands out the next slice without reading it, for a driver that reads slices at the same
+    /// time, each with its own [`Core::window`]: `(lower, upper)` and whether it is the last.
+    pub(crate) fn take_slice(&mut self) -> Option<(SliceBounds<D::Cursor>, bool)> {
+        let bounds = self.plan.next_slice(&self.declaration)?;
+        let last = self.plan.slice_done().is_none();
+        Some((bounds, last))
+    }
+
+    /// The window of a [`Core::window`] was read in full: its watermark moves to `upper` (or
+    /// to what the time cap allows). Returns the records since the last safe point.
+    pub(crate) fn finish_window(&mut self, upper: Option<&D::Cursor>) -> u64 {
+        self.engine.finish(upper)
+    }
+
     /// The next slice to read, `(lower, upper)`; `None` when every slice was read. Records
     /// outside it are dropped from now on.
     pub(crate) fn next_slice(&mut self) -> Option<SliceBounds<D::Cursor>> {
@@ -265,6 +297,13 @@ impl<D: Declaration> Core<D> {
                 None
             }
         }
+    }
+
+    /// The largest watermark every record emitted so far is complete up to, but for those equal
+    /// to the last one (what [`Core::fail`] would claim now); `None` when there is none inside
+    /// the slice (an unsorted or newest-first stream, an order violation).
+    pub(crate) fn safe(&self) -> Option<&D::Cursor> {
+        self.engine.safe()
     }
 
     /// The watermark of the latest STATE (or of the saved state): what a STATE emitted now says.

@@ -114,6 +114,21 @@ impl<C: Cursor> Plan<C> {
         })
     }
 
+    /// One slice, `(lower, upper)`, as another plan handed it out.
+    pub(crate) fn single(lower: Bound<C>, upper: Bound<C>) -> Self {
+        let end = match upper {
+            Bound::Included(end) => Some(end),
+            Bound::Excluded(_) | Bound::Unbounded => None,
+        };
+        Plan {
+            lower: Some(lower),
+            end,
+            windows: None,
+            current: None,
+            last_end: None,
+        }
+    }
+
     /// The next slice, `(lower, upper)`; `None` when the range is read.
     pub(crate) fn next_slice<D: Declaration<Cursor = C>>(
         &mut self,

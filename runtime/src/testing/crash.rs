@@ -24,7 +24,10 @@ use crate::state::InputState;
 ///   the stream has none);
 /// - no committed record is sent again, except by a stream that declares `lookback`, a record
 ///   without a cursor value, a partition without an entry in a partitioned state that is full
-///   (`max_partitions`), which is read from its start, or a full-refresh stream that starts
+///   (`max_partitions`), which is read from its start, a record above its partition's
+///   watermark (or the low-water mark) in a stream read concurrently (records of windows or
+///   partitions above it may go out before a STATE that does not cover them), or a
+///   full-refresh stream that starts
 ///   over: one not declared resumable (every attempt reads it all and claims nothing), or a
 ///   resumable one given no saved position (the `{}` of a completed stream). A resumable
 ///   full-refresh stream resumed at a saved position must not send again what was committed

@@ -1,0 +1,854 @@
+//! Reading one stream's windows, or its partitions, at the same time.
+//!
+//! Workers (scoped threads, each with its own clone of the reader) read one window or one
+//! partition at a time, each through a contract core of its own, and serialize its records into
+//! chunks of lines sent over a bounded channel: a worker whose chunks are not taken waits, so
+//! the records in flight are bounded however fast the readers are and however slowly stdout is
+//! read. After the records of a safe point (a checkpoint the core allows, a window's or a
+//! partition's end, or the safe watermark of a failure) the worker sends a mark.
+//!
+//! The coordinator, on the thread that called the stream's `read`, writes the chunks in the
+//! order they arrive and turns the marks into STATEs: a partition keeps its own watermark, so a
+//! partition's mark moves that watermark; windows share one, so a window's mark moves it only up
+//! to the contiguous low-water mark (the [`Ledger`]). Since every mark follows its records on the
+//! channel, and the coordinator writes a STATE only after the chunks before it, a STATE always
+//! follows every record it covers, whatever order the windows and partitions finish in.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Condvar, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+
+use crate::contract::{Admit, Core, Declared, Failure, SliceBounds};
+use crate::emitter::{self, Clock, RecordFrame};
+use crate::error::Error;
+use crate::protocol::StreamDescriptor;
+use crate::source::{
+    IncrementalRun, LazyBounds, Reader, RecordSink, Sink, interruptible_wait, panic_message, plan,
+    refused, stopped,
+};
+use crate::stream::{CheckpointAt, IncrementalStream, Slice, StreamState};
+
+/// A worker sends its records once this many bytes of lines are pending.
+const CHUNK: usize = 32 * 1024;
+
+/// How many windows past the lowest unfinished one may be read, per worker: finished windows
+/// above an unfinished one wait in the ledger, and their records are sent again if the sync
+/// fails before the low-water mark passes them.
+const AHEAD_PER_WORKER: usize = 4;
+
+/// The low-water mark of windows read at the same time: the largest watermark such that every
+/// record at or below it, in every window, has been emitted.
+///
+/// Windows are numbered from 0 in cursor order. A window that finished reports the watermark
+/// its core reached at its end (its upper bound, or below it where the time cap holds it back);
+/// a window still being read may report a safe point inside it. The mark only takes a window's
+/// watermark once every window below it finished, so it never passes an unfinished window.
+#[derive(Debug, Clone)]
+pub(crate) struct Ledger<C> {
+    /// The lowest window not finished.
+    head: usize,
+    /// Finished windows above the head, with their watermarks.
+    done: BTreeMap<usize, Option<C>>,
+    /// The latest safe point inside windows being read above the head.
+    marks: BTreeMap<usize, C>,
+    /// The low-water mark.
+    low: Option<C>,
+}
+
+impl<C: Ord + Clone> Ledger<C> {
+    /// A ledger starting from `low`, the saved watermark.
+    pub(crate) fn new(low: Option<C>) -> Self {
+        Ledger {
+            head: 0,
+            done: BTreeMap::new(),
+            marks: BTreeMap::new(),
+            low,
+        }
+    }
+
+    /// The lowest window not finished.
+    pub(crate) fn head(&self) -> usize {
+        self.head
+    }
+
+    /// The low-water mark.
+    pub(crate) fn low(&self) -> Option<&C> {
+        self.low.as_ref()
+    }
+
+    /// Every record of window `index` at or below `watermark` has been emitted: a safe point
+    /// inside it (a checkpoint, or where its reader failed).
+    pub(crate) fn mark(&mut self, index: usize, watermark: Option<C>) {
+        let Some(watermark) = watermark else { return };
+        if index == self.head {
+            raise(&mut self.low, watermark);
+        } else if index > self.head {
+            let mark = self.marks.entry(index).or_insert_with(|| watermark.clone());
+            if watermark > *mark {
+                *mark = watermark;
+            }
+        }
+    }
+
+    /// Window `index` was read in full, up to `watermark`.
+    pub(crate) fn done(&mut self, index: usize, watermark: Option<C>) {
+        if index != self.head {
+            if index > self.head {
+                self.marks.remove(&index);
+                self.done.insert(index, watermark);
+            }
+            return;
+        }
+        let mut finished = watermark;
+        loop {
+            if let Some(watermark) = finished {
+                raise(&mut self.low, watermark);
+            }
+            self.head += 1;
+            match self.done.remove(&self.head) {
+                Some(watermark) => finished = watermark,
+                None => break,
+            }
+        }
+        if let Some(mark) = self.marks.remove(&self.head) {
+            raise(&mut self.low, mark);
+        }
+    }
+}
+
+/// Raises `low` to `watermark` if that is above it.
+fn raise<C: Ord>(low: &mut Option<C>, watermark: C) {
+    if low.as_ref().is_none_or(|low| watermark > *low) {
+        *low = Some(watermark);
+    }
+}
+
+/// For the testing kit: whether a sync of a stream read concurrently, resumed from a state
+/// whose watermark for `record`'s partition is `watermark`, may send `record` again. Records
+/// above a partition's watermark (or the low-water mark) may have been emitted before a STATE
+/// that does not cover them, and are read again; those at or below it may not.
+pub(crate) fn may_resend<S: IncrementalStream>(
+    watermark: Option<&S::Cursor>,
+    record: &serde_json::Value,
+) -> bool {
+    record_cursor::<S>(record).is_some_and(|cursor| watermark.is_none_or(|mark| cursor > *mark))
+}
+
+/// The cursor of a record as JSON, read as the stream's state would hold it.
+fn record_cursor<S: IncrementalStream>(record: &serde_json::Value) -> Option<S::Cursor> {
+    let mut state = serde_json::Map::new();
+    for key in <S::State as StreamState>::KEYS {
+        let value = key
+            .split('.')
+            .try_fold(record, |value, name| value.get(name))?;
+        state.insert((*key).to_owned(), value.clone());
+    }
+    let state = serde_json::value::to_raw_value(&state).ok()?;
+    crate::state::parse_stream_state::<S>(Some(&state))
+        .ok()
+        .flatten()
+        .and_then(|state| state.watermark())
+}
+
+/// What a worker tells the coordinator.
+enum Message<C> {
+    /// Complete record lines of unit `unit`, how many, and the unit's safe watermark after
+    /// them (see `Core::safe`): a STATE may claim it, though it is no safe point to emit one.
+    Records {
+        unit: usize,
+        lines: Vec<u8>,
+        count: u64,
+        safe: Option<C>,
+    },
+    /// Every record of unit `unit` at or below `watermark` has been sent; `done` once the unit
+    /// was read in full.
+    Mark {
+        unit: usize,
+        watermark: Option<C>,
+        done: bool,
+    },
+    /// The unit's reader failed, after the mark of its safe watermark.
+    Failed(Error),
+    /// `Sink::estimate`.
+    Estimate(u64),
+    /// `Sink::rate_limited`.
+    RateLimited(Option<DateTime<Utc>>),
+}
+
+/// What the workers of one stream share.
+struct Shared {
+    /// SIGTERM arrived.
+    sigterm: Option<&'static AtomicBool>,
+    /// The stream stops: a unit failed, or output did.
+    halt: AtomicBool,
+    /// With `checkpoint_every`: the period elapsed since the stream's previous STATE, as the
+    /// coordinator's clock says.
+    period_elapsed: AtomicBool,
+}
+
+impl Shared {
+    /// Why the stream stops, if it does.
+    fn stop(&self, stream: &StreamDescriptor) -> Option<Error> {
+        if self
+            .sigterm
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+        {
+            Some(Error::Terminated {
+                stream: stream.to_string(),
+            })
+        } else if self.halt.load(Ordering::Relaxed) {
+            Some(Error::system(format!(
+                "stream `{stream}`: stopped, another of its readers failed"
+            )))
+        } else {
+            None
+        }
+    }
+}
+
+/// Where a unit's watermark was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Point {
+    /// After some of its records: the STATE may hold it, but is not due for it.
+    Within,
+    /// At a checkpoint the core allowed, or where the reader failed.
+    Safe,
+    /// At the unit's end.
+    End,
+}
+
+impl Point {
+    /// Whether a STATE may be due here, given the records written since the previous one.
+    fn due<S: IncrementalStream>(self, written: u64) -> bool {
+        match self {
+            Point::Within => false,
+            // With `checkpoint_interval`, every N records of the stream, not of each reader.
+            Point::Safe => S::POLICY.interval.is_none_or(|n| written >= n.get()),
+            Point::End => true,
+        }
+    }
+}
+
+/// A unit of work: a window (its index and bounds) or a partition (its index).
+enum Unit<C> {
+    Window(usize, SliceBounds<C>),
+    Partition(usize),
+}
+
+/// The units still to read.
+struct Queue<S: IncrementalStream> {
+    pending: Mutex<Pending<S>>,
+    /// The head moved, or the queue closed.
+    moved: Condvar,
+}
+
+enum Pending<S: IncrementalStream> {
+    /// Windows, handed out from the stream's plan, at most `ahead` past the head.
+    Windows {
+        plan: Core<Declared<S>>,
+        next: usize,
+        head: usize,
+        ahead: usize,
+    },
+    /// Partitions, by index.
+    Partitions(std::ops::Range<usize>),
+    /// Nothing more is handed out.
+    Closed,
+}
+
+impl<S: IncrementalStream> Queue<S> {
+    fn new(pending: Pending<S>) -> Self {
+        Queue {
+            pending: Mutex::new(pending),
+            moved: Condvar::new(),
+        }
+    }
+
+    /// The next unit to read; `None` once every unit was handed out or the stream stopped.
+    fn take(&self) -> Option<Unit<S::Cursor>> {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match &mut *pending {
+                Pending::Closed => return None,
+                Pending::Partitions(indices) => return indices.next().map(Unit::Partition),
+                Pending::Windows {
+                    plan,
+                    next,
+                    head,
+                    ahead,
+                } => {
+                    if *next < *head + *ahead {
+                        let (bounds, _) = plan.take_slice()?;
+                        *next += 1;
+                        return Some(Unit::Window(*next - 1, bounds));
+                    }
+                }
+            }
+            pending = self
+                .moved
+                .wait(pending)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Windows below `head` are finished: more may start.
+    fn set_head(&self, new_head: usize) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Pending::Windows { head, .. } = &mut *pending {
+            *head = new_head;
+        }
+        self.moved.notify_all();
+    }
+
+    /// Hands out nothing more.
+    fn close(&self) {
+        *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Pending::Closed;
+        self.moved.notify_all();
+    }
+}
+
+/// What every worker of a stream reads from.
+struct Job<'j, S: IncrementalStream> {
+    queue: &'j Queue<S>,
+    shared: &'j Shared,
+    descriptor: &'j StreamDescriptor,
+    frame: &'j RecordFrame,
+    started_at: DateTime<Utc>,
+    /// Windows: the stream's saved state. Partitions: each partition's, by index.
+    saved: Saved<'j, S>,
+}
+
+enum Saved<'j, S: IncrementalStream> {
+    /// The stream's state, and its one partition (`()`).
+    Windows(&'j S::State, &'j S::Partition),
+    Partitions(&'j [(S::Partition, Option<S::Cursor>)]),
+}
+
+/// The reader of a concurrent stream: each worker reads with its own clone.
+pub(crate) trait SharedReader<S: IncrementalStream>: Reader<S> + Clone + Send {}
+
+impl<S: IncrementalStream, R: Reader<S> + Clone + Send> SharedReader<S> for R {}
+
+/// What a concurrent stream's types must allow: records, cursors, partitions and states
+/// shared with, or sent to, other threads.
+pub(crate) trait SharedStream:
+    IncrementalStream<Cursor: Sync, State: Sync, Partition: Send + Sync>
+{
+}
+
+impl<S: IncrementalStream<Cursor: Sync, State: Sync, Partition: Send + Sync>> SharedStream for S {}
+
+/// Reads an unpartitioned stream's windows with up to `limit` readers at once.
+pub(crate) fn read_windows<S, R>(
+    reader: &mut R,
+    saved: &S::State,
+    started_at: DateTime<Utc>,
+    limit: usize,
+    run: &mut IncrementalRun<'_, '_, S>,
+) -> Result<(), Error>
+where
+    S: SharedStream<Partition = ()>,
+    R: SharedReader<S>,
+{
+    let watermark = saved.watermark();
+    let mut bounds = LazyBounds::default();
+    let plan = plan::<S>(
+        reader,
+        watermark.clone(),
+        started_at,
+        &mut bounds,
+        &run.descriptor().to_string(),
+    )?;
+    let workers = limit.max(1);
+    let queue = Queue::new(Pending::Windows {
+        plan,
+        next: 0,
+        head: 0,
+        ahead: workers * AHEAD_PER_WORKER,
+    });
+    let mut ledger = Ledger::new(watermark.clone());
+    let mut claimed = watermark;
+    let descriptor = run.descriptor().clone();
+    let frame = RecordFrame::new(&descriptor);
+    let shared = Shared {
+        sigterm: run.sigterm(),
+        halt: AtomicBool::new(false),
+        period_elapsed: AtomicBool::new(false),
+    };
+    let job = Job {
+        queue: &queue,
+        shared: &shared,
+        descriptor: &descriptor,
+        frame: &frame,
+        started_at,
+        saved: Saved::Windows(saved, &()),
+    };
+    let outcome = coordinate(
+        reader,
+        &job,
+        &bounds,
+        workers,
+        run,
+        |run, unit, watermark, point| {
+            if point == Point::End {
+                ledger.done(unit, watermark);
+                queue.set_head(ledger.head());
+            } else {
+                ledger.mark(unit, watermark);
+            }
+            if point.due::<S>(run.written()) && ledger.low() > claimed.as_ref() && run.state_due() {
+                claimed = ledger.low().cloned();
+                run.write_watermark(claimed.clone())?;
+            }
+            Ok(())
+        },
+    );
+    match outcome {
+        Ok(()) => run.write_watermark(ledger.low().cloned()),
+        Err(error) => {
+            // The safe state: every record at or below the low-water mark was emitted.
+            if !matches!(error, Error::Output(_))
+                && S::POLICY.at == CheckpointAt::Slice
+                && ledger.low() > claimed.as_ref()
+            {
+                run.write_watermark(ledger.low().cloned())?;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Reads the partitions `partitions` of a partitioned stream with up to `limit` readers at
+/// once, each partition from its watermark in the stream's book.
+pub(crate) fn read_partitions<S, R>(
+    reader: &mut R,
+    partitions: Vec<S::Partition>,
+    started_at: DateTime<Utc>,
+    limit: usize,
+    run: &mut IncrementalRun<'_, '_, S>,
+) -> Result<(), Error>
+where
+    S: SharedStream,
+    R: SharedReader<S>,
+{
+    let saved: Vec<(S::Partition, Option<S::Cursor>)> = partitions
+        .into_iter()
+        .map(|partition| {
+            let watermark = run
+                .book()
+                .and_then(|book| book.watermark(&partition).cloned());
+            (partition, watermark)
+        })
+        .collect();
+    // The reader's bounds, asked once for every partition.
+    let mut bounds = LazyBounds::default();
+    bounds.end(reader)?;
+    if S::LOOKBACK.is_some() || saved.iter().any(|(_, watermark)| watermark.is_none()) {
+        bounds.start(reader)?;
+    }
+    let workers = limit.clamp(1, saved.len().max(1));
+    let queue = Queue::new(Pending::Partitions(0..saved.len()));
+    let descriptor = run.descriptor().clone();
+    let frame = RecordFrame::new(&descriptor);
+    let shared = Shared {
+        sigterm: run.sigterm(),
+        halt: AtomicBool::new(false),
+        period_elapsed: AtomicBool::new(false),
+    };
+    let job = Job {
+        queue: &queue,
+        shared: &shared,
+        descriptor: &descriptor,
+        frame: &frame,
+        started_at,
+        saved: Saved::Partitions(&saved),
+    };
+    coordinate(
+        reader,
+        &job,
+        &bounds,
+        workers,
+        run,
+        |run, unit, watermark, point| {
+            let due = point.due::<S>(run.written());
+            run.partition_moved(&saved[unit].0, watermark, due)
+        },
+    )
+}
+
+/// Runs `workers` workers on `job` and writes what they send, calling `on_mark` for each mark;
+/// returns once every worker ended, with the first error that stopped the stream.
+fn coordinate<S, R>(
+    reader: &R,
+    job: &Job<'_, S>,
+    bounds: &LazyBounds<S::Cursor>,
+    workers: usize,
+    run: &mut IncrementalRun<'_, '_, S>,
+    mut on_mark: impl FnMut(
+        &mut IncrementalRun<'_, '_, S>,
+        usize,
+        Option<S::Cursor>,
+        Point,
+    ) -> Result<(), Error>,
+) -> Result<(), Error>
+where
+    S: SharedStream,
+    R: SharedReader<S>,
+{
+    let (sender, receiver) = std::sync::mpsc::sync_channel(workers * 2);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (reader, bounds) = (reader.clone(), bounds.clone());
+            scope.spawn(move || Worker::new(job, sender, bounds).work(reader));
+        }
+        drop(sender);
+        let mut failure = None;
+        for message in receiver {
+            if matches!(failure, Some(Error::Output(_))) {
+                // Nothing more can be written: the workers are stopping, their output dropped.
+                continue;
+            }
+            if S::POLICY.period.is_some() {
+                let elapsed = run.period_elapsed();
+                job.shared.period_elapsed.store(elapsed, Ordering::Relaxed);
+            }
+            let written = match message {
+                Message::Records {
+                    unit,
+                    lines,
+                    count,
+                    safe,
+                } => run
+                    .write_lines(&lines, count)
+                    .and_then(|()| on_mark(run, unit, safe, Point::Within)),
+                Message::Mark {
+                    unit,
+                    watermark,
+                    done,
+                } => {
+                    let point = if done { Point::End } else { Point::Safe };
+                    on_mark(run, unit, watermark, point)
+                }
+                Message::Failed(error) => {
+                    if failure.is_none() {
+                        failure = Some(error);
+                        job.shared.halt.store(true, Ordering::Relaxed);
+                        job.queue.close();
+                    }
+                    Ok(())
+                }
+                Message::Estimate(rows) => run.estimate(rows),
+                Message::RateLimited(reset) => run.rate_limited(reset),
+            };
+            if let Err(error) = written {
+                failure = Some(error);
+                job.shared.halt.store(true, Ordering::Relaxed);
+                job.queue.close();
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    })
+}
+
+/// One worker: reads units with its clone of the reader, through a core of its own for the
+/// unit being read.
+struct Worker<'j, S: IncrementalStream> {
+    job: &'j Job<'j, S>,
+    sender: SyncSender<Message<S::Cursor>>,
+    bounds: LazyBounds<S::Cursor>,
+    /// The unit being read, its core and (for a partition) its key.
+    unit: usize,
+    core: Option<Core<Declared<S>>>,
+    partition: Option<&'j S::Partition>,
+    /// Record lines not sent yet, and how many.
+    lines: Vec<u8>,
+    count: u64,
+    clock: Clock,
+    /// A record is being serialized: a panic now leaves it half-written and already counted.
+    writing: bool,
+    /// The first error `emit` returned; the unit is over once it is set.
+    failed: Option<Error>,
+}
+
+impl<'j, S: SharedStream> Worker<'j, S> {
+    fn new(
+        job: &'j Job<'j, S>,
+        sender: SyncSender<Message<S::Cursor>>,
+        bounds: LazyBounds<S::Cursor>,
+    ) -> Self {
+        Worker {
+            job,
+            sender,
+            bounds,
+            unit: 0,
+            core: None,
+            partition: None,
+            lines: Vec::with_capacity(CHUNK + 1024),
+            count: 0,
+            clock: Clock::default(),
+            writing: false,
+            failed: None,
+        }
+    }
+
+    /// Reads units until none is left or one fails.
+    fn work<R: Reader<S>>(mut self, mut reader: R) {
+        while let Some(unit) = self.job.queue.take() {
+            let read = match unit {
+                Unit::Window(index, bounds) => self.window(&mut reader, index, bounds),
+                Unit::Partition(index) => self.partition(&mut reader, index),
+            };
+            if let Err(error) = read {
+                self.fail(error);
+                return;
+            }
+        }
+    }
+
+    /// Reads window `index`, then marks it done.
+    fn window<R: Reader<S>>(
+        &mut self,
+        reader: &mut R,
+        index: usize,
+        bounds: SliceBounds<S::Cursor>,
+    ) -> Result<(), Error> {
+        let Saved::Windows(state, unit) = self.job.saved else {
+            return Err(Error::system("a window of a partitioned stream"));
+        };
+        self.unit = index;
+        let core = self.core.insert(Core::window(
+            Declared::<S>::new(),
+            state.watermark(),
+            self.job.started_at,
+            bounds,
+        ));
+        let Some((lower, upper)) = core.next_slice() else {
+            return Ok(());
+        };
+        let end = match &upper {
+            std::ops::Bound::Included(end) => Some(end.clone()),
+            _ => None,
+        };
+        self.read_slice(reader, &Slice::new(state, unit, lower, upper))?;
+        if let Some(core) = &mut self.core {
+            core.finish_window(end.as_ref());
+        }
+        self.mark(true)
+    }
+
+    /// Reads partition `index` slice by slice from its watermark, then marks it done.
+    fn partition<R: Reader<S>>(&mut self, reader: &mut R, index: usize) -> Result<(), Error> {
+        let Saved::Partitions(saved) = self.job.saved else {
+            return Err(Error::system("a partition of an unpartitioned stream"));
+        };
+        let (partition, watermark) = &saved[index];
+        self.unit = index;
+        self.partition = Some(partition);
+        self.core = None;
+        let state = S::State::from_watermark(watermark.clone());
+        let core = plan::<S>(
+            reader,
+            watermark.clone(),
+            self.job.started_at,
+            &mut self.bounds,
+            &self.job.descriptor.to_string(),
+        )?;
+        self.core = Some(core);
+        while let Some((lower, upper)) = self.core.as_mut().and_then(Core::next_slice) {
+            self.read_slice(reader, &Slice::new(&state, partition, lower, upper))?;
+            self.tell_period();
+            if self.core.as_mut().and_then(Core::slice_done).is_some() {
+                self.mark(false)?;
+            }
+        }
+        if let Some(core) = &mut self.core {
+            core.finish();
+        }
+        self.mark(true)
+    }
+
+    /// Calls the reader on one slice; a panic is reported like an error.
+    fn read_slice<R: Reader<S>>(
+        &mut self,
+        reader: &mut R,
+        slice: &Slice<'_, S>,
+    ) -> Result<(), Error> {
+        if let Some(error) = self.job.shared.stop(self.job.descriptor) {
+            return Err(error);
+        }
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            reader.read(slice, &mut Sink::new(self))
+        }))
+        .unwrap_or_else(|payload| {
+            if std::mem::take(&mut self.writing)
+                && let Some(core) = &mut self.core
+            {
+                core.retract();
+            }
+            emitter::truncate_to_line(&mut self.lines);
+            Err(Error::Panic {
+                stream: self.job.descriptor.to_string(),
+                message: panic_message(payload.as_ref()),
+            })
+        });
+        // An error from `Sink::emit` wins over what the reader made of it.
+        match self.failed.take() {
+            Some(error) => Err(error),
+            None => read,
+        }
+    }
+
+    /// With `checkpoint_every`, tells the core whether the period elapsed.
+    fn tell_period(&mut self) {
+        if S::POLICY.period.is_some()
+            && let Some(core) = &mut self.core
+        {
+            core.set_period_elapsed(self.job.shared.period_elapsed.load(Ordering::Relaxed));
+        }
+    }
+
+    /// Sends the pending lines, then a mark of the core's watermark.
+    fn mark(&mut self, done: bool) -> Result<(), Error> {
+        self.send_lines()?;
+        let watermark = self
+            .core
+            .as_ref()
+            .and_then(|core| core.watermark().cloned());
+        self.send(Message::Mark {
+            unit: self.unit,
+            watermark,
+            done,
+        })
+    }
+
+    /// The unit failed: the safe watermark of its core, then the error.
+    fn fail(&mut self, error: Error) {
+        let failure = match &error {
+            Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
+            _ => Failure::Stopped,
+        };
+        if let Some(core) = &mut self.core {
+            core.fail(failure);
+        }
+        let _ = self.mark(false);
+        let _ = self.send(Message::Failed(error));
+    }
+
+    fn send_lines(&mut self) -> Result<(), Error> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        let lines = std::mem::replace(&mut self.lines, Vec::with_capacity(CHUNK + 1024));
+        let count = std::mem::take(&mut self.count);
+        let safe = self.core.as_ref().and_then(|core| core.safe().cloned());
+        self.send(Message::Records {
+            unit: self.unit,
+            lines,
+            count,
+            safe,
+        })
+    }
+
+    fn send(&self, message: Message<S::Cursor>) -> Result<(), Error> {
+        self.sender
+            .send(message)
+            .map_err(|_| Error::system("the stream's output ended"))
+    }
+
+    fn try_emit(&mut self, record: &S) -> Result<(), Error> {
+        if let Some(error) = self.job.shared.stop(self.job.descriptor) {
+            return Err(error);
+        }
+        let Some(core) = &mut self.core else {
+            return Err(Error::system(format!(
+                "stream `{}`: a record was emitted outside of `Reader::read`",
+                self.job.descriptor
+            )));
+        };
+        if let Some(partition) = self.partition
+            && record.partition() != partition
+        {
+            return Err(Error::system(format!(
+                "stream `{}`: a record of partition {:?} was emitted while reading partition \
+                 {partition:?}",
+                self.job.descriptor,
+                record.partition()
+            )));
+        }
+        if S::POLICY.period.is_some() {
+            core.set_period_elapsed(self.job.shared.period_elapsed.load(Ordering::Relaxed));
+        }
+        let admit = core
+            .admit(record.cursor().as_deref())
+            .map_err(|refusal| refused::<S>(refusal, &self.job.descriptor.to_string()))?;
+        match admit {
+            Admit::Drop => return Ok(()),
+            Admit::Emit => {}
+            Admit::CheckpointThenEmit { .. } => self.mark(false)?,
+        }
+        self.writing = true;
+        let written = emitter::record_line(
+            &mut self.lines,
+            self.job.frame,
+            &mut self.clock,
+            record,
+            &self.job.descriptor.name,
+        );
+        self.writing = false;
+        if let Err(error) = written {
+            if let Some(core) = &mut self.core {
+                core.retract();
+            }
+            return Err(error);
+        }
+        self.count += 1;
+        if self.lines.len() >= CHUNK {
+            self.send_lines()?;
+        }
+        Ok(())
+    }
+}
+
+impl<S: SharedStream> RecordSink<S> for Worker<'_, S> {
+    fn emit(&mut self, record: &S) -> Result<(), Error> {
+        if let Some(error) = &self.failed {
+            return Err(stopped(error));
+        }
+        self.try_emit(record).map_err(|error| {
+            let returned = stopped(&error);
+            self.failed = Some(error);
+            returned
+        })
+    }
+
+    fn estimate(&mut self, rows: u64) -> Result<(), Error> {
+        self.send(Message::Estimate(rows))
+    }
+
+    fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error> {
+        self.send(Message::RateLimited(quota_reset))
+    }
+
+    fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error> {
+        self.send_lines()?;
+        let (shared, descriptor) = (self.job.shared, self.job.descriptor);
+        interruptible_wait(duration, || shared.stop(descriptor))
+    }
+
+    fn caught_up(&self) -> bool {
+        self.core.as_ref().is_some_and(Core::caught_up)
+    }
+
+    fn save_position(&mut self, _position: Result<Box<RawValue>, Error>) -> Result<(), Error> {
+        Err(Error::system(format!(
+            "stream `{}` is incremental: its state is its cursor, and `save_position` is for \
+             full-refresh streams",
+            self.job.descriptor
+        )))
+    }
+}
