@@ -99,6 +99,9 @@ enum Failure {
     Fatal(Error),
 }
 
+/// The most connections kept open: one per repository read at once.
+const MAX_CONNECTIONS: usize = 64;
+
 impl<'a> Client<'a> {
     /// A client for the API at `base` (`http://host:port`, no trailing slash), sending `token`.
     pub fn new(base: &'a str, token: &'a Secret<String>) -> Self {
@@ -107,6 +110,12 @@ impl<'a> Client<'a> {
             .http_status_as_error(false)
             .timeout_global(Some(REQUEST_TIMEOUT))
             .user_agent(concat!("source-github/", env!("CARGO_PKG_VERSION")))
+            // One connection per repository read at once, each kept between its pages, with
+            // buffers sized for headers and pages rather than ureq's 128 KiB each way.
+            .max_idle_connections(MAX_CONNECTIONS)
+            .max_idle_connections_per_host(MAX_CONNECTIONS)
+            .input_buffer_size(16 * 1024)
+            .output_buffer_size(8 * 1024)
             .build()
             .new_agent();
         Client { base, token, agent }

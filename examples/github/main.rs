@@ -15,6 +15,11 @@
 //! `GET /user/repos` lists. A STATE of one of them means: for every repository in it, every
 //! record with a cursor at or below that repository's watermark has been emitted.
 //!
+//! Up to `concurrency` repositories of a stream (8 by default, at most 64) are read at once,
+//! each by its own reader with one request in flight: the API's latency, not the connector,
+//! sets the pace. Their records are interleaved; each repository's watermark moves with its
+//! own records, so what a STATE means does not change.
+//!
 //! # The API it reads
 //!
 //! - `GET /user/repos?sort=full_name&per_page=N` (or `GET /repos/{owner}/{repo}` for each
@@ -94,11 +99,23 @@ pub struct GithubConfig {
     #[serde(default = "default_page_size")]
     #[schemars(range(min = 1, max = 100))]
     pub page_size: u32,
+    /// How many repositories of a stream are read at once (one request each in flight), at
+    /// most 64.
+    #[serde(default = "default_concurrency")]
+    #[schemars(range(min = 1, max = 64))]
+    pub concurrency: u32,
 }
 
 fn default_page_size() -> u32 {
     100
 }
+
+fn default_concurrency() -> u32 {
+    8
+}
+
+/// The most repositories read at once, whatever the configuration says.
+const MAX_CONCURRENCY: u32 = 64;
 
 /// The source.
 pub struct Github;
@@ -128,14 +145,16 @@ impl Source for Github {
     fn streams<'a>(&'a self, config: &'a GithubConfig) -> Result<Streams<'a>, Error> {
         let api = Api::new(config)?;
         let (issues, comments, events) = (api.clone(), api.clone(), api.clone());
+        let concurrency = config.concurrency.clamp(1, MAX_CONCURRENCY);
         Ok(Streams::new()
+            .concurrency(usize::try_from(concurrency).unwrap_or(1))
             .full_refresh({
                 let api = api.clone();
                 move |resume: &Resume<Repository>, out: &mut Sink<Repository>| {
                     api.read_repositories(resume.position()?, out)
                 }
             })
-            .partitioned(
+            .concurrent_partitioned(
                 api.partitions(),
                 move |slice: &Slice<Issue>, out: &mut Sink<Issue>| {
                     let repository = slice.partition();
@@ -150,7 +169,7 @@ impl Source for Github {
                     })
                 },
             )
-            .partitioned(
+            .concurrent_partitioned(
                 api.partitions(),
                 move |slice: &Slice<Comment>, out: &mut Sink<Comment>| {
                     let repository = slice.partition();
@@ -169,7 +188,7 @@ impl Source for Github {
                     )
                 },
             )
-            .partitioned(
+            .concurrent_partitioned(
                 api.partitions(),
                 move |slice: &Slice<Event>, out: &mut Sink<Event>| {
                     let repository = slice.partition();

@@ -33,7 +33,7 @@ use crate::source::{
 use crate::stream::{CheckpointAt, IncrementalStream, Slice, StreamState};
 
 /// A worker sends its records once this many bytes of lines are pending.
-const CHUNK: usize = 32 * 1024;
+const CHUNK: usize = 8 * 1024;
 
 /// How many windows past the lowest unfinished one may be read, per worker: finished windows
 /// above an unfinished one wait in the ledger, and their records are sent again if the sync
@@ -499,7 +499,7 @@ where
     S: SharedStream,
     R: SharedReader<S>,
 {
-    let (sender, receiver) = std::sync::mpsc::sync_channel(workers * 2);
+    let (sender, receiver) = std::sync::mpsc::sync_channel(workers);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let sender = sender.clone();
