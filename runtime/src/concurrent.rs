@@ -500,11 +500,17 @@ where
     R: SharedReader<S>,
 {
     let (sender, receiver) = std::sync::mpsc::sync_channel(workers);
+    // What readers log goes where the caller's logs go: LOG messages of this run.
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let sender = sender.clone();
-            let (reader, bounds) = (reader.clone(), bounds.clone());
-            scope.spawn(move || Worker::new(job, sender, bounds).work(reader));
+            let (reader, bounds, dispatch) = (reader.clone(), bounds.clone(), dispatch.clone());
+            scope.spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    Worker::new(job, sender, bounds).work(reader);
+                });
+            });
         }
         drop(sender);
         let mut failure = None;

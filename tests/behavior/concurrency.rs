@@ -95,6 +95,9 @@ impl Source for Concurrent {
                         if config.fail == Some(u64::from(shard)) && id == 5 {
                             return Err(Error::transient("the shard went away"));
                         }
+                        if id == 1 {
+                            tracing::warn!("shard {shard}: reading");
+                        }
                         if id % 4 == 0 {
                             std::thread::sleep(Duration::from_micros(
                                 u64::from(config.shards - shard) * 50,
@@ -182,6 +185,15 @@ fn windows_and_partitions_read_at_once_emit_every_record_once() {
         assert_eq!(output.records().len(), 95 + 66, "no record twice");
         assert_states_follow_records(&output, "ticks");
         assert_states_follow_records(&output, "items");
+        // What readers log on their threads is a LOG message of the run.
+        for shard in 0..6 {
+            let line = format!("shard {shard}: reading");
+            assert!(
+                output.stdout.contains(&line),
+                "{line} missing:\n{}",
+                output.stdout
+            );
+        }
         let last = output.state_file_at(output.states().len() - 1);
         let resumed = read(&config(concurrency, None), Some(&last));
         assert_eq!(resumed.exit_code, 0, "{}", resumed.stderr);
