@@ -23,12 +23,13 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
 use crate::contract::{Admit, Core, Declared, Failure, SliceBounds};
-use crate::emitter::{self, Clock, RecordFrame};
+use crate::emitter::{self, Clock, Emitter, RecordFrame};
 use crate::error::Error;
+use crate::partition::Book;
 use crate::protocol::StreamDescriptor;
 use crate::source::{
-    IncrementalRun, LazyBounds, Reader, RecordSink, Sink, interruptible_wait, panic_message, plan,
-    refused, stopped,
+    Incremental, IncrementalRun, LazyBounds, Reader, RecordSink, Sink, StreamFailure,
+    interruptible_wait, panic_message, plan, refused, run_stream, stopped,
 };
 use crate::stream::{CheckpointAt, IncrementalStream, Slice, StreamState};
 
@@ -124,6 +125,187 @@ impl<C: Ord + Clone> Ledger<C> {
 fn raise<C: Ord>(low: &mut Option<C>, watermark: C) {
     if low.as_ref().is_none_or(|low| watermark > *low) {
         *low = Some(watermark);
+    }
+}
+
+/// How many readers may run at once in a sync, across its streams: each worker holds a permit
+/// while it reads a window or a partition.
+pub(crate) struct Budget {
+    limit: usize,
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: usize) -> Self {
+        let limit = limit.max(1);
+        Budget {
+            limit,
+            free: Mutex::new(limit),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// The most readers at once.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Waits for a reader's permit.
+    fn acquire(&self) -> Permit<'_> {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            free = self
+                .freed
+                .wait(free)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        Permit(self)
+    }
+}
+
+/// A reader's permit, given back when dropped.
+struct Permit<'b>(&'b Budget);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// A stream's whole read, ready to run on a thread of its own with an emitter of its own.
+pub(crate) type StreamJob<'x> =
+    Box<dyn FnOnce(&mut Emitter<'_>) -> Result<Option<StreamFailure>, Error> + Send + 'x>;
+
+/// The read of an unpartitioned stream whose windows are read concurrently, from `state`.
+pub(crate) fn windows_job<'x, S, R>(
+    reader: &'x mut R,
+    state: &'x S::State,
+    started_at: DateTime<Utc>,
+    budget: &'x Budget,
+) -> StreamJob<'x>
+where
+    S: SharedStream<Partition = ()>,
+    R: SharedReader<S>,
+{
+    Box::new(move |out| {
+        run_stream(S::descriptor(), Incremental::<S>::new(None), out, |run| {
+            read_windows(reader, state, started_at, budget, run)
+        })
+    })
+}
+
+/// The read of a partitioned stream whose listed partitions (or why they could not be listed)
+/// are read concurrently, from the book `saved` holds.
+pub(crate) fn partitions_job<'x, S, R>(
+    reader: &'x mut R,
+    partitions: &'x mut Option<Result<Vec<S::Partition>, Error>>,
+    saved: &'x mut Option<Book<S>>,
+    started_at: DateTime<Utc>,
+    budget: &'x Budget,
+) -> StreamJob<'x>
+where
+    S: SharedStream,
+    R: SharedReader<S>,
+{
+    Box::new(move |out| {
+        let book = saved.take().unwrap_or_default();
+        let partitions = partitions.take().unwrap_or_else(|| Ok(Vec::new()));
+        run_stream(S::descriptor(), Incremental::new(Some(book)), out, |run| {
+            read_partitions(reader, partitions?, started_at, budget, run)?;
+            run.finish_partitions()
+        })
+    })
+}
+
+/// Runs the reads of `jobs` at the same time, each on a thread of its own, and writes what
+/// they emit to `out` as it comes, a stream's messages in their order; `report` is called on
+/// the calling thread with each stream that failed, after its last message. `Err` only when
+/// output failed.
+pub(crate) fn run_jobs(
+    jobs: Vec<(StreamDescriptor, StreamJob<'_>)>,
+    out: &mut Emitter<'_>,
+    mut report: impl FnMut(&StreamDescriptor, &Error, &mut Emitter<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let (sender, receiver) = std::sync::mpsc::sync_channel(jobs.len() * 2);
+    let closed = AtomicBool::new(false);
+    let template = out.template();
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    let descriptors: Vec<StreamDescriptor> = jobs.iter().map(|(d, _)| d.clone()).collect();
+    std::thread::scope(|scope| {
+        for (index, (_, job)) in jobs.into_iter().enumerate() {
+            let (sender, template, dispatch) = (sender.clone(), template.clone(), dispatch.clone());
+            let closed = &closed;
+            scope.spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let mut sink = Forwarder {
+                        sender: &sender,
+                        closed,
+                    };
+                    let mut emitter = template.emitter(&mut sink);
+                    let result =
+                        job(&mut emitter).and_then(|failure| emitter.flush().map(|()| failure));
+                    drop(emitter);
+                    let _ = sender.send(Forwarded::Done(index, result));
+                });
+            });
+        }
+        drop(sender);
+        let mut broken: Option<Error> = None;
+        for message in receiver {
+            if broken.is_some() {
+                continue;
+            }
+            let written = match message {
+                Forwarded::Bytes(bytes) => out.forward(&bytes),
+                Forwarded::Done(_, Ok(None)) => Ok(()),
+                Forwarded::Done(index, Ok(Some(failure))) => {
+                    report(&descriptors[index], &failure.error, out)
+                }
+                Forwarded::Done(_, Err(error)) => Err(error),
+            };
+            if let Err(error) = written {
+                closed.store(true, Ordering::Relaxed);
+                broken = Some(error);
+            }
+        }
+        broken.map_or(Ok(()), Err)
+    })
+}
+
+/// What a stream read on a thread of its own sends to the run's emitter.
+enum Forwarded {
+    /// Complete messages.
+    Bytes(Vec<u8>),
+    /// The stream's read ended.
+    Done(usize, Result<Option<StreamFailure>, Error>),
+}
+
+/// The sink of a stream's emitter: sends what it writes to the run's emitter.
+struct Forwarder<'f> {
+    sender: &'f SyncSender<Forwarded>,
+    closed: &'f AtomicBool,
+}
+
+impl std::io::Write for Forwarder<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let closed = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the output closed");
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(closed());
+        }
+        self.sender
+            .send(Forwarded::Bytes(bytes.to_vec()))
+            .map_err(|_| closed())?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -317,6 +499,8 @@ struct Job<'j, S: IncrementalStream> {
     shared: &'j Shared,
     descriptor: &'j StreamDescriptor,
     frame: &'j RecordFrame,
+    /// The readers' permits, shared by the run's streams.
+    budget: &'j Budget,
     started_at: DateTime<Utc>,
     /// Windows: the stream's saved state. Partitions: each partition's, by index.
     saved: Saved<'j, S>,
@@ -336,18 +520,21 @@ impl<S: IncrementalStream, R: Reader<S> + Clone + Send> SharedReader<S> for R {}
 /// What a concurrent stream's types must allow: records, cursors, partitions and states
 /// shared with, or sent to, other threads.
 pub(crate) trait SharedStream:
-    IncrementalStream<Cursor: Sync, State: Sync, Partition: Send + Sync>
+    IncrementalStream<Cursor: Sync, State: Send + Sync, Partition: Send + Sync>
 {
 }
 
-impl<S: IncrementalStream<Cursor: Sync, State: Sync, Partition: Send + Sync>> SharedStream for S {}
+impl<S: IncrementalStream<Cursor: Sync, State: Send + Sync, Partition: Send + Sync>> SharedStream
+    for S
+{
+}
 
 /// Reads an unpartitioned stream's windows with up to `limit` readers at once.
 pub(crate) fn read_windows<S, R>(
     reader: &mut R,
     saved: &S::State,
     started_at: DateTime<Utc>,
-    limit: usize,
+    budget: &Budget,
     run: &mut IncrementalRun<'_, '_, S>,
 ) -> Result<(), Error>
 where
@@ -363,7 +550,7 @@ where
         &mut bounds,
         &run.descriptor().to_string(),
     )?;
-    let workers = limit.max(1);
+    let workers = budget.limit();
     let queue = Queue::new(Pending::Windows {
         plan,
         next: 0,
@@ -384,6 +571,7 @@ where
         shared: &shared,
         descriptor: &descriptor,
         frame: &frame,
+        budget,
         started_at,
         saved: Saved::Windows(saved, &()),
     };
@@ -428,7 +616,7 @@ pub(crate) fn read_partitions<S, R>(
     reader: &mut R,
     partitions: Vec<S::Partition>,
     started_at: DateTime<Utc>,
-    limit: usize,
+    budget: &Budget,
     run: &mut IncrementalRun<'_, '_, S>,
 ) -> Result<(), Error>
 where
@@ -450,7 +638,7 @@ where
     if S::LOOKBACK.is_some() || saved.iter().any(|(_, watermark)| watermark.is_none()) {
         bounds.start(reader)?;
     }
-    let workers = limit.clamp(1, saved.len().max(1));
+    let workers = budget.limit().clamp(1, saved.len().max(1));
     let queue = Queue::new(Pending::Partitions(0..saved.len()));
     let descriptor = run.descriptor().clone();
     let frame = RecordFrame::new(&descriptor);
@@ -464,6 +652,7 @@ where
         shared: &shared,
         descriptor: &descriptor,
         frame: &frame,
+        budget,
         started_at,
         saved: Saved::Partitions(&saved),
     };
@@ -605,6 +794,7 @@ impl<'j, S: SharedStream> Worker<'j, S> {
     /// Reads units until none is left or one fails.
     fn work<R: Reader<S>>(mut self, mut reader: R) {
         while let Some(unit) = self.job.queue.take() {
+            let _permit = self.job.budget.acquire();
             let read = match unit {
                 Unit::Window(index, bounds) => self.window(&mut reader, index, bounds),
                 Unit::Partition(index) => self.partition(&mut reader, index),

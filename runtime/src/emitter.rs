@@ -140,6 +140,30 @@ pub(crate) fn now_millis() -> i64 {
         })
 }
 
+/// What emitters of streams read on threads of their own share with the run's emitter.
+#[derive(Clone)]
+pub(crate) struct Template {
+    stop: Option<&'static AtomicBool>,
+    logs: Option<Arc<LogQueue>>,
+    masker: Arc<Masker>,
+    progress: bool,
+}
+
+impl Template {
+    /// An emitter writing to `sink`.
+    pub(crate) fn emitter<'c>(&self, sink: &'c mut dyn Write) -> Emitter<'c> {
+        Emitter {
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
+            sink,
+            stop: self.stop,
+            logs: self.logs.clone(),
+            masker: Arc::clone(&self.masker),
+            progress: self.progress,
+            clock: Clock::default(),
+        }
+    }
+}
+
 /// What comes before a [`StateMessage`] on its line: the protocol message's envelope.
 const STATE_PREFIX: &[u8] = br#"{"type":"STATE","state":"#;
 
@@ -154,6 +178,22 @@ impl<'o> Emitter<'o> {
             progress: false,
             clock: Clock::default(),
         }
+    }
+
+    /// What an emitter for a stream read on a thread of its own shares with this one: the
+    /// SIGTERM flag, the log queue, the secrets and the progress setting.
+    pub(crate) fn template(&self) -> Template {
+        Template {
+            stop: self.stop,
+            logs: self.logs.clone(),
+            masker: Arc::clone(&self.masker),
+            progress: self.progress,
+        }
+    }
+
+    /// Writes bytes of complete messages another emitter serialized (see [`Emitter::child`]).
+    pub(crate) fn forward(&mut self, messages: &[u8]) -> Result<(), Error> {
+        self.lines(messages)
     }
 
     /// Shows per-stream progress on the process's stderr from now on.

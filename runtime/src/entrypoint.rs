@@ -11,6 +11,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use crate::cli::{self, Command};
+use crate::concurrent::{self, Budget};
 use crate::emitter::{Emitter, is_closed_pipe};
 use crate::error::{Error, InputFile};
 use crate::input;
@@ -331,9 +332,17 @@ pub(crate) fn read<S: Source>(
         return Ok(code);
     }
 
-    let limit = streams.limit();
+    // The streams read on this thread, one after the other in the catalog's order; then those
+    // registered to be read concurrently, at the same time, each on a thread of its own,
+    // sharing the source's readers.
+    let budget = Budget::new(streams.limit());
+    let mut concurrent = HashSet::new();
     for configured in &catalog.streams {
         let descriptor = descriptor_of(configured);
+        if out.stop_requested() {
+            // SIGTERM: the streams not started yet are left for the next sync.
+            return Ok(code);
+        }
         let Some(stream) = streams.find(&descriptor) else {
             out.stream_status(&descriptor, StreamStatus::Incomplete)?;
             let error = Error::UnknownStream {
@@ -342,14 +351,29 @@ pub(crate) fn read<S: Source>(
             code = fail(&error, Some(&descriptor), out, stderr)?;
             continue;
         };
-        if let Some(failure) = stream.read(started_at, limit, out)? {
+        if stream.is_concurrent() {
+            concurrent.insert(descriptor);
+        } else if let Some(failure) = stream.read(started_at, &budget, out)? {
             code = fail(&failure.error, Some(&descriptor), out, stderr)?;
         }
-        if out.stop_requested() {
-            // SIGTERM: the streams not started yet are left for the next sync.
-            break;
-        }
     }
+    if out.stop_requested() {
+        return Ok(code);
+    }
+    let jobs: Vec<_> = streams
+        .iter_mut()
+        .filter(|stream| concurrent.contains(&stream.descriptor()))
+        .filter_map(|stream| {
+            let descriptor = stream.descriptor();
+            stream
+                .detach(started_at, &budget)
+                .map(|job| (descriptor, job))
+        })
+        .collect();
+    concurrent::run_jobs(jobs, out, |descriptor, error, out| {
+        code = fail(error, Some(descriptor), out, stderr)?;
+        Ok(())
+    })?;
     Ok(code)
 }
 

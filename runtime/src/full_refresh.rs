@@ -268,7 +268,7 @@ where
     fn read(
         &mut self,
         _started_at: DateTime<Utc>,
-        _limit: usize,
+        _budget: &crate::concurrent::Budget,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error> {
         let saved = self.saved.take();
@@ -450,7 +450,7 @@ mod tests {
         let mut out = Emitter::new(&mut stdout);
         out.stop_on(&STOP);
         let failure = stream
-            .read(Utc::now(), 1, &mut out)
+            .read(Utc::now(), &crate::concurrent::Budget::new(1), &mut out)
             .expect("the output works")
             .expect("the stream stops");
         assert!(
@@ -492,7 +492,7 @@ mod tests {
         let mut stdout = Closed;
         let mut out = Emitter::new(&mut stdout);
         let started = std::time::Instant::now();
-        let result = stream.read(Utc::now(), 1, &mut out);
+        let result = stream.read(Utc::now(), &crate::concurrent::Budget::new(1), &mut out);
         assert!(
             matches!(result, Err(Error::Output(_))),
             "{:?}",

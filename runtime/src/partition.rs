@@ -29,6 +29,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use crate::concurrent::{Budget, StreamJob};
 use crate::contract::{Admit, Core, Declared, Failure};
 use crate::emitter::Emitter;
 use crate::error::Error;
@@ -734,18 +735,21 @@ pub(crate) struct Partitioned<'a, S: IncrementalStream, R> {
     reader: R,
     /// The saved state, parsed by `load_state`.
     saved: Option<Book<S>>,
-    /// Reads listed partitions at the same time, when registered so.
-    concurrent: Option<ReadListed<S, R>>,
+    /// Reads listed partitions at the same time, on a thread of its own, when registered so.
+    concurrent: Option<DetachListed<S, R>>,
+    /// The partitions listed for a read on a thread of its own.
+    listed: Option<Result<Vec<S::Partition>, Error>>,
 }
 
-/// Reads the listed partitions with up to `limit` readers at once.
-type ReadListed<S, R> = fn(
-    &mut R,
-    Vec<<S as IncrementalStream>::Partition>,
+/// A partitioned stream's read of the listed partitions (or why they cannot be listed), from
+/// its book, on a thread of its own.
+type DetachListed<S, R> = for<'x> fn(
+    &'x mut R,
+    &'x mut Option<Result<Vec<<S as IncrementalStream>::Partition>, Error>>,
+    &'x mut Option<Book<S>>,
     DateTime<Utc>,
-    usize,
-    &mut crate::source::IncrementalRun<'_, '_, S>,
-) -> Result<(), Error>;
+    &'x Budget,
+) -> StreamJob<'x>;
 
 impl<'a, S: IncrementalStream, R> Partitioned<'a, S, R> {
     pub(crate) fn new(partitions: Partitions<'a, S::Partition>, reader: R) -> Self {
@@ -754,6 +758,7 @@ impl<'a, S: IncrementalStream, R> Partitioned<'a, S, R> {
             reader,
             saved: None,
             concurrent: None,
+            listed: None,
         }
     }
 
@@ -763,7 +768,7 @@ impl<'a, S: IncrementalStream, R> Partitioned<'a, S, R> {
         S: crate::concurrent::SharedStream,
         R: crate::concurrent::SharedReader<S>,
     {
-        self.concurrent = Some(crate::concurrent::read_partitions::<S, R>);
+        self.concurrent = Some(crate::concurrent::partitions_job::<S, R>);
         self
     }
 }
@@ -811,24 +816,41 @@ where
     fn read(
         &mut self,
         started_at: DateTime<Utc>,
-        limit: usize,
+        _budget: &Budget,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error> {
         let book = self.saved.take().unwrap_or_default();
         let (reader, partitions) = (&mut self.reader, &mut self.partitions);
-        let concurrent = self.concurrent;
         run_stream(S::descriptor(), Incremental::new(Some(book)), out, |run| {
-            match (concurrent, &mut partitions.source) {
-                (Some(read), PartitionSource::List(list)) => {
-                    read(reader, list.clone(), started_at, limit, run)?;
-                }
-                (Some(read), PartitionSource::Listed(list)) => {
-                    read(reader, distinct(list()?), started_at, limit, run)?;
-                }
-                _ => read_partitions(reader, partitions, started_at, run)?,
-            }
+            read_partitions(reader, partitions, started_at, run)?;
             run.finish_partitions()
         })
+    }
+
+    /// Listed partitions are listed now, on the calling thread; those of a parent are read
+    /// one after the other, with the parent, by [`ErasedStream::read`].
+    fn is_concurrent(&self) -> bool {
+        self.concurrent.is_some() && !matches!(self.partitions.source, PartitionSource::Parent(_))
+    }
+
+    fn detach<'x>(
+        &'x mut self,
+        started_at: DateTime<Utc>,
+        budget: &'x Budget,
+    ) -> Option<StreamJob<'x>> {
+        let detach = self.concurrent?;
+        self.listed = Some(match &mut self.partitions.source {
+            PartitionSource::List(list) => Ok(list.clone()),
+            PartitionSource::Listed(list) => list().map(distinct),
+            PartitionSource::Parent(_) => return None,
+        });
+        Some(detach(
+            &mut self.reader,
+            &mut self.listed,
+            &mut self.saved,
+            started_at,
+            budget,
+        ))
     }
 }
 

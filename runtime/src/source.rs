@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::concurrent::{Budget, StreamJob};
 use crate::contract::{Admit, Core, Declared, Failure, ReaderBounds, Refusal};
 use crate::cursor;
 use crate::emitter::{Emitter, RecordFrame};
@@ -152,7 +153,7 @@ impl<'a> Streams<'a> {
             reader,
             saved: None,
             read: read_all_slices::<S, R>,
-            concurrent: false,
+            concurrent: None,
         }))
     }
 
@@ -188,14 +189,14 @@ impl<'a> Streams<'a> {
     #[must_use]
     pub fn concurrent<S, R>(self, reader: R) -> Self
     where
-        S: IncrementalStream<Partition = (), Cursor: Sync, State: Sync> + 'a,
+        S: IncrementalStream<Partition = (), Cursor: Sync, State: Send + Sync> + 'a,
         R: Reader<S> + Clone + Send + 'a,
     {
         self.register(Box::new(Registered::<S, R> {
             reader,
             saved: None,
-            read: crate::concurrent::read_windows::<S, R>,
-            concurrent: true,
+            read: read_all_slices::<S, R>,
+            concurrent: Some(crate::concurrent::windows_job::<S, R>),
         }))
     }
 
@@ -218,7 +219,7 @@ impl<'a> Streams<'a> {
         reader: R,
     ) -> Self
     where
-        S: IncrementalStream<Cursor: Sync, State: Sync, Partition: Send + Sync> + 'a,
+        S: IncrementalStream<Cursor: Sync, State: Send + Sync, Partition: Send + Sync> + 'a,
         R: Reader<S> + Clone + Send + 'a,
     {
         self.register(Box::new(
@@ -330,6 +331,10 @@ impl<'a> Streams<'a> {
         }
         self.registered.push(stream);
         self
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn ErasedStream + 'a>> {
+        self.registered.iter_mut()
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &(dyn ErasedStream + 'a)> {
@@ -593,33 +598,59 @@ pub(crate) trait ErasedStream {
         let _ = (state, record);
         false
     }
-    /// Reads the stream from the state [`ErasedStream::load_state`] kept, with up to `limit`
-    /// readers at once if it was registered to be read concurrently; `Err` only when output
-    /// failed and the run must stop.
+    /// Reads the stream from the state [`ErasedStream::load_state`] kept, with readers from
+    /// `budget` if it was registered to be read concurrently; `Err` only when output failed and
+    /// the run must stop.
     fn read(
         &mut self,
         started_at: DateTime<Utc>,
-        limit: usize,
+        budget: &Budget,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error>;
+
+    /// Whether the stream was registered to be read concurrently: [`ErasedStream::detach`]
+    /// gives its read.
+    fn is_concurrent(&self) -> bool {
+        false
+    }
+
+    /// For a stream registered to be read concurrently: its read from the state
+    /// [`ErasedStream::load_state`] kept, to run on a thread of its own at the same time as the
+    /// other such streams. `None` for a stream read on the calling thread with
+    /// [`ErasedStream::read`].
+    fn detach<'x>(
+        &'x mut self,
+        started_at: DateTime<Utc>,
+        budget: &'x Budget,
+    ) -> Option<StreamJob<'x>> {
+        let _ = (started_at, budget);
+        None
+    }
 }
 
 struct Registered<S: IncrementalStream, R> {
     reader: R,
     /// The saved state, parsed by `load_state`.
     saved: Option<S::State>,
-    /// Reads every slice, one after the other or at the same time.
+    /// Reads every slice, one after the other.
     read: ReadSlices<S, R>,
-    /// Windows are read at the same time.
-    concurrent: bool,
+    /// Reads every slice, windows at the same time, on a thread of its own.
+    concurrent: Option<DetachSlices<S, R>>,
 }
+
+/// A stream's read from its saved state, on a thread of its own.
+type DetachSlices<S, R> = for<'x> fn(
+    &'x mut R,
+    &'x <S as IncrementalStream>::State,
+    DateTime<Utc>,
+    &'x Budget,
+) -> StreamJob<'x>;
 
 /// Reads every slice of a stream from its saved state, with up to `limit` readers at once.
 type ReadSlices<S, R> = fn(
     &mut R,
     &<S as IncrementalStream>::State,
     DateTime<Utc>,
-    usize,
     &mut IncrementalRun<'_, '_, S>,
 ) -> Result<(), Error>;
 
@@ -628,7 +659,6 @@ fn read_all_slices<S: IncrementalStream<Partition = ()>, R: Reader<S>>(
     reader: &mut R,
     state: &S::State,
     started_at: DateTime<Utc>,
-    _limit: usize,
     run: &mut IncrementalRun<'_, '_, S>,
 ) -> Result<(), Error> {
     read_slices(
@@ -678,7 +708,7 @@ where
     }
 
     fn may_resend(&self, state: Option<&RawValue>, record: &serde_json::Value) -> bool {
-        self.concurrent
+        self.concurrent.is_some()
             && parse_stream_state::<S>(state).is_ok_and(|state| {
                 let watermark = state.and_then(|state| state.watermark());
                 crate::concurrent::may_resend::<S>(watermark.as_ref(), record)
@@ -688,14 +718,28 @@ where
     fn read(
         &mut self,
         started_at: DateTime<Utc>,
-        limit: usize,
+        _budget: &Budget,
         out: &mut Emitter<'_>,
     ) -> Result<Option<StreamFailure>, Error> {
         let state = self.saved.take().unwrap_or_default();
         let (reader, read) = (&mut self.reader, self.read);
         run_stream(S::descriptor(), Incremental::new(None), out, |run| {
-            read(reader, &state, started_at, limit, run)
+            read(reader, &state, started_at, run)
         })
+    }
+
+    fn is_concurrent(&self) -> bool {
+        self.concurrent.is_some()
+    }
+
+    fn detach<'x>(
+        &'x mut self,
+        started_at: DateTime<Utc>,
+        budget: &'x Budget,
+    ) -> Option<StreamJob<'x>> {
+        let detach = self.concurrent?;
+        let state = self.saved.get_or_insert_default();
+        Some(detach(&mut self.reader, state, started_at, budget))
     }
 }
 

@@ -256,3 +256,101 @@ fn the_crash_matrix_holds_for_concurrent_windows_and_partitions() {
         .assert();
     assert!(report.cuts > 10);
 }
+
+/// Two partitioned streams whose readers count how many of them run at once.
+struct Counted {
+    active: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+/// A second partitioned stream, read at the same time as `items`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(
+    name = "others",
+    cursor = "id",
+    partition = "shard",
+    primary_key = ["shard", "id"]
+)]
+pub struct Other {
+    shard: u32,
+    id: u64,
+}
+
+impl Counted {
+    /// Reads ids 1..=8 of a shard, counted as one reader running.
+    fn read(
+        &self,
+        first: u64,
+        mut emit: impl FnMut(u64) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        use std::sync::atomic::Ordering;
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        let result = (first..=8).try_for_each(|id| {
+            std::thread::sleep(Duration::from_micros(300));
+            emit(id)
+        });
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+}
+
+impl Source for Counted {
+    const NAME: &'static str = "source-counted";
+    type Config = Config;
+
+    fn streams<'a>(&'a self, config: &'a Config) -> Result<Streams<'a>, Error> {
+        Ok(Streams::new()
+            .concurrency(config.concurrency)
+            .concurrent_partitioned(
+                Partitions::list(0..config.shards),
+                move |slice: &Slice<Item>, out: &mut Sink<Item>| {
+                    let shard = *slice.partition();
+                    let first = slice.after().map_or(1, |id| id + 1);
+                    self.read(first, |id| out.emit(&Item { shard, id }))
+                },
+            )
+            .concurrent_partitioned(
+                Partitions::list(0..config.shards),
+                move |slice: &Slice<Other>, out: &mut Sink<Other>| {
+                    let shard = *slice.partition();
+                    let first = slice.after().map_or(1, |id| id + 1);
+                    self.read(first, |id| out.emit(&Other { shard, id }))
+                },
+            ))
+    }
+}
+
+#[test]
+fn streams_read_at_the_same_time_share_the_source_s_readers() {
+    for concurrency in [1, 3] {
+        let source = Counted {
+            active: std::sync::atomic::AtomicUsize::new(0),
+            most: std::sync::atomic::AtomicUsize::new(0),
+        };
+        let config = json!({"ticks": 1, "shards": 5, "items": 8, "concurrency": concurrency});
+        let catalog = incremental_catalog(&source, &config);
+        let output = testing::read(&source, &config, &catalog, None);
+        assert_eq!(output.exit_code, 0, "{}", output.stderr);
+        assert_eq!(output.records().len(), 2 * 5 * 8);
+        assert_states_follow_records(&output, "items");
+        assert_states_follow_records(&output, "others");
+        let most = source.most.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            most <= concurrency,
+            "{most} readers at once, over {concurrency}"
+        );
+        // Each stream's messages keep their order: STARTED first, COMPLETE last.
+        for stream in ["items", "others"] {
+            let statuses = output.statuses(stream);
+            assert_eq!(
+                statuses.first(),
+                Some(&tidemark::protocol::StreamStatus::Started)
+            );
+            assert_eq!(
+                statuses.last(),
+                Some(&tidemark::protocol::StreamStatus::Complete)
+            );
+        }
+    }
+}
