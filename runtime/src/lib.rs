@@ -143,6 +143,8 @@
 // docs.rs builds with `--cfg docsrs` (on nightly) to mark items of optional features.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod cli;
 mod contract;
 mod cursor;
@@ -168,6 +170,9 @@ pub mod testing;
 mod time_cursors;
 pub mod window;
 
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use asynchronous::{Async, AsyncFullRefreshReader, AsyncReader};
 pub use cursor::Cursor;
 pub use entrypoint::{run_with, specification};
 pub use error::{Error, InputFile};
