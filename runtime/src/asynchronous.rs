@@ -271,6 +271,7 @@ impl<S> Sink<'_, S> {
     /// # Errors
     ///
     /// [`Error::Terminated`] on SIGTERM; stdout is closed.
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub async fn wait_async(&mut self, duration: Duration) -> Result<(), Error> {
         // How long a SIGTERM may go unnoticed, as in `Sink::wait`.
         const STEP: Duration = Duration::from_millis(50);
