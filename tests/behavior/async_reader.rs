@@ -366,3 +366,47 @@ fn async_full_refresh_and_windowed_readers_keep_the_contract_at_every_cut() {
     let report = CrashTest::new(&Catalogue, &json!({}), &catalog).assert();
     assert_eq!(report.records, 9 + 8);
 }
+
+/// Tickets whose async reader panics after the 5th record, past an await.
+struct Panics;
+
+impl Source for Panics {
+    const NAME: &'static str = "source-panics";
+    type Config = NoConfig;
+
+    fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
+        Ok(Streams::new().stream(Async(
+            async |slice: &Slice<Ticket>, out: &mut Sink<Ticket>| {
+                for ticket in pages(slice.after().copied()).concat().into_iter().take(5) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    out.emit(&ticket)?;
+                }
+                panic!("the client's response did not parse");
+            },
+        )))
+    }
+}
+
+#[test]
+fn an_async_reader_that_panics_is_reported_like_a_blocking_one_and_the_next_read_runs() {
+    let catalog = incremental_catalog(&Panics, &json!({}));
+    for _ in 0..2 {
+        let output = testing::read(&Panics, &json!({}), &catalog, None);
+        assert_eq!(output.exit_code, 1);
+        assert_eq!(output.records().len(), 5);
+        assert_eq!(
+            output.statuses("tickets").last(),
+            Some(&StreamStatus::Incomplete)
+        );
+        let last = stream_states(&output).pop().expect("a safe STATE");
+        assert_eq!(last["stream"]["stream_state"], json!({"updated": 3}));
+        let errors = output.traces(TraceType::Error);
+        let message = &errors[0].error.as_ref().expect("an error").internal_message;
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|text| text.contains("the client's response did not parse")),
+            "{message:?}"
+        );
+    }
+}
