@@ -210,7 +210,7 @@ where
 /// # How the future runs
 ///
 /// Each call (`read`, `start`, `end`) runs the reader's future to completion on the calling
-/// thread, the one reading the stream, with [`Handle::block_on`] of one tokio runtime shared
+/// thread, the one reading the stream, with [`Runtime::block_on`] of one tokio runtime shared
 /// by the whole process: multi-threaded with one worker thread, IO and timers enabled, built
 /// on first use. So an async client (reqwest, the AWS SDK, octocrab) finds the tokio context
 /// it needs, `tokio::spawn` runs tasks on the worker, and several threads may each run an
@@ -222,8 +222,8 @@ where
 /// (it holds the `Sink`); a task it spawns must be, as tokio asks.
 ///
 /// To wait (a rate limit, a backoff), use [`Sink::wait_async`] (or the blocking
-/// [`Sink::wait`]) rather than `tokio::time::sleep`: SIGTERM ends those waits at once with
-/// [`Error::Terminated`], while a sleep runs to its end.
+/// [`Sink::wait`]) rather than `tokio::time::sleep`: SIGTERM ends those waits within 50 ms
+/// with [`Error::Terminated`], while a sleep runs to its end.
 ///
 /// A reader called from inside another tokio runtime (a `main` under `#[tokio::main]`, a
 /// `#[tokio::test]`) cannot block that runtime's thread: the call returns an
