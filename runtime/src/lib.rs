@@ -139,10 +139,15 @@
 //! - `jsonschema`: configs validated by a complete JSON Schema validator (every keyword,
 //!   `format`, ECMA-262 patterns) instead of the built-in check of the keywords schemars
 //!   emits; adds about 50 crates to a build.
+//! - `async`: async readers (`AsyncReader`, `AsyncFullRefreshReader`, async closures),
+//!   registered with `Async` and run on one process-wide tokio runtime; adds tokio and its IO
+//!   driver to a build.
 
 // docs.rs builds with `--cfg docsrs` (on nightly) to mark items of optional features.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod cli;
 mod concurrent;
 mod contract;
@@ -169,6 +174,9 @@ pub mod testing;
 mod time_cursors;
 pub mod window;
 
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use asynchronous::{Async, AsyncFullRefreshReader, AsyncReader};
 pub use cursor::Cursor;
 pub use entrypoint::{run_with, specification};
 pub use error::{Error, InputFile};

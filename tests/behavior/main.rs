@@ -1,6 +1,7 @@
 //! Behaviour tests: streams run in-process into memory, and the `orders` example end to end.
 
 mod adversarial;
+mod async_reader;
 mod checkpoint_every;
 mod checkpoints;
 mod cli;
