@@ -216,8 +216,10 @@ pub struct Comment {
 }
 
 /// Comments of three repositories, each read by an async reader whose pages come from a
-/// spawned task.
-struct Comments;
+/// spawned task; with `concurrent`, the repositories are read at the same time.
+struct Comments {
+    concurrent: bool,
+}
 
 impl Source for Comments {
     const NAME: &'static str = "source-comments";
@@ -225,46 +227,52 @@ impl Source for Comments {
 
     fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
         let repos = Partitions::list(["alpha", "beta", "gamma"].map(String::from));
-        Ok(Streams::new().partitioned(
-            repos,
-            Async(async |slice: &Slice<Comment>, out: &mut Sink<Comment>| {
-                let repo = slice.partition().clone();
-                let count: u64 = match repo.as_str() {
-                    "alpha" => 5,
-                    "beta" => 3,
-                    _ => 4,
-                };
-                let mut next = slice.after().map_or(1, |c| c + 1);
-                while next <= count {
-                    let page = tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                        next..=(next + 1).min(count)
-                    })
-                    .await
-                    .map_err(|err| Error::system("the page task failed").with_source(err))?;
-                    for c in page {
-                        out.emit(&Comment {
-                            repo: repo.clone(),
-                            id: c,
-                            c,
-                        })?;
-                    }
-                    next += 2;
+        let reader = Async(async |slice: &Slice<Comment>, out: &mut Sink<Comment>| {
+            let repo = slice.partition().clone();
+            let count: u64 = match repo.as_str() {
+                "alpha" => 5,
+                "beta" => 3,
+                _ => 4,
+            };
+            let mut next = slice.after().map_or(1, |c| c + 1);
+            while next <= count {
+                let page = tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    next..=(next + 1).min(count)
+                })
+                .await
+                .map_err(|err| Error::system("the page task failed").with_source(err))?;
+                for c in page {
+                    out.emit(&Comment {
+                        repo: repo.clone(),
+                        id: c,
+                        c,
+                    })?;
                 }
-                Ok(())
-            }),
-        ))
+                next += 2;
+            }
+            Ok(())
+        });
+        let streams = Streams::new();
+        Ok(if self.concurrent {
+            streams.concurrency(3).concurrent_partitioned(repos, reader)
+        } else {
+            streams.partitioned(repos, reader)
+        })
     }
 }
 
 #[test]
 fn a_partitioned_stream_with_an_async_reader_keeps_the_contract_at_every_cut() {
-    let catalog = incremental_catalog(&Comments, &json!({}));
-    let first = testing::read(&Comments, &json!({}), &catalog, None);
-    assert_eq!(first.exit_code, 0, "{}", first.stderr);
-    assert_eq!(first.records().len(), 12);
-    let report = CrashTest::new(&Comments, &json!({}), &catalog).assert();
-    assert_eq!(report.records, 12);
+    for concurrent in [false, true] {
+        let source = Comments { concurrent };
+        let catalog = incremental_catalog(&source, &json!({}));
+        let first = testing::read(&source, &json!({}), &catalog, None);
+        assert_eq!(first.exit_code, 0, "{}", first.stderr);
+        assert_eq!(first.records().len(), 12);
+        let report = CrashTest::new(&source, &json!({}), &catalog).assert();
+        assert_eq!(report.records, 12);
+    }
 }
 
 /// A label: a resumable full-refresh stream.
