@@ -212,6 +212,48 @@ impl<'a> Streams<'a> {
     /// STATE holds each partition's safe watermark. Partitions that come from a parent stream
     /// ([`Partitions::from_parent`]) are read one after the other, as with
     /// [`Streams::partitioned`].
+    ///
+    /// ```
+    /// use tidemark::{Error, Partitions, Sink, Slice, Source, Streams};
+    ///
+    /// #[derive(serde::Serialize, schemars::JsonSchema)]
+    /// #[tidemark::incremental_stream(cursor = "id", partition = "account")]
+    /// struct Invoice {
+    ///     account: u32,
+    ///     id: u64,
+    /// }
+    ///
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct Config {
+    ///     accounts: u32,
+    ///     /// Accounts read at once.
+    ///     concurrency: usize,
+    /// }
+    ///
+    /// struct Billing;
+    ///
+    /// impl Source for Billing {
+    ///     const NAME: &'static str = "source-billing";
+    ///     type Config = Config;
+    ///
+    ///     fn streams<'a>(&'a self, config: &'a Config) -> Result<Streams<'a>, Error> {
+    ///         Ok(Streams::new()
+    ///             .concurrency(config.concurrency.min(32))
+    ///             .concurrent_partitioned(
+    ///                 Partitions::list(0..config.accounts),
+    ///                 // Each account is read on a thread of its own by a copy of the closure.
+    ///                 |slice: &Slice<Invoice>, out: &mut Sink<Invoice>| {
+    ///                     let account = *slice.partition();
+    ///                     for id in slice.after().map_or(1, |id| id + 1)..=3 {
+    ///                         out.emit(&Invoice { account, id })?;
+    ///                     }
+    ///                     Ok(())
+    ///                 },
+    ///             ))
+    ///     }
+    /// }
+    /// # let _ = Billing;
+    /// ```
     #[must_use]
     pub fn concurrent_partitioned<S, R>(
         self,
