@@ -263,6 +263,8 @@ pub(crate) fn run_jobs(
             }
             let written = match message {
                 Forwarded::Bytes(bytes) => out.forward(&bytes),
+                // A stream flushed (after a STATE): so does the run, to stdout.
+                Forwarded::Flush => out.flush(),
                 Forwarded::Done(_, Ok(None)) => Ok(()),
                 Forwarded::Done(index, Ok(Some(failure))) => {
                     report(&descriptors[index], &failure.error, out)
@@ -282,6 +284,8 @@ pub(crate) fn run_jobs(
 enum Forwarded {
     /// Complete messages.
     Bytes(Vec<u8>),
+    /// The stream's emitter flushed what it wrote so far (after a STATE, before a wait).
+    Flush,
     /// The stream's read ended.
     Done(usize, Result<Option<StreamFailure>, Error>),
 }
@@ -305,7 +309,9 @@ impl std::io::Write for Forwarder<'_> {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.sender.send(Forwarded::Flush).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the output closed")
+        })
     }
 }
 
