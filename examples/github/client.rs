@@ -2,6 +2,8 @@
 //! (rate limits waited for, server and network errors retried, a refused token or a missing
 //! repository reported as a config error).
 
+use std::cell::RefCell;
+use std::io::Read as _;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -83,6 +85,9 @@ pub struct Client<'a> {
     base: &'a str,
     token: &'a Secret<String>,
     agent: ureq::Agent,
+    /// The body of the last answer: one buffer per copy of the client, reused from page to
+    /// page rather than allocated for each.
+    body: RefCell<String>,
 }
 
 /// Why one attempt failed.
@@ -98,6 +103,9 @@ enum Failure {
     /// Retrying cannot help.
     Fatal(Error),
 }
+
+/// The largest answer read: larger ones are cut there, and fail to parse.
+const MAX_BODY: u64 = 64 * 1024 * 1024;
 
 /// The most connections kept open: one per repository read at once.
 const MAX_CONNECTIONS: usize = 64;
@@ -118,7 +126,12 @@ impl<'a> Client<'a> {
             .output_buffer_size(8 * 1024)
             .build()
             .new_agent();
-        Client { base, token, agent }
+        Client {
+            base,
+            token,
+            agent,
+            body: RefCell::new(String::new()),
+        }
     }
 
     /// `base` followed by `path_and_query` (which starts with `/`).
@@ -134,7 +147,8 @@ impl<'a> Client<'a> {
         what: &What<'_>,
         pause: &mut dyn FnMut(Pause) -> Result<(), Error>,
     ) -> Result<Page<T>, Error> {
-        let (body, next) = self.get(url, what, pause)?;
+        let next = self.get(url, what, pause)?;
+        let body = self.body.borrow();
         let items = serde_json::from_str(&body).map_err(|error| {
             Error::system(format!(
                 "the API answered the request for {} with a body that is not a list of them \
@@ -154,7 +168,8 @@ impl<'a> Client<'a> {
         what: &What<'_>,
         pause: &mut dyn FnMut(Pause) -> Result<(), Error>,
     ) -> Result<T, Error> {
-        let (body, _) = self.get(url, what, pause)?;
+        self.get(url, what, pause)?;
+        let body = self.body.borrow();
         serde_json::from_str(&body).map_err(|error| {
             Error::system(format!(
                 "the API answered the request for {} with an unexpected body ({error}): {}",
@@ -165,13 +180,14 @@ impl<'a> Client<'a> {
         })
     }
 
-    /// The body and next-page link of a successful answer, after the retries.
+    /// The next-page link of a successful answer, after the retries; its body is in
+    /// `self.body`.
     fn get(
         &self,
         url: &str,
         what: &What<'_>,
         pause: &mut dyn FnMut(Pause) -> Result<(), Error>,
-    ) -> Result<(String, Option<String>), Error> {
+    ) -> Result<Option<String>, Error> {
         let mut retries = 0;
         let mut waits = 0;
         loop {
@@ -231,7 +247,7 @@ impl<'a> Client<'a> {
     }
 
     /// One attempt.
-    fn attempt(&self, url: &str, what: &What<'_>) -> Result<(String, Option<String>), Failure> {
+    fn attempt(&self, url: &str, what: &What<'_>) -> Result<Option<String>, Failure> {
         // The token goes only to the configured API, whatever a `Link` header says.
         if !url.starts_with(self.base) || !url[self.base.len()..].starts_with('/') {
             return Err(Failure::Fatal(Error::system(format!(
@@ -265,20 +281,16 @@ impl<'a> Client<'a> {
             .and_then(|seconds| DateTime::from_timestamp(seconds, 0));
         let exhausted = header("x-ratelimit-remaining").is_some_and(|value| value.trim() == "0");
         let next = header("link").and_then(|value| next_link(&value));
-        let body = response
+        let mut body = self.body.borrow_mut();
+        body.clear();
+        response
             .body_mut()
-            .read_to_string()
-            .map_err(|error| match error {
-                ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::Protocol(_) => {
-                    network(error)
-                }
-                other => Failure::Fatal(
-                    Error::system(format!("cannot read the API's answer: {other}"))
-                        .with_source(other),
-                ),
-            })?;
+            .as_reader()
+            .take(MAX_BODY)
+            .read_to_string(&mut body)
+            .map_err(|error| network(ureq::Error::Io(error)))?;
         match status {
-            200..=299 => Ok((body, next)),
+            200..=299 => Ok(next),
             401 => Err(Failure::Fatal(Error::config(format!(
                 "the API refused the token (HTTP 401: {}): check `token`",
                 message(&body)

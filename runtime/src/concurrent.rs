@@ -309,9 +309,9 @@ impl std::io::Write for Forwarder<'_> {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.sender.send(Forwarded::Flush).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the output closed")
-        })
+        self.sender
+            .send(Forwarded::Flush)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the output closed"))
     }
 }
 

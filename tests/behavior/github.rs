@@ -434,6 +434,9 @@ fn a_listed_repository_that_does_not_exist_is_a_config_error_naming_it() {
     let mock = start(None);
     let mut config = config(&mock);
     config["repositories"] = json!(["acme/repo-0002", "acme/no-such-repo"]);
+    // One repository at a time, so that the one that exists is read before the missing one
+    // stops the stream (read at once, the 404 may stop it first).
+    config["concurrency"] = json!(1);
     let output = testing::read(&Github, &config, &catalog(), None);
     assert_eq!(output.exit_code, 1);
     let errors = output.traces(TraceType::Error);
