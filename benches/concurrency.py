@@ -213,7 +213,9 @@ class Run:
             args = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *args]
         stderr = tempfile.TemporaryFile()
         start = time.perf_counter()
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr)
+        # Its own process group: on Ctrl-C or an error the reader (and GNU time's child) is killed
+        # here, never left running.
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
         hwm = [0]
         if rss_file is None:
             threading.Thread(target=peak_hwm, args=(process.pid, hwm), daemon=True).start()
@@ -236,7 +238,7 @@ class Run:
             reaped = True
         finally:
             if not reaped:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             process.stdout.close()
         self.wall = time.perf_counter() - start
