@@ -241,6 +241,9 @@ class Run:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             process.stdout.close()
+            peak = Path(rss_file.name).read_text() if rss_file and reaped else None
+            if rss_file:
+                os.unlink(rss_file.name)
         self.wall = time.perf_counter() - start
         self.cpu = usage.ru_utime + usage.ru_stime
         code = os.waitstatus_to_exitcode(status)
@@ -249,9 +252,8 @@ class Run:
         if code != 0:
             message = stderr.read().decode(errors="replace")[-2000:]
             raise BenchError(f"{' '.join(map(str, args))} exited with {code}:\n{message}")
-        if rss_file:
-            self.peak_kib = int(Path(rss_file.name).read_text().split()[-1])
-            os.unlink(rss_file.name)
+        if peak is not None:
+            self.peak_kib = int(peak.split()[-1])
         else:
             self.peak_kib = hwm[0]
 
