@@ -17,7 +17,8 @@ from a virtual environment made at `target/bench-venv` on first use (from
 `benches/cdk_github/requirements.txt`; PyPI must be reachable then).
 
 `--rss` measures instead the peak RSS of `github` at concurrency 64, latency 0, for about 1M and
-10M records, with stdout read slowly (64 KiB pieces, throttled to `--rss-mbps`). Peak RSS comes
+10M records (64 repositories of N / 64 issues, so that only the number of records changes; more
+with `--rss-repos`), with stdout read slowly (64 KiB pieces, throttled to `--rss-mbps`). Peak RSS comes
 from GNU time (`/usr/bin/time`) when it is installed, else from the last `VmHWM` seen in /proc: a
 process started from Python is charged Python's pages by `ru_maxrss`.
 
@@ -29,6 +30,7 @@ before that it reads them one by one, whatever c, and the table says so. Standar
     python3 benches/concurrency.py --concurrency 1 4 --seconds 2 --no-cdk
     python3 benches/concurrency.py --rss                     # 1M and 10M records
     python3 benches/concurrency.py --rss --rss-records 100000 1000000
+    python3 benches/concurrency.py --rss --rss-repos 640    # 10 times the repositories
 """
 
 import argparse
@@ -347,11 +349,14 @@ def throughput(options, tmp):
 
 
 def rss(options, tmp):
+    """Peak RSS of `github` for each size: `--rss-repos` repositories (default: the concurrency) of
+    size / repositories issues each, from a mock of that shape with no latency."""
     c = options.rss_concurrency
-    per_repo = max(1, min(options.rss_records) // c)
-    counts = [max(c, round(n / per_repo)) for n in options.rss_records]
-    if max(counts) * per_repo > 10_000_000:
-        raise BenchError(f"{max(counts)} x {per_repo} issues is more than the mock's 10,000,000")
+    count = options.rss_repos or c
+    shapes = [(n, max(1, n // count)) for n in options.rss_records]
+    for n, per_repo in shapes:
+        if count * per_repo > 10_000_000:
+            raise BenchError(f"{count} x {per_repo} issues is more than the mock's 10,000,000")
     concurrent = github_has_concurrency()
     catalog = issues_catalog(tmp)
     if not concurrent:
@@ -360,12 +365,12 @@ def rss(options, tmp):
     print(f"{'records':>10} {'repositories':>12} {'wall s':>8} {'records/s':>10} {'MB/s':>6} "
           f"{'peak RSS MiB':>13}")
     peaks = []
-    with Mock(max(counts), per_repo, 0) as mock:
-        for count in counts:
-            repos = repositories(count)
+    repos = repositories(count)
+    for n, per_repo in shapes:
+        with Mock(count, per_repo, 0) as mock:
             expected = count * per_repo
             args = [GITHUB, "read", "--config",
-                    config(tmp, f"rss-{count}", mock.url, repos, options.page_size,
+                    config(tmp, f"rss-{n}", mock.url, repos, options.page_size,
                            c if concurrent else None),
                     "--catalog", catalog]
             run = Run(args, mbps=options.rss_mbps, chunk=64 << 10)
@@ -393,10 +398,14 @@ def main():
     parser.add_argument("--rss", action="store_true", help="peak RSS with a slow reader instead")
     parser.add_argument("--rss-records", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--rss-concurrency", type=int, default=64)
+    parser.add_argument("--rss-repos", type=int, default=None,
+                        help="repositories of each --rss size (default: --rss-concurrency)")
     parser.add_argument("--rss-mbps", type=float, default=25.0, help="the slow reader's MB/s")
     options = parser.parse_args()
     if min(options.concurrency) < 1 or options.rounds < 1 or options.repos_per_slot < 1:
         parser.error("--concurrency, --rounds and --repos-per-slot must be at least 1")
+    if options.rss_concurrency < 1 or (options.rss_repos is not None and options.rss_repos < 1):
+        parser.error("--rss-concurrency and --rss-repos must be at least 1")
     if not 1 <= options.page_size <= 100:
         parser.error("--page-size must be 1 to 100")
 
