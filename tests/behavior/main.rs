@@ -6,6 +6,7 @@ mod checkpoint_every;
 mod checkpoints;
 mod cli;
 mod concurrency;
+mod concurrent_props;
 mod config_check;
 mod contract;
 mod conveniences;
