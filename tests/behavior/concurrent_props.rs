@@ -231,6 +231,12 @@ impl Plan {
     }
 }
 
+/// What a slice's reader reports, in an ESTIMATE, when it returns: its partition and upper
+/// bound.
+fn finished(shard: u32, upper: u64) -> u64 {
+    u64::from(shard) * 1_000_000 + upper
+}
+
 /// Reads a slice of a generated stream as its schedule says; counts the faults that fired.
 #[derive(Clone)]
 struct Script<'a> {
@@ -295,8 +301,8 @@ impl<S: Scripted> Reader<S> for Script<'_> {
             }
         }
         if let Some(&upper) = slice.until() {
-            // The window's reader returns: the runtime marks the window done after this.
-            out.estimate(upper)?;
+            // The slice's reader returns: the runtime marks it done after this.
+            out.estimate(finished(shard, upper))?;
         }
         Ok(())
     }
@@ -461,6 +467,9 @@ fn check_sync(
         last: last.as_ref(),
     };
     ends_as_it_should(plan, output, fired, &ended)?;
+    if fired > 0 {
+        safe_state_flushed(plan, from, &finished, last.as_ref(), &records)?;
+    }
     Ok(Checked { records, last })
 }
 
@@ -507,6 +516,61 @@ fn ends_as_it_should(
                 last.and_then(|marks| marks.get(&0)).copied(),
                 Some(plan.end()),
                 "the final STATE is the end"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// After a failure, the last STATE holds what finished: for windows, at least the upper bound
+/// of the contiguous windows whose readers returned; for partitions, at least the last record
+/// of every partition whose reader returned. Nothing is claimed with `checkpoint = "end"`.
+fn safe_state_flushed(
+    plan: &Plan,
+    from: &BTreeMap<u32, u64>,
+    finished_slices: &BTreeSet<u64>,
+    last: Option<&BTreeMap<u32, u64>>,
+    records: &[(u32, u64, u32)],
+) -> Result<(), TestCaseError> {
+    let claimed = |shard: u32| {
+        last.and_then(|marks| marks.get(&shard))
+            .or(from.get(&shard))
+            .copied()
+            .unwrap_or(0)
+    };
+    match plan.kind {
+        Kind::WinEnd | Kind::PartEnd => {}
+        Kind::Part | Kind::PartWin => {
+            for shard in 0..plan.shards {
+                let returned = finished_slices.contains(&finished(shard, plan.end()));
+                let emitted = records
+                    .iter()
+                    .filter(|(s, _, _)| *s == shard)
+                    .map(|&(_, id, _)| id)
+                    .max();
+                if returned && let Some(emitted) = emitted {
+                    prop_assert!(
+                        claimed(shard) >= emitted,
+                        "partition {shard} was read to {emitted}, its last STATE says {}",
+                        claimed(shard)
+                    );
+                }
+            }
+        }
+        Kind::Win | Kind::WinEvery | Kind::WinOne | Kind::WinUnsorted => {
+            let origin = from.get(&0).copied().unwrap_or(0);
+            let mut prefix = origin;
+            for step in 1.. {
+                let upper = (origin + step * BLOCK).min(plan.end());
+                if prefix >= plan.end() || !finished_slices.contains(&upper) {
+                    break;
+                }
+                prefix = upper;
+            }
+            prop_assert!(
+                claimed(0) >= prefix,
+                "the windows up to {prefix} finished, the last STATE says {}",
+                claimed(0)
             );
         }
     }
