@@ -345,7 +345,8 @@ fn record_cursor<S: IncrementalStream>(record: &serde_json::Value) -> Option<S::
 /// What a worker tells the coordinator.
 enum Message<C> {
     /// Complete record lines of unit `unit`, how many, and the unit's safe watermark after
-    /// them (see `Core::safe`): a STATE may claim it, though it is no safe point to emit one.
+    /// them (the larger of `Core::safe` and `Core::watermark`): a STATE may claim it, though
+    /// it is no safe point to emit one.
     Records {
         unit: usize,
         lines: Vec<u8>,
@@ -947,7 +948,13 @@ impl<'j, S: SharedStream> Worker<'j, S> {
         }
         let lines = std::mem::replace(&mut self.lines, Vec::with_capacity(CHUNK + 1024));
         let count = std::mem::take(&mut self.count);
-        let safe = self.core.as_ref().and_then(|core| core.safe().cloned());
+        // The safe point after the records may lie below the core's watermark: inside a
+        // partition's later window, the largest value below the last record is still one of
+        // an earlier window, whose end the watermark already reached. Never below it.
+        let safe = self
+            .core
+            .as_ref()
+            .and_then(|core| core.safe().max(core.watermark()).cloned());
         self.send(Message::Records {
             unit: self.unit,
             lines,
@@ -1625,6 +1632,143 @@ mod tests {
             bound < RECORDS / 4,
             "the bound is far below the records read"
         );
+    }
+
+    /// A record of a stream partitioned by `shard`, each partition read in windows of 10.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    #[crate::incremental_stream(
+        crate = "crate",
+        name = "shards",
+        cursor = "id",
+        partition = "shard",
+        step = 10
+    )]
+    struct Shard {
+        shard: u32,
+        id: u64,
+    }
+
+    /// A stdout that keeps what is written and says when a STATE holding partition 1 came.
+    struct Watching<'f> {
+        written: Vec<u8>,
+        state_of_1: &'f AtomicBool,
+    }
+
+    impl Write for Watching<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.written.extend_from_slice(buf);
+            let text = String::from_utf8_lossy(buf);
+            if text
+                .lines()
+                .any(|line| line.contains(r#""type":"STATE""#) && line.contains(r#""partition":1"#))
+            {
+                self.state_of_1.store(true, Ordering::SeqCst);
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Waits (at most 10 s, so that a broken runtime fails the test rather than hanging it)
+    /// until `flag` is set.
+    fn wait_for(flag: &AtomicBool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !flag.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Partition 0 finishes its first window (a STATE at 10), then, in its second, sends its
+    /// records (by `Sink::wait`) while its safe point inside the window is still the one of the
+    /// first (2, below 10). Partition 1's STATE, written then, must keep partition 0 at 10.
+    #[test]
+    fn a_partition_safe_point_below_its_finished_window_does_not_move_it_back() {
+        let (waited, state_of_1) = (AtomicBool::new(false), AtomicBool::new(false));
+        let reader = |slice: &Slice<Shard>, out: &mut Sink<Shard>| -> Result<(), Error> {
+            let shard = *slice.partition();
+            match (shard, slice.until()) {
+                (0, Some(10)) => {
+                    out.emit(&Shard { shard, id: 1 })?;
+                    out.emit(&Shard { shard, id: 2 })?;
+                }
+                (0, _) => {
+                    out.emit(&Shard { shard, id: 12 })?;
+                    out.wait(std::time::Duration::ZERO)?;
+                    waited.store(true, Ordering::SeqCst);
+                    wait_for(&state_of_1);
+                }
+                _ => {
+                    wait_for(&waited);
+                    out.emit(&Shard { shard, id: 5 })?;
+                }
+            }
+            Ok(())
+        };
+        let reader = Bounded(reader);
+        let mut streams = Streams::new()
+            .concurrency(2)
+            .concurrent_partitioned(Partitions::list([0, 1]), reader);
+        let stream = streams
+            .find(&crate::protocol::StreamDescriptor::new("shards", None))
+            .expect("shards");
+        stream
+            .load_state(
+                crate::protocol::SyncMode::Incremental,
+                &InputState::default(),
+            )
+            .expect("no state");
+        let mut stdout = Watching {
+            written: Vec::new(),
+            state_of_1: &state_of_1,
+        };
+        let mut out = Emitter::new(&mut stdout);
+        let failure = stream
+            .read(chrono::Utc::now(), 2, &mut out)
+            .expect("the output works");
+        assert!(failure.is_none());
+        out.flush().expect("flushed");
+        drop(out);
+        let stdout = String::from_utf8(stdout.written).expect("UTF-8");
+        assert!(state_of_1.load(Ordering::SeqCst), "{stdout}");
+        let mut previous = 0;
+        for line in stdout
+            .lines()
+            .filter(|line| line.contains(r#""type":"STATE""#))
+        {
+            let message: Value = serde_json::from_str(line).expect("JSON");
+            let marks = watermarks(&message["state"]["stream"]["stream_state"]);
+            let mark = marks.get(&0).copied().unwrap_or(0);
+            assert!(
+                mark >= previous,
+                "partition 0 moved back to {mark}:\n{stdout}"
+            );
+            previous = mark;
+        }
+        assert_eq!(previous, 20, "{stdout}");
+    }
+
+    /// A reader closure with the bounds `start` 0 and `end` 20.
+    #[derive(Clone)]
+    struct Bounded<F>(F);
+
+    impl<F> Reader<Shard> for Bounded<F>
+    where
+        F: FnMut(&Slice<Shard>, &mut Sink<Shard>) -> Result<(), Error> + Clone + Send,
+    {
+        fn read(&mut self, slice: &Slice<Shard>, out: &mut Sink<Shard>) -> Result<(), Error> {
+            (self.0)(slice, out)
+        }
+
+        fn start(&mut self) -> Result<Option<u64>, Error> {
+            Ok(Some(0))
+        }
+
+        fn end(&mut self) -> Result<Option<u64>, Error> {
+            Ok(Some(20))
+        }
     }
 
     #[test]
