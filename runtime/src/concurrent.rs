@@ -663,6 +663,13 @@ where
         started_at,
         saved: Saved::Partitions(&saved),
     };
+    // The largest watermark each partition reached: its safe point after records sent may be
+    // above the watermark its core checkpointed, which a later mark (its failure's, after an
+    // order violation that claims nothing more) carries. What a STATE may have claimed stands.
+    let mut reached: Vec<Option<S::Cursor>> = saved
+        .iter()
+        .map(|(_, watermark)| watermark.clone())
+        .collect();
     coordinate(
         reader,
         &job,
@@ -671,7 +678,10 @@ where
         run,
         |run, unit, watermark, point| {
             let due = point.due::<S>(run.written());
-            run.partition_moved(&saved[unit].0, watermark, due)
+            if watermark > reached[unit] {
+                reached[unit] = watermark;
+            }
+            run.partition_moved(&saved[unit].0, reached[unit].clone(), due)
         },
     )
 }
@@ -1748,6 +1758,75 @@ mod tests {
             previous = mark;
         }
         assert_eq!(previous, 20, "{stdout}");
+    }
+
+    /// Partition 0 sends its records up to 5 (by `Sink::wait`) past its checkpoint at 3, so
+    /// that partition 1's STATE holds it at 4; then its source breaks the order. Its last STATE
+    /// must keep 4, what was already claimed, not fall back to its checkpoint.
+    #[test]
+    fn a_partition_that_fails_after_its_records_were_claimed_keeps_its_claim() {
+        let (waited, state_of_1) = (AtomicBool::new(false), AtomicBool::new(false));
+        let reader = |slice: &Slice<Item>, out: &mut Sink<Item>| -> Result<(), Error> {
+            let shard = *slice.partition();
+            if shard == 0 {
+                for id in 1..=5 {
+                    out.emit(&Item { shard, id })?;
+                }
+                out.wait(std::time::Duration::ZERO)?;
+                waited.store(true, Ordering::SeqCst);
+                wait_for(&state_of_1);
+                out.emit(&Item { shard, id: 1 })?;
+            } else {
+                wait_for(&waited);
+                for id in 1..=3 {
+                    out.emit(&Item { shard, id })?;
+                }
+            }
+            Ok(())
+        };
+        let mut streams = Streams::new()
+            .concurrency(2)
+            .concurrent_partitioned(Partitions::list([0, 1]), reader);
+        let stream = streams
+            .find(&crate::protocol::StreamDescriptor::new("items", None))
+            .expect("items");
+        stream
+            .load_state(
+                crate::protocol::SyncMode::Incremental,
+                &InputState::default(),
+            )
+            .expect("no state");
+        let mut stdout = Watching {
+            written: Vec::new(),
+            state_of_1: &state_of_1,
+        };
+        let mut out = Emitter::new(&mut stdout);
+        let failure = stream
+            .read(chrono::Utc::now(), 2, &mut out)
+            .expect("the output works")
+            .expect("the stream fails");
+        assert!(
+            matches!(failure.error, Error::OrderViolation { .. }),
+            "{}",
+            failure.error
+        );
+        out.flush().expect("flushed");
+        drop(out);
+        let stdout = String::from_utf8(stdout.written).expect("UTF-8");
+        let marks: Vec<u64> = stdout
+            .lines()
+            .filter(|line| line.contains(r#""type":"STATE""#))
+            .map(|line| {
+                let message: Value = serde_json::from_str(line).expect("JSON");
+                let marks = watermarks(&message["state"]["stream"]["stream_state"]);
+                marks.get(&0).copied().unwrap_or(0)
+            })
+            .collect();
+        assert!(marks.contains(&4), "{stdout}");
+        assert!(
+            marks.windows(2).all(|pair| pair[0] <= pair[1]),
+            "partition 0 moved back: {marks:?}\n{stdout}"
+        );
     }
 
     /// A reader closure with the bounds `start` 0 and `end` 20.
