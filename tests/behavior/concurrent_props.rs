@@ -62,7 +62,7 @@ macro_rules! windowed {
 }
 
 macro_rules! partitioned {
-    ($($name:ident: $stream:literal, { $($key:tt)* } ;)*) => {$(
+    ($($name:ident: $stream:literal, $sorted:literal, { $($key:tt)* } ;)*) => {$(
         #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
         #[tidemark::incremental_stream(
             name = $stream, cursor = "id", partition = "shard",
@@ -75,6 +75,7 @@ macro_rules! partitioned {
         }
 
         impl Scripted for $name {
+            const SORTED: bool = $sorted;
             fn make(shard: u32, id: u64, n: u32) -> Self {
                 $name { shard, id, n }
             }
@@ -103,13 +104,14 @@ mod declared {
     }
 
     partitioned! {
-        Part: "part", { checkpoint_interval = 2 };
-        PartEnd: "part_end", { checkpoint = "end" };
-        PartWin: "part_win", { step = 10 };
+        Part: "part", true, { checkpoint_interval = 2 };
+        PartEnd: "part_end", true, { checkpoint = "end" };
+        PartWin: "part_win", true, { step = 10 };
+        PartUnsorted: "part_unsorted", false, { order = "unsorted" };
     }
 }
 
-use declared::{Part, PartEnd, PartWin, Win, WinEnd, WinEvery, WinOne, WinUnsorted};
+use declared::{Part, PartEnd, PartUnsorted, PartWin, Win, WinEnd, WinEvery, WinOne, WinUnsorted};
 
 /// Which stream a schedule drives.
 #[derive(
@@ -125,16 +127,20 @@ pub enum Kind {
     Part,
     PartEnd,
     PartWin,
+    PartUnsorted,
 }
 
 impl Kind {
     fn partitioned(self) -> bool {
-        matches!(self, Kind::Part | Kind::PartEnd | Kind::PartWin)
+        matches!(
+            self,
+            Kind::Part | Kind::PartEnd | Kind::PartWin | Kind::PartUnsorted
+        )
     }
 
     /// Whether the stream is read in windows of `BLOCK` ids.
     fn windowed(self) -> bool {
-        !matches!(self, Kind::Part | Kind::PartEnd)
+        !matches!(self, Kind::Part | Kind::PartEnd | Kind::PartUnsorted)
     }
 }
 
@@ -148,6 +154,9 @@ pub struct Block {
     ties: u16,
     /// 0: nothing, 1: yield, 2 and 3: sleep that many milliseconds less one.
     delay: u8,
+    /// Bit `j`: after the `j`-th record, `Sink::wait` (which sends the records held so far,
+    /// with the safe point after them).
+    flush: u16,
 }
 
 /// How a reader breaks down.
@@ -256,7 +265,8 @@ impl<S: Scripted> Reader<S> for Script<'_> {
             if !touches {
                 continue;
             }
-            match plan.blocks[shard as usize * plan.per_shard() + index].delay {
+            let Block { delay, flush, .. } = plan.blocks[shard as usize * plan.per_shard() + index];
+            match delay {
                 0 => {}
                 1 => std::thread::yield_now(),
                 delay => std::thread::sleep(Duration::from_millis(u64::from(delay) - 1)),
@@ -297,6 +307,9 @@ impl<S: Scripted> Reader<S> for Script<'_> {
                 if slice.contains(&id) {
                     out.emit(&S::make(shard, id, n))?;
                     emitted = Some(emitted.map_or((id, id), |(low, _)| (low, id)));
+                    if flush & (1 << (at % 16)) != 0 {
+                        out.wait(Duration::ZERO)?;
+                    }
                 }
             }
         }
@@ -342,6 +355,7 @@ impl Source for Generated {
             Kind::Part => streams.concurrent_partitioned::<Part, _>(shards, reader),
             Kind::PartEnd => streams.concurrent_partitioned::<PartEnd, _>(shards, reader),
             Kind::PartWin => streams.concurrent_partitioned::<PartWin, _>(shards, reader),
+            Kind::PartUnsorted => streams.concurrent_partitioned::<PartUnsorted, _>(shards, reader),
         })
     }
 }
@@ -540,7 +554,7 @@ fn safe_state_flushed(
     };
     match plan.kind {
         Kind::WinEnd | Kind::PartEnd => {}
-        Kind::Part | Kind::PartWin => {
+        Kind::Part | Kind::PartWin | Kind::PartUnsorted => {
             for shard in 0..plan.shards {
                 let returned = finished_slices.contains(&finished(shard, plan.end()));
                 let emitted = records
@@ -646,12 +660,16 @@ fn chain(plan: &Plan, attempts: &[Vec<Fault>]) -> Result<Option<Value>, TestCase
 
 /// A schedule for `kind`: 1 to 6 windows, or 1 to 4 partitions of 1 to 3 blocks.
 fn plan(kind: Kind) -> impl Strategy<Value = Plan> {
-    let block = (0..1024_u16, 0..1024_u16, 0..4_u8).prop_map(|(ids, ties, delay)| Block {
-        ids,
-        // Few ties: a tie needs its id.
-        ties: ties & ids & 0b10_0100_1001,
-        delay,
-    });
+    let block =
+        (0..1024_u16, 0..1024_u16, 0..4_u8, any::<u16>()).prop_map(|(ids, ties, delay, flush)| {
+            Block {
+                ids,
+                // Few ties: a tie needs its id.
+                ties: ties & ids & 0b10_0100_1001,
+                delay,
+                flush,
+            }
+        });
     let shape = if kind.partitioned() {
         (1..5_u32, 1..4_usize).boxed()
     } else {
@@ -705,7 +723,7 @@ fn holds(plan: &Plan, attempts: &[Vec<Fault>]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn windows_at_window_ends_keep_the_contract((plan, attempts) in case(Kind::Win)) {
@@ -748,6 +766,11 @@ proptest! {
 
     #[test]
     fn windowed_partitions_keep_the_contract((plan, attempts) in case(Kind::PartWin)) {
+        holds(&plan, &attempts)?;
+    }
+
+    #[test]
+    fn unsorted_partitions_keep_the_contract((plan, attempts) in case(Kind::PartUnsorted)) {
         holds(&plan, &attempts)?;
     }
 }
