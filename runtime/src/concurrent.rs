@@ -841,7 +841,9 @@ impl<'j, S: SharedStream> Worker<'j, S> {
             bounds,
         ));
         let Some((lower, upper)) = core.next_slice() else {
-            return Ok(());
+            // Nothing to read in it; it is done all the same, or the low-water mark (and the
+            // windows handed out past it) would wait for it forever.
+            return self.mark(true);
         };
         let end = match &upper {
             std::ops::Bound::Included(end) => Some(end.clone()),
