@@ -101,6 +101,8 @@ mod declared {
         WinOne: "win_one", true, { checkpoint_interval = 1 };
         WinEnd: "win_end", true, { checkpoint = "end" };
         WinUnsorted: "win_unsorted", false, { order = "unsorted" };
+        WinPeriod: "win_period", true, { checkpoint_interval = 2, checkpoint_every = "PT0.001S" };
+        WinHourly: "win_hourly", true, { checkpoint_every = "PT1H" };
     }
 
     partitioned! {
@@ -108,10 +110,14 @@ mod declared {
         PartEnd: "part_end", true, { checkpoint = "end" };
         PartWin: "part_win", true, { step = 10 };
         PartUnsorted: "part_unsorted", false, { order = "unsorted" };
+        PartPeriod: "part_period", true, { checkpoint_interval = 2, checkpoint_every = "PT0.001S" };
     }
 }
 
-use declared::{Part, PartEnd, PartUnsorted, PartWin, Win, WinEnd, WinEvery, WinOne, WinUnsorted};
+use declared::{
+    Part, PartEnd, PartPeriod, PartUnsorted, PartWin, Win, WinEnd, WinEvery, WinHourly, WinOne,
+    WinPeriod, WinUnsorted,
+};
 
 /// Which stream a schedule drives.
 #[derive(
@@ -124,23 +130,29 @@ pub enum Kind {
     WinOne,
     WinEnd,
     WinUnsorted,
+    WinPeriod,
+    WinHourly,
     Part,
     PartEnd,
     PartWin,
     PartUnsorted,
+    PartPeriod,
 }
 
 impl Kind {
     fn partitioned(self) -> bool {
         matches!(
             self,
-            Kind::Part | Kind::PartEnd | Kind::PartWin | Kind::PartUnsorted
+            Kind::Part | Kind::PartEnd | Kind::PartWin | Kind::PartUnsorted | Kind::PartPeriod
         )
     }
 
     /// Whether the stream is read in windows of `BLOCK` ids.
     fn windowed(self) -> bool {
-        !matches!(self, Kind::Part | Kind::PartEnd | Kind::PartUnsorted)
+        !matches!(
+            self,
+            Kind::Part | Kind::PartEnd | Kind::PartUnsorted | Kind::PartPeriod
+        )
     }
 }
 
@@ -352,9 +364,12 @@ impl Source for Generated {
             Kind::WinOne => streams.concurrent::<WinOne, _>(reader),
             Kind::WinEnd => streams.concurrent::<WinEnd, _>(reader),
             Kind::WinUnsorted => streams.concurrent::<WinUnsorted, _>(reader),
+            Kind::WinPeriod => streams.concurrent::<WinPeriod, _>(reader),
+            Kind::WinHourly => streams.concurrent::<WinHourly, _>(reader),
             Kind::Part => streams.concurrent_partitioned::<Part, _>(shards, reader),
             Kind::PartEnd => streams.concurrent_partitioned::<PartEnd, _>(shards, reader),
             Kind::PartWin => streams.concurrent_partitioned::<PartWin, _>(shards, reader),
+            Kind::PartPeriod => streams.concurrent_partitioned::<PartPeriod, _>(shards, reader),
             Kind::PartUnsorted => streams.concurrent_partitioned::<PartUnsorted, _>(shards, reader),
         })
     }
@@ -554,7 +569,7 @@ fn safe_state_flushed(
     };
     match plan.kind {
         Kind::WinEnd | Kind::PartEnd => {}
-        Kind::Part | Kind::PartWin | Kind::PartUnsorted => {
+        Kind::Part | Kind::PartWin | Kind::PartUnsorted | Kind::PartPeriod => {
             for shard in 0..plan.shards {
                 let returned = finished_slices.contains(&finished(shard, plan.end()));
                 let emitted = records
@@ -571,7 +586,12 @@ fn safe_state_flushed(
                 }
             }
         }
-        Kind::Win | Kind::WinEvery | Kind::WinOne | Kind::WinUnsorted => {
+        Kind::Win
+        | Kind::WinEvery
+        | Kind::WinOne
+        | Kind::WinUnsorted
+        | Kind::WinPeriod
+        | Kind::WinHourly => {
             let origin = from.get(&0).copied().unwrap_or(0);
             let mut prefix = origin;
             for step in 1.. {
@@ -771,6 +791,25 @@ proptest! {
 
     #[test]
     fn unsorted_partitions_keep_the_contract((plan, attempts) in case(Kind::PartUnsorted)) {
+        holds(&plan, &attempts)?;
+    }
+
+    #[test]
+    fn windows_throttled_by_a_short_period_keep_the_contract(
+        (plan, attempts) in case(Kind::WinPeriod)
+    ) {
+        holds(&plan, &attempts)?;
+    }
+
+    #[test]
+    fn windows_throttled_by_an_hour_keep_the_contract((plan, attempts) in case(Kind::WinHourly)) {
+        holds(&plan, &attempts)?;
+    }
+
+    #[test]
+    fn partitions_throttled_by_a_short_period_keep_the_contract(
+        (plan, attempts) in case(Kind::PartPeriod)
+    ) {
         holds(&plan, &attempts)?;
     }
 }
