@@ -1196,7 +1196,8 @@ mod tests {
         }
     }
 
-    /// A record of a stream read in windows of 10 ids, checkpointed every 3 records.
+    /// A record of a stream read in windows of 10 ids, a STATE at most every hour: within a
+    /// test, only the final one (or the safe one after a failure).
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
     #[crate::incremental_stream(
         crate = "crate",
@@ -1204,7 +1205,7 @@ mod tests {
         cursor = "id",
         primary_key = "id",
         step = 10,
-        checkpoint_interval = 3
+        checkpoint_every = "PT1H"
     )]
     struct Tick {
         id: u64,
