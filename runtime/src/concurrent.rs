@@ -1087,7 +1087,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use super::{CHUNK, Ledger};
+    use super::{Budget, CHUNK, Ledger};
     use crate::emitter::Emitter;
     use crate::state::InputState;
     use crate::{Error, Partitions, Reader, Sink, Slice, Source, Streams};
@@ -1456,11 +1456,11 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
 
-        /// SIGTERM after any record: the stream being read stops with its safe state flushed
+        /// SIGTERM after any record: every stream being read stops with its safe state flushed
         /// (every partition, or the low-water mark, at most one id short of what was emitted
         /// without a gap, since the last id may have a tie still to come), INCOMPLETE and one
-        /// TRACE ERROR naming the signal; the streams after it are left for the next sync,
-        /// which completes without loss and without sending a committed record again.
+        /// TRACE ERROR naming the signal; the next sync completes without loss and without
+        /// sending a committed record again.
         #[test]
         fn sigterm_after_any_record_flushes_every_safe_state_and_the_next_sync_loses_nothing(
             stop_at in 1..=88_u64,
@@ -1477,22 +1477,19 @@ mod tests {
                 .filter(|(_, seen)| !seen.errors.is_empty())
                 .map(|(name, _)| name)
                 .collect();
-            if code == 1 {
-                prop_assert_eq!(stopped.len(), 1, "{}", stdout);
-                let seen = &streams[stopped[0]];
-                prop_assert_eq!(seen.errors.len(), 1);
-                prop_assert_eq!(&seen.errors[0]["failure_type"], "transient_error");
-                prop_assert!(seen.errors[0]["message"].as_str().is_some_and(|m| m.contains("SIGTERM")));
-                prop_assert_eq!(seen.statuses.last().map(String::as_str), Some("INCOMPLETE"));
-            } else {
-                // The flag came with the last record of a stream: it completed, and the next
-                // ones were left.
-                prop_assert_eq!(code, 0, "{}", stdout);
-                prop_assert!(stopped.is_empty());
+            // Both streams are read at the same time: each one either completed (its last
+            // record came before the flag) or stopped with one TRACE ERROR naming the signal.
+            prop_assert_eq!(code == 1, !stopped.is_empty(), "{}", stdout);
+            for (name, seen) in &streams {
+                if seen.errors.is_empty() {
+                    prop_assert_eq!(seen.statuses.last().map(String::as_str), Some("COMPLETE"), "{}", name);
+                } else {
+                    prop_assert_eq!(seen.errors.len(), 1);
+                    prop_assert_eq!(&seen.errors[0]["failure_type"], "transient_error");
+                    prop_assert!(seen.errors[0]["message"].as_str().is_some_and(|m| m.contains("SIGTERM")));
+                    prop_assert_eq!(seen.statuses.last().map(String::as_str), Some("INCOMPLETE"));
+                }
             }
-            // Ticks come first: items start only once ticks completed.
-            let ticks_done = streams.get("ticks").is_some_and(|s| s.statuses.last().map(String::as_str) == Some("COMPLETE"));
-            prop_assert!(ticks_done || !streams.contains_key("items"), "{}", stdout);
             for (name, seen) in &streams {
                 let partitions: Vec<u64> = if name == "ticks" { vec![0] } else { (0..4).collect() };
                 for partition in partitions {
@@ -1593,9 +1590,38 @@ mod tests {
         }
     }
 
+    /// Reads `stream` as a run reads a stream registered to be read concurrently (on a thread
+    /// of its own, its output forwarded to `out`), with up to `limit` readers at once; the
+    /// stream's failure, if any.
+    fn read_detached(
+        stream: &mut dyn crate::source::ErasedStream,
+        limit: usize,
+        out: &mut Emitter<'_>,
+    ) -> Option<Error> {
+        stream
+            .load_state(
+                crate::protocol::SyncMode::Incremental,
+                &InputState::default(),
+            )
+            .expect("no state");
+        let budget = Budget::new(limit);
+        let descriptor = stream.descriptor();
+        let job = stream
+            .detach(chrono::Utc::now(), &budget)
+            .expect("read concurrently");
+        let mut failure = None;
+        super::run_jobs(vec![(descriptor, job)], out, |_, error, _| {
+            failure = Some(Error::system(error.to_string()));
+            Ok(())
+        })
+        .expect("the output works");
+        out.flush().expect("flushed");
+        failure
+    }
+
     /// Readers far faster than stdout are held back: the records emitted and not yet written
-    /// never exceed what the workers, the channel and the output buffer hold, a bound that does
-    /// not grow with the number of records.
+    /// never exceed what the workers, the channels and the output buffers hold, a bound that
+    /// does not grow with the number of records.
     #[test]
     fn records_in_flight_are_bounded_when_stdout_is_slow() {
         const RECORDS: u64 = 200_000;
@@ -1609,33 +1635,26 @@ mod tests {
         let stream = streams
             .find(&crate::protocol::StreamDescriptor::new("bulk", None))
             .expect("bulk");
-        stream
-            .load_state(
-                crate::protocol::SyncMode::Incremental,
-                &InputState::default(),
-            )
-            .expect("no state");
         let mut slow = Slow {
             written: 0,
             emitted: &emitted,
             in_flight: 0,
         };
         let mut out = Emitter::new(&mut slow);
-        let failure = stream
-            .read(chrono::Utc::now(), concurrency, &mut out)
-            .expect("the output works");
-        if let Some(failure) = failure {
-            panic!("the stream failed: {}", failure.error);
+        if let Some(error) = read_detached(stream, concurrency, &mut out) {
+            panic!("the stream failed: {error}");
         }
-        out.flush().expect("flushed");
         drop(out);
         assert_eq!(slow.written, RECORDS);
-        // A record line here is at least 60 bytes: a chunk holds at most CHUNK / 60 + 1
-        // records; each worker fills one, the channel holds 2 per worker, the coordinator
-        // writes one, and the emitter buffers 64 KiB.
-        let chunk = CHUNK as u64 / 60 + 1;
+        // In bytes: each worker's chunk, and at most two per worker in its channel and one
+        // being written (a chunk is at most CHUNK and a record); the stream's emitter buffer;
+        // two writes of it in the run's channel and one being forwarded (each at most its
+        // buffer and a chunk); the run's emitter buffer. A record line here is at least 60
+        // bytes.
+        let (chunk, buffer) = (CHUNK as u64 + 100, 64 * 1024 + 4096);
         let workers = concurrency as u64;
-        let bound = chunk * (workers + 2 * workers + 1) + 64 * 1024 / 60 + 1;
+        let bytes = chunk * (3 * workers + 1) + buffer + 3 * (buffer + chunk) + buffer;
+        let bound = bytes / 60;
         assert!(
             slow.in_flight <= bound,
             "{} records in flight, more than {bound}",
@@ -1727,22 +1746,13 @@ mod tests {
         let stream = streams
             .find(&crate::protocol::StreamDescriptor::new("shards", None))
             .expect("shards");
-        stream
-            .load_state(
-                crate::protocol::SyncMode::Incremental,
-                &InputState::default(),
-            )
-            .expect("no state");
         let mut stdout = Watching {
             written: Vec::new(),
             state_of_1: &state_of_1,
         };
         let mut out = Emitter::new(&mut stdout);
-        let failure = stream
-            .read(chrono::Utc::now(), 2, &mut out)
-            .expect("the output works");
-        assert!(failure.is_none());
-        out.flush().expect("flushed");
+        let failure = read_detached(stream, 2, &mut out);
+        assert!(failure.is_none(), "{failure:?}");
         drop(out);
         let stdout = String::from_utf8(stdout.written).expect("UTF-8");
         assert!(state_of_1.load(Ordering::SeqCst), "{stdout}");
@@ -1793,27 +1803,18 @@ mod tests {
         let stream = streams
             .find(&crate::protocol::StreamDescriptor::new("items", None))
             .expect("items");
-        stream
-            .load_state(
-                crate::protocol::SyncMode::Incremental,
-                &InputState::default(),
-            )
-            .expect("no state");
         let mut stdout = Watching {
             written: Vec::new(),
             state_of_1: &state_of_1,
         };
         let mut out = Emitter::new(&mut stdout);
-        let failure = stream
-            .read(chrono::Utc::now(), 2, &mut out)
-            .expect("the output works")
-            .expect("the stream fails");
+        let failure = read_detached(stream, 2, &mut out).expect("the stream fails");
         assert!(
-            matches!(failure.error, Error::OrderViolation { .. }),
-            "{}",
-            failure.error
+            failure
+                .to_string()
+                .contains("broke its declared cursor order"),
+            "{failure}"
         );
-        out.flush().expect("flushed");
         drop(out);
         let stdout = String::from_utf8(stdout.written).expect("UTF-8");
         let marks: Vec<u64> = stdout
