@@ -841,7 +841,18 @@ where
         let detach = self.concurrent?;
         self.listed = Some(match &mut self.partitions.source {
             PartitionSource::List(list) => Ok(list.clone()),
-            PartitionSource::Listed(list) => list().map(distinct),
+            // Listed on the calling thread (the listing need not be `Send`): a panic in it
+            // fails this stream alone, as when it is listed inside the stream's read.
+            PartitionSource::Listed(list) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(list))
+                    .unwrap_or_else(|payload| {
+                        Err(Error::Panic {
+                            stream: S::descriptor().to_string(),
+                            message: crate::source::panic_message(payload.as_ref()),
+                        })
+                    })
+                    .map(distinct)
+            }
             PartitionSource::Parent(_) => return None,
         });
         Some(detach(

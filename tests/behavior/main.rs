@@ -7,6 +7,7 @@ mod checkpoints;
 mod cli;
 mod concurrency;
 mod concurrent_props;
+mod concurrent_review;
 mod config_check;
 mod contract;
 mod conveniences;

@@ -468,6 +468,7 @@ where
             });
         }
         drop(sender);
+        let _release = Release(job.queue, job.shared);
         let mut failure = None;
         for message in receiver {
             if matches!(failure, Some(Error::Output(_))) {
@@ -514,4 +515,16 @@ where
         }
         failure.map_or(Ok(()), Err)
     })
+}
+
+/// Stops a stream's workers when its coordinator leaves, however it leaves: after a panic in
+/// it (the connector's cursor or state code, as a STATE is written), no worker may wait for
+/// windows it would have handed out, or the scope would wait for that worker for ever.
+struct Release<'q, S: IncrementalStream>(&'q Queue<S>, &'q Shared);
+
+impl<S: IncrementalStream> Drop for Release<'_, S> {
+    fn drop(&mut self) {
+        self.1.halt.store(true, Ordering::Relaxed);
+        self.0.close();
+    }
 }

@@ -237,16 +237,36 @@ impl<'j, S: SharedStream> Worker<'j, S> {
     }
 
     /// Reads units until none is left or one fails.
+    ///
+    /// The connector's code also runs outside `Reader::read`: its cursor type's `Step` when a
+    /// window is handed out, its `is_past` at a window's end. A panic there fails the unit like
+    /// an error (and claims nothing more of it), so that the stream stops, reporting it, rather
+    /// than leaving the other workers waiting for windows past the one that never finishes.
     pub(super) fn work<R: Reader<S>>(mut self, mut reader: R) {
-        while let Some(unit) = self.job.queue.take() {
-            let _permit = self.job.budget.acquire();
-            let read = match unit {
-                Unit::Window(index, bounds) => self.window(&mut reader, index, bounds),
-                Unit::Partition(index) => self.partition(&mut reader, index),
-            };
-            if let Err(error) = read {
-                self.fail(error);
-                return;
+        loop {
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let Some(unit) = self.job.queue.take() else {
+                    return Ok(false);
+                };
+                let _permit = self.job.budget.acquire();
+                match unit {
+                    Unit::Window(index, bounds) => self.window(&mut reader, index, bounds),
+                    Unit::Partition(index) => self.partition(&mut reader, index),
+                }
+                .map(|()| true)
+            }));
+            match step {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => return,
+                Ok(Err(error)) => return self.fail(error),
+                Err(payload) => {
+                    self.core = None;
+                    let error = Error::Panic {
+                        stream: self.job.descriptor.to_string(),
+                        message: panic_message(payload.as_ref()),
+                    };
+                    return self.fail(error);
+                }
             }
         }
     }
@@ -379,10 +399,17 @@ impl<'j, S: SharedStream> Worker<'j, S> {
             Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
             _ => Failure::Stopped,
         };
-        if let Some(core) = &mut self.core {
-            core.fail(failure);
+        let marked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if let Some(core) = &mut self.core {
+                core.fail(failure);
+            }
+            self.mark(false)
+        }));
+        if marked.is_err() {
+            // The connector's cursor code panicked: nothing more of the unit is claimed.
+            self.core = None;
+            let _ = self.mark(false);
         }
-        let _ = self.mark(false);
         let _ = self.send(Message::Failed(error));
     }
 
@@ -390,15 +417,16 @@ impl<'j, S: SharedStream> Worker<'j, S> {
         if self.count == 0 {
             return Ok(());
         }
-        let lines = std::mem::replace(&mut self.lines, Vec::with_capacity(CHUNK + 1024));
-        let count = std::mem::take(&mut self.count);
         // The safe point after the records may lie below the core's watermark: inside a
         // partition's later window, the largest value below the last record is still one of
-        // an earlier window, whose end the watermark already reached. Never below it.
+        // an earlier window, whose end the watermark already reached. Never below it. Taken
+        // before the lines, which a panic in the cursor's code then leaves to be sent.
         let safe = self
             .core
             .as_ref()
             .and_then(|core| core.safe().max(core.watermark()).cloned());
+        let lines = std::mem::replace(&mut self.lines, Vec::with_capacity(CHUNK + 1024));
+        let count = std::mem::take(&mut self.count);
         self.send(Message::Records {
             unit: self.unit,
             lines,
