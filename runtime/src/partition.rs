@@ -216,6 +216,20 @@ impl<S: IncrementalStream> Book<S> {
         }
     }
 
+    /// Puts `partition`'s entry back to `watermark` (`None`: removes it), for a partition
+    /// whose later progress proves nothing; a STATE is due if it changed.
+    pub(crate) fn withdraw(&mut self, partition: &S::Partition, watermark: Option<S::Cursor>) {
+        match watermark {
+            Some(watermark) => self.set(partition, Some(watermark)),
+            None => {
+                if let Some(entry) = self.entries.remove(partition) {
+                    self.recency.remove(&entry.read);
+                    self.dirty = true;
+                }
+            }
+        }
+    }
+
     /// Records the parent's state.
     pub(crate) fn set_parent(&mut self, name: &'static str, state: Box<RawValue>) {
         if self.parent.len() == 1

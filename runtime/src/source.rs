@@ -1410,6 +1410,18 @@ impl<S: IncrementalStream> IncrementalRun<'_, '_, S> {
         self.tracker.state_due()
     }
 
+    /// A partition read concurrently broke its declared order: its entry goes back to
+    /// `watermark`, what the last STATE held for it (`None`: no entry).
+    pub(crate) fn partition_withdrawn(
+        &mut self,
+        partition: &S::Partition,
+        watermark: Option<S::Cursor>,
+    ) {
+        if let Some(book) = &mut self.tracker.book {
+            book.withdraw(partition, watermark);
+        }
+    }
+
     /// A partition read concurrently reached a safe point at `watermark`: its entry moves, and
     /// a STATE follows if one is due.
     pub(crate) fn partition_moved(

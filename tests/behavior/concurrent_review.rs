@@ -282,6 +282,145 @@ fn a_panic_at_a_windows_end_fails_its_stream_instead_of_hanging_the_run() {
     }
 }
 
+/// The largest watermark any STATE of `stream` claimed, for an unpartitioned stream (`id`) or
+/// any partition of a partitioned one (`states[].cursor.id`); 0 without one.
+fn most_claimed(output: &Output, stream: &str) -> u64 {
+    output
+        .states()
+        .iter()
+        .filter_map(|state| state.stream.as_ref())
+        .filter(|state| state.stream_descriptor.name == stream)
+        .filter_map(|state| state.stream_state.as_ref())
+        .flat_map(|state| match state.get("states") {
+            Some(states) => states
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| entry["cursor"]["id"].as_u64())
+                .collect::<Vec<_>>(),
+            None => state["id"].as_u64().into_iter().collect(),
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// A stream read in one window (0, 100], whose source breaks the declared order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(
+    name = "jumbled",
+    cursor = "id",
+    primary_key = "id",
+    step = 1000,
+    start = 0
+)]
+pub struct Jumbled {
+    id: u64,
+}
+
+/// A partitioned stream with one partition, whose source breaks the declared order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(
+    name = "jumbled_shards",
+    cursor = "id",
+    partition = "shard",
+    primary_key = ["shard", "id"]
+)]
+pub struct JumbledShard {
+    shard: u32,
+    id: u64,
+}
+
+/// The ids a source out of order returns: 40 comes after 60, though it existed all along.
+const JUMBLED: [u64; 6] = [1, 2, 3, 50, 60, 40];
+
+/// Emits [`JUMBLED`] through `emit`, waiting (which sends what was emitted so far) before 40.
+fn emit_jumbled<S>(
+    out: &mut Sink<S>,
+    emit: impl Fn(&mut Sink<S>, u64) -> Result<(), Error>,
+) -> Result<(), Error>
+where
+    S: tidemark::IncrementalStream,
+{
+    for id in JUMBLED {
+        if id == 40 {
+            out.wait(Duration::ZERO)?;
+        }
+        emit(out, id)?;
+    }
+    Ok(())
+}
+
+#[derive(Clone)]
+struct JumbledReader;
+
+impl Reader<Jumbled> for JumbledReader {
+    fn read(&mut self, _slice: &Slice<Jumbled>, out: &mut Sink<Jumbled>) -> Result<(), Error> {
+        emit_jumbled(out, |out, id| out.emit(&Jumbled { id }))
+    }
+
+    fn end(&mut self) -> Result<Option<u64>, Error> {
+        Ok(Some(100))
+    }
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct JumbledConfig {
+    /// Both streams registered to be read concurrently (else one slice after the other).
+    concurrent: bool,
+}
+
+/// A source whose streams break their declared order after records were sent.
+struct OutOfOrder;
+
+impl Source for OutOfOrder {
+    const NAME: &'static str = "source-out-of-order";
+    type Config = JumbledConfig;
+
+    fn streams<'a>(&'a self, config: &'a JumbledConfig) -> Result<Streams<'a>, Error> {
+        let shards = Partitions::list([0_u32]);
+        let reader = |_slice: &Slice<JumbledShard>, out: &mut Sink<JumbledShard>| {
+            emit_jumbled(out, |out, id| out.emit(&JumbledShard { shard: 0, id }))
+        };
+        let streams = Streams::new().concurrency(2);
+        Ok(if config.concurrent {
+            streams
+                .concurrent(JumbledReader)
+                .concurrent_partitioned(shards, reader)
+        } else {
+            streams.stream(JumbledReader).partitioned(shards, reader)
+        })
+    }
+}
+
+#[test]
+fn no_state_claims_a_record_once_the_source_broke_its_order() {
+    // 40 existed when the sync started and was never emitted: a STATE at 40 or above loses it
+    // for good. Read one slice after the other, the stream claims nothing once the order broke.
+    for concurrent in [false, true] {
+        let output = read_or_hang(&OutOfOrder, &json!({ "concurrent": concurrent }));
+        assert_eq!(
+            output.exit_code, 1,
+            "concurrent: {concurrent}\n{}",
+            output.stdout
+        );
+        for stream in ["jumbled", "jumbled_shards"] {
+            assert_eq!(
+                output.statuses(stream).last(),
+                Some(&StreamStatus::Incomplete),
+                "{stream}, concurrent: {concurrent}\n{}",
+                output.stdout
+            );
+            let claimed = most_claimed(&output, stream);
+            assert!(
+                claimed < 40,
+                "{stream}, concurrent: {concurrent}: a STATE claims {claimed}, 40 never \
+                 emitted\n{}",
+                output.stdout
+            );
+        }
+    }
+}
+
 /// A connector's own cursor type that cannot be written at 20 or above, values only ever seen
 /// as ends of windows: the panic happens where a STATE at one of them is written, on the
 /// thread that writes the stream's output.

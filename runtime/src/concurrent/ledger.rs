@@ -15,9 +15,10 @@ pub(crate) struct Ledger<C> {
     head: usize,
     /// Finished windows above the head, with their watermarks.
     done: BTreeMap<usize, Option<C>>,
-    /// The latest safe point inside windows being read above the head.
+    /// The latest safe point inside windows being read, the head's included: the head's is
+    /// part of the mark until its window finishes, or is withdrawn ([`Ledger::forget`]).
     marks: BTreeMap<usize, C>,
-    /// The low-water mark.
+    /// The low-water mark of the finished windows.
     low: Option<C>,
 }
 
@@ -37,23 +38,29 @@ impl<C: Ord + Clone> Ledger<C> {
         self.head
     }
 
-    /// The low-water mark.
+    /// The low-water mark: the finished windows', or the safe point inside the lowest
+    /// unfinished window above it.
     pub(crate) fn low(&self) -> Option<&C> {
-        self.low.as_ref()
+        self.low.as_ref().max(self.marks.get(&self.head))
     }
 
     /// Every record of window `index` at or below `watermark` has been emitted: a safe point
     /// inside it (a checkpoint, or where its reader failed).
     pub(crate) fn mark(&mut self, index: usize, watermark: Option<C>) {
         let Some(watermark) = watermark else { return };
-        if index == self.head {
-            raise(&mut self.low, watermark);
-        } else if index > self.head {
+        if index >= self.head {
             let mark = self.marks.entry(index).or_insert_with(|| watermark.clone());
             if watermark > *mark {
                 *mark = watermark;
             }
         }
+    }
+
+    /// Window `index` broke its declared order: its safe points prove nothing, and the mark
+    /// stays at what the finished windows below it reached (what a STATE already claimed
+    /// stands; the caller never emits a lower one).
+    pub(crate) fn forget(&mut self, index: usize) {
+        self.marks.remove(&index);
     }
 
     /// Window `index` was read in full, up to `watermark`.
@@ -65,6 +72,9 @@ impl<C: Ord + Clone> Ledger<C> {
             }
             return;
         }
+        if let Some(mark) = self.marks.remove(&index) {
+            raise(&mut self.low, mark);
+        }
         let mut finished = watermark;
         loop {
             if let Some(watermark) = finished {
@@ -75,9 +85,6 @@ impl<C: Ord + Clone> Ledger<C> {
                 Some(watermark) => finished = watermark,
                 None => break,
             }
-        }
-        if let Some(mark) = self.marks.remove(&self.head) {
-            raise(&mut self.low, mark);
         }
     }
 }

@@ -338,11 +338,14 @@ where
         workers,
         run,
         |run, unit, watermark, point| {
-            if point == Point::End {
-                ledger.done(unit, watermark);
-                queue.set_head(ledger.head());
-            } else {
-                ledger.mark(unit, watermark);
+            match point {
+                Point::End => {
+                    ledger.done(unit, watermark);
+                    queue.set_head(ledger.head());
+                }
+                // What a STATE claimed stands: `claimed` keeps the next one from going back.
+                Point::Broken => ledger.forget(unit),
+                Point::Within | Point::Safe => ledger.mark(unit, watermark),
             }
             if point.due::<S>(run.written()) && ledger.low() > claimed.as_ref() && run.state_due() {
                 claimed = ledger.low().cloned();
@@ -419,6 +422,9 @@ where
         .iter()
         .map(|(_, watermark)| watermark.clone())
         .collect();
+    // Each partition's watermark in the last STATE: where a partition that broke its declared
+    // order goes back to, since its safe points sent with records prove nothing.
+    let mut claimed = reached.clone();
     coordinate(
         reader,
         &job,
@@ -426,11 +432,21 @@ where
         workers,
         run,
         |run, unit, watermark, point| {
+            if point == Point::Broken {
+                reached[unit].clone_from(&claimed[unit]);
+                run.partition_withdrawn(&saved[unit].0, claimed[unit].clone());
+                return Ok(());
+            }
             let due = point.due::<S>(run.written());
             if watermark > reached[unit] {
                 reached[unit] = watermark;
             }
-            run.partition_moved(&saved[unit].0, reached[unit].clone(), due)
+            run.partition_moved(&saved[unit].0, reached[unit].clone(), due)?;
+            if run.book().is_some_and(|book| !book.dirty) {
+                // A STATE holds every partition's entry now.
+                claimed.clone_from(&reached);
+            }
+            Ok(())
         },
     )
 }
@@ -470,6 +486,8 @@ where
         drop(sender);
         let _release = Release(job.queue, job.shared);
         let mut failure = None;
+        // Units that broke their declared order: their marks claim nothing.
+        let mut broken = std::collections::BTreeSet::new();
         for message in receiver {
             if matches!(failure, Some(Error::Output(_))) {
                 // Nothing more can be written: the workers are stopping, their output dropped.
@@ -485,9 +503,13 @@ where
                     lines,
                     count,
                     safe,
-                } => run
-                    .write_lines(&lines, count)
-                    .and_then(|()| on_mark(run, unit, safe, Point::Within)),
+                } => run.write_lines(&lines, count).and_then(|()| {
+                    if broken.contains(&unit) {
+                        return Ok(());
+                    }
+                    on_mark(run, unit, safe, Point::Within)
+                }),
+                Message::Mark { unit, .. } if broken.contains(&unit) => Ok(()),
                 Message::Mark {
                     unit,
                     watermark,
@@ -495,6 +517,10 @@ where
                 } => {
                     let point = if done { Point::End } else { Point::Safe };
                     on_mark(run, unit, watermark, point)
+                }
+                Message::Broke { unit } => {
+                    broken.insert(unit);
+                    on_mark(run, unit, None, Point::Broken)
                 }
                 Message::Failed(error) => {
                     if failure.is_none() {

@@ -787,3 +787,22 @@ fn marks_of_finished_windows_and_empty_marks_change_nothing() {
     ledger.done(1, Some(30));
     assert_eq!((ledger.head(), ledger.low()), (2, Some(&10)));
 }
+
+#[test]
+fn a_window_that_broke_its_order_withdraws_its_safe_points_but_not_finished_windows() {
+    let mut ledger = Ledger::new(Some(5));
+    ledger.mark(0, Some(8));
+    ledger.mark(1, Some(14));
+    assert_eq!(ledger.low(), Some(&8));
+    // Window 0 broke its order after its safe point at 8: the mark goes back to the saved 5.
+    ledger.forget(0);
+    assert_eq!(ledger.low(), Some(&5));
+    // A window that finished keeps what it reached; the next one's safe point counts again.
+    let mut ledger = Ledger::new(None);
+    ledger.mark(0, Some(3));
+    ledger.done(0, Some(10));
+    ledger.mark(1, Some(14));
+    assert_eq!((ledger.head(), ledger.low()), (1, Some(&14)));
+    ledger.forget(1);
+    assert_eq!(ledger.low(), Some(&10));
+}

@@ -36,6 +36,9 @@ pub(super) enum Message<C> {
         watermark: Option<C>,
         done: bool,
     },
+    /// Unit `unit` broke its declared order: the safe points sent with its records prove
+    /// nothing, and what no STATE claimed yet is withdrawn; its later marks are ignored.
+    Broke { unit: usize },
     /// The unit's reader failed, after the mark of its safe watermark.
     Failed(Error),
     /// `Sink::estimate`.
@@ -84,13 +87,15 @@ pub(super) enum Point {
     Safe,
     /// At the unit's end.
     End,
+    /// Where the unit broke its declared order: its safe points are withdrawn.
+    Broken,
 }
 
 impl Point {
     /// Whether a STATE may be due here, given the records written since the previous one.
     pub(super) fn due<S: IncrementalStream>(self, written: u64) -> bool {
         match self {
-            Point::Within => false,
+            Point::Within | Point::Broken => false,
             // With `checkpoint_interval`, every N records of the stream, not of each reader.
             Point::Safe => S::POLICY.interval.is_none_or(|n| written >= n.get()),
             Point::End => true,
@@ -399,6 +404,10 @@ impl<'j, S: SharedStream> Worker<'j, S> {
             Error::OrderViolation { .. } => Failure::SourceOutOfOrder,
             _ => Failure::Stopped,
         };
+        if failure == Failure::SourceOutOfOrder {
+            // Before the mark: nothing the unit sends from now on is a safe point.
+            let _ = self.send(Message::Broke { unit: self.unit });
+        }
         let marked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if let Some(core) = &mut self.core {
                 core.fail(failure);
