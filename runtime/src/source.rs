@@ -105,7 +105,7 @@ pub trait Source {
 /// type with its reader.
 pub struct Streams<'a> {
     registered: Vec<Box<dyn ErasedStream + 'a>>,
-    /// The most readers of one stream running at once (`Streams::concurrency`).
+    /// The most readers running at once in the source (`Streams::concurrency`).
     concurrency: usize,
     /// The first stream registered twice: a connector bug, reported by every command.
     duplicate: Option<StreamDescriptor>,
@@ -157,13 +157,15 @@ impl<'a> Streams<'a> {
         }))
     }
 
-    /// Sets how many readers of one stream may run at once, for the streams registered with
-    /// [`Streams::concurrent`] and [`Streams::concurrent_partitioned`] (at least 1, the
+    /// Sets how many readers may run at once in the whole source, for the streams registered
+    /// with [`Streams::concurrent`] and [`Streams::concurrent_partitioned`] (at least 1, the
     /// default). Set it from the connector's own limit and let the configuration lower it:
-    /// `.concurrency(config.concurrency.unwrap_or(16).min(64))`.
+    /// `.concurrency(config.concurrency.min(64))`.
     ///
-    /// Streams are read one after the other; within a stream, windows (`step`) or partitions
-    /// are read at the same time, each by its own clone of the reader on a thread of its own.
+    /// The streams registered so run at the same time, each on a thread of its own, after the
+    /// other streams (read one after the other); within each, windows (`step`) or partitions
+    /// are read at the same time, each by its own clone of the reader on a thread of its own,
+    /// all of them sharing this many permits.
     #[must_use]
     pub fn concurrency(mut self, limit: usize) -> Self {
         self.concurrency = limit.max(1);
@@ -383,7 +385,7 @@ impl<'a> Streams<'a> {
         self.registered.iter().map(AsRef::as_ref)
     }
 
-    /// The most readers of one stream running at once.
+    /// The most readers running at once in the source.
     pub(crate) fn limit(&self) -> usize {
         self.concurrency
     }

@@ -185,6 +185,19 @@ fn windows_and_partitions_read_at_once_emit_every_record_once() {
         assert_eq!(output.records().len(), 95 + 66, "no record twice");
         assert_states_follow_records(&output, "ticks");
         assert_states_follow_records(&output, "items");
+        // A STATE is not repeated: the last window's end is the final one.
+        let ticks: Vec<&Value> = output
+            .states()
+            .into_iter()
+            .filter_map(|state| state.stream.as_ref())
+            .filter(|state| state.stream_descriptor.name == "ticks")
+            .filter_map(|state| state.stream_state.as_ref())
+            .collect();
+        assert!(
+            ticks.windows(2).all(|pair| pair[0] != pair[1]),
+            "a repeated STATE: {ticks:?}"
+        );
+        assert_eq!(ticks.last().map(|state| state["id"].clone()), Some(json!(95)));
         // What readers log on their threads is a LOG message of the run.
         for shard in 0..6 {
             let line = format!("shard {shard}: reading");

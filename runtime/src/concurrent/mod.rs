@@ -315,6 +315,8 @@ where
     });
     let mut ledger = Ledger::new(watermark.clone());
     let mut claimed = watermark;
+    // A STATE was written: the final one may be it.
+    let mut stated = false;
     let descriptor = run.descriptor().clone();
     let frame = RecordFrame::new(&descriptor);
     let shared = Shared {
@@ -350,11 +352,14 @@ where
             if point.due::<S>(run.written()) && ledger.low() > claimed.as_ref() && run.state_due() {
                 claimed = ledger.low().cloned();
                 run.write_watermark(claimed.clone())?;
+                stated = true;
             }
             Ok(())
         },
     );
     match outcome {
+        // The final STATE, unless the last window's end just wrote the same one.
+        Ok(()) if stated && ledger.low() == claimed.as_ref() && run.written() == 0 => Ok(()),
         Ok(()) => run.write_watermark(ledger.low().cloned()),
         Err(error) => {
             // The safe state: every record at or below the low-water mark was emitted.
@@ -391,11 +396,13 @@ where
             (partition, watermark)
         })
         .collect();
-    // The reader's bounds, asked once for every partition.
+    // The reader's bounds, asked once for every partition (not at all without one).
     let mut bounds = LazyBounds::default();
-    bounds.end(reader)?;
-    if S::LOOKBACK.is_some() || saved.iter().any(|(_, watermark)| watermark.is_none()) {
-        bounds.start(reader)?;
+    if !saved.is_empty() {
+        bounds.end(reader)?;
+        if S::LOOKBACK.is_some() || saved.iter().any(|(_, watermark)| watermark.is_none()) {
+            bounds.start(reader)?;
+        }
     }
     let workers = budget.limit().clamp(1, saved.len().max(1));
     let queue = Queue::new(Pending::Partitions(0..saved.len()));

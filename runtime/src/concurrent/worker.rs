@@ -98,7 +98,11 @@ impl Point {
             Point::Within | Point::Broken => false,
             // With `checkpoint_interval`, every N records of the stream, not of each reader.
             Point::Safe => S::POLICY.interval.is_none_or(|n| written >= n.get()),
-            Point::End => true,
+            // A window's or a partition's end, as in a stream read one slice after the
+            // other: with `checkpoint_every` and `checkpoint_interval`, once N records came too.
+            Point::End => {
+                S::POLICY.period.is_none() || S::POLICY.interval.is_none_or(|n| written >= n.get())
+            }
         }
     }
 }
