@@ -197,7 +197,10 @@ fn windows_and_partitions_read_at_once_emit_every_record_once() {
             ticks.windows(2).all(|pair| pair[0] != pair[1]),
             "a repeated STATE: {ticks:?}"
         );
-        assert_eq!(ticks.last().map(|state| state["id"].clone()), Some(json!(95)));
+        assert_eq!(
+            ticks.last().map(|state| state["id"].clone()),
+            Some(json!(95))
+        );
         // What readers log on their threads is a LOG message of the run.
         for shard in 0..6 {
             let line = format!("shard {shard}: reading");
