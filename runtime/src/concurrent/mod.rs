@@ -319,11 +319,7 @@ where
     let mut stated = false;
     let descriptor = run.descriptor().clone();
     let frame = RecordFrame::new(&descriptor);
-    let shared = Shared {
-        sigterm: run.sigterm(),
-        halt: AtomicBool::new(false),
-        period_elapsed: AtomicBool::new(false),
-    };
+    let shared = Shared::new(run.sigterm());
     let job = Job {
         queue: &queue,
         shared: &shared,
@@ -408,11 +404,7 @@ where
     let queue = Queue::new(Pending::Partitions(0..saved.len()));
     let descriptor = run.descriptor().clone();
     let frame = RecordFrame::new(&descriptor);
-    let shared = Shared {
-        sigterm: run.sigterm(),
-        halt: AtomicBool::new(false),
-        period_elapsed: AtomicBool::new(false),
-    };
+    let shared = Shared::new(run.sigterm());
     let job = Job {
         queue: &queue,
         shared: &shared,

@@ -59,6 +59,15 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// Nothing stopped yet; `sigterm` is the run's flag, if it watches one.
+    pub(super) fn new(sigterm: Option<&'static AtomicBool>) -> Self {
+        Shared {
+            sigterm,
+            halt: AtomicBool::new(false),
+            period_elapsed: AtomicBool::new(false),
+        }
+    }
+
     /// Why the stream stops, if it does.
     pub(super) fn stop(&self, stream: &StreamDescriptor) -> Option<Error> {
         if self
