@@ -156,6 +156,9 @@ mod emitter;
 mod entrypoint;
 mod error;
 mod full_refresh;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod input;
 mod json;
 mod logging;
