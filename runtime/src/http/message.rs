@@ -62,6 +62,8 @@ impl Request {
 
     /// Appends a query parameter (percent-encoded when sent).
     #[must_use]
+    // By value, so that `query("page", 1)` reads as it should.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn query(mut self, name: impl Into<String>, value: impl ToString) -> Self {
         self.query.push((name.into(), value.to_string()));
         self
@@ -89,6 +91,7 @@ impl Request {
     }
 
     /// Sets the query parameter `name` to `value`, replacing every earlier value.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn set_query(&mut self, name: &str, value: impl ToString) {
         self.remove_query(name);
         self.query.push((name.to_owned(), value.to_string()));

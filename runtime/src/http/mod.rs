@@ -5,7 +5,7 @@
 //! A reader builds one [`Request`] per listing and lets the client page through it; every
 //! request goes through a [`Context`] (the stream's [`Sink`](crate::Sink), or [`Detached`] in
 //! `check`), so waits end at once on SIGTERM, a rate limit is reported as a `RATE_LIMITED`
-//! stream status, and a rotated OAuth2 refresh token is saved with a CONTROL message.
+//! stream status, and a rotated `OAuth2` refresh token is saved with a CONTROL message.
 
 mod message;
 
