@@ -31,6 +31,11 @@ before that it reads them one by one, whatever c, and the table says so. Standar
     python3 benches/concurrency.py --rss                     # 1M and 10M records
     python3 benches/concurrency.py --rss --rss-records 100000 1000000
     python3 benches/concurrency.py --rss --rss-repos 640    # 10 times the repositories
+    python3 benches/concurrency.py --baseline OTHER/github --latency-ms 0 --rounds 5
+
+`--baseline BIN` compares `github` with another build of it (say, an earlier commit's, built
+into another directory), run by run against the same mock, usually without latency: what the
+client itself costs.
 """
 
 import argparse
@@ -383,6 +388,46 @@ def rss(options, tmp):
           f"peak RSS spread {max(peaks) - min(peaks):.1f} MiB (goal: within 1 MiB, under 32 MiB)")
 
 
+def versus(options, tmp):
+    """Records/s of `github` and of the `--baseline` build of it (another commit's), interleaved
+    run by run against one mock with `--latency-ms` (0 by default here: the client's own cost, not
+    the API's, is what is measured), `--versus-records` issues per run over k x c repositories."""
+    latency = options.latency_ms
+    k = options.repos_per_slot
+    most = k * max(options.concurrency)
+    catalog = issues_catalog(tmp)
+    programs = {"github": GITHUB, "baseline": options.baseline}
+    # The same repositories and issues for every c: the largest c's shape, read by k x c of them.
+    per_repo = max(1, options.versus_records // most)
+    print(f"github_mock: latency {latency} ms, {most} repositories x {per_repo} issues; "
+          f"k x c repositories per run; baseline {options.baseline}", file=sys.stderr)
+    results = {(c, name): [] for c in options.concurrency for name in programs}
+    with Mock(most, per_repo, latency) as mock:
+        for round_number in range(1, options.rounds + 1):
+            for c in options.concurrency:
+                repos = repositories(k * c)
+                expected = len(repos) * per_repo
+                path = config(tmp, f"versus-{c}", mock.url, repos, options.page_size, c)
+                for name, binary in programs.items():
+                    run = Run([binary, "read", "--config", path, "--catalog", catalog])
+                    if run.records != expected:
+                        raise BenchError(f"{name} at c={c} read {run.records} records, not {expected}")
+                    results[(c, name)].append(run)
+                    print(f"round {round_number} c={c:<3} {name:<8} {run.records:>9} records "
+                          f"{run.wall:>7.2f} s {run.rate:>9,.0f}/s CPU {run.cpu_percent:>4.0f}% "
+                          f"RSS {run.peak_kib / 1024:.1f} MiB", file=sys.stderr)
+    print("| concurrency | github rec/s | CPU% | baseline rec/s | CPU% | github / baseline |")
+    print("|---|---|---|---|---|---|")
+    median = lambda runs, what: statistics.median(getattr(run, what) for run in runs)
+    for c in options.concurrency:
+        ours, theirs = results[(c, "github")], results[(c, "baseline")]
+        rate, base = median(ours, "rate"), median(theirs, "rate")
+        print(f"| {c} | {rate:,.0f} | {median(ours, 'cpu_percent'):.0f} | {base:,.0f} | "
+              f"{median(theirs, 'cpu_percent'):.0f} | {rate / base:.2f} |")
+    print(f"\n{options.rounds} round(s), medians, interleaved; {k} x c repositories of {per_repo} "
+          f"issues per run, page_size {options.page_size}, latency {latency} ms.")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64])
@@ -401,6 +446,10 @@ def main():
     parser.add_argument("--rss-repos", type=int, default=None,
                         help="repositories of each --rss size (default: --rss-concurrency)")
     parser.add_argument("--rss-mbps", type=float, default=25.0, help="the slow reader's MB/s")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another build of `github`: compare the two, interleaved, instead")
+    parser.add_argument("--versus-records", type=int, default=400_000,
+                        help="issues per --baseline run")
     options = parser.parse_args()
     if min(options.concurrency) < 1 or options.rounds < 1 or options.repos_per_slot < 1:
         parser.error("--concurrency, --rounds and --repos-per-slot must be at least 1")
@@ -421,7 +470,10 @@ def main():
             sys.exit(f"{binary} is missing: cargo build --release --example github --example github_mock")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            (rss if options.rss else throughput)(options, tmp)
+            if options.baseline:
+                versus(options, tmp)
+            else:
+                (rss if options.rss else throughput)(options, tmp)
     except BenchError as error:
         sys.exit(f"concurrency.py: {error}")
     except KeyboardInterrupt:
