@@ -74,3 +74,6 @@ pub use decode::Records;
 pub use message::{Body, Request, Response};
 pub use paginate::{NoPagination, Paginator};
 pub use retry::Retry;
+
+#[cfg(test)]
+mod tests;

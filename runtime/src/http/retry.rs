@@ -37,8 +37,9 @@ impl Default for Retry {
 }
 
 impl Retry {
-    /// 4 retries, 500 ms before the first doubled for each further one up to 30 s, with full
-    /// jitter; rate-limit waits at most 20 in a row, each at most 15 minutes.
+    /// 4 retries, 500 ms before the first doubled for each further one up to 30 s, each delay
+    /// drawn at random between half and all of that (jitter, so that readers failing together
+    /// do not retry together); rate-limit waits at most 20 in a row, each at most 15 minutes.
     #[must_use]
     pub fn new() -> Self {
         Retry {
@@ -80,8 +81,8 @@ impl Retry {
         self
     }
 
-    /// The delay before retry number `retry` (from 0): a random duration up to the first
-    /// backoff doubled `retry` times, at most the longest backoff ("full jitter").
+    /// The delay before retry number `retry` (from 0): a random duration between half and all
+    /// of the first backoff doubled `retry` times, at most the longest backoff.
     pub(crate) fn delay(&self, retry: u32) -> Duration {
         let ceiling = self
             .first_backoff
