@@ -184,9 +184,33 @@ fn load_config<S: Source>(path: &Path, out: &Emitter<'_>) -> Result<S::Config, E
     parse_config::<S>(input::read_config(path)?, out)
 }
 
+/// The config the process runs with, as read (before deserialization): what an `OAuth2`
+/// refresh-token rotation updates and saves whole with a CONTROL message.
+static RUN_CONFIG: std::sync::Mutex<Option<Value>> = std::sync::Mutex::new(None);
+
+/// The config of the run, as read (or as last saved with a CONTROL message).
+#[cfg_attr(
+    not(feature = "http"),
+    allow(dead_code, reason = "read by the HTTP toolkit")
+)]
+pub(crate) fn run_config() -> Option<Value> {
+    RUN_CONFIG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+/// Replaces the config of the run: when it is read, and when a new one is saved.
+pub(crate) fn set_run_config(config: Value) {
+    *RUN_CONFIG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(config);
+}
+
 /// Validates and deserializes a config, after learning its secrets so that no message shows them.
 fn parse_config<S: Source>(config: Value, out: &Emitter<'_>) -> Result<S::Config, Error> {
     out.learn_secrets(&input::config_schema::<S::Config>(), &config);
+    set_run_config(config.clone());
     input::parse_config(config)
 }
 

@@ -457,6 +457,14 @@ pub(crate) trait ParentHost<P> {
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error>;
     /// SIGTERM arrived.
     fn stop_requested(&self) -> bool;
+    /// The parent reader saves a new config (see `RecordSink::control`).
+    fn control(&mut self, config: &serde_json::Value) -> Result<(), Error>;
+    #[cfg_attr(
+        not(feature = "http"),
+        allow(dead_code, reason = "used by the HTTP toolkit")
+    )]
+    /// The stream being read, for the request log.
+    fn scope(&self) -> Option<(String, String)>;
 }
 
 /// A parent stream, its type erased.
@@ -641,6 +649,14 @@ where
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error> {
         self.host.wait(duration)
     }
+
+    fn control(&mut self, config: &serde_json::Value) -> Result<(), Error> {
+        self.host.control(config)
+    }
+
+    fn scope(&self) -> Option<(String, String)> {
+        self.host.scope()
+    }
 }
 
 /// Reads every partition of a partitioned stream, one after the other.
@@ -740,6 +756,15 @@ where
 
     fn stop_requested(&self) -> bool {
         self.run.stop_requested()
+    }
+
+    fn control(&mut self, config: &serde_json::Value) -> Result<(), Error> {
+        self.run.control(config)
+    }
+
+    fn scope(&self) -> Option<(String, String)> {
+        let stream = self.run.descriptor().to_string();
+        Some((stream, "(parent records)".to_owned()))
     }
 }
 

@@ -89,6 +89,32 @@ pub(crate) struct Masker {
     forms: Mutex<Vec<String>>,
 }
 
+/// The secrets the process learnt while running (credentials the HTTP client sends, an access
+/// token, a rotated refresh token). Every masker masks them too.
+static REMEMBERED: Masker = Masker {
+    forms: Mutex::new(Vec::new()),
+};
+
+/// Adds `secret` to what every message of the process masks (see [`Secret`]): for values the
+/// connector learns while running, such as an access token. Values shorter than 4 characters
+/// are not masked.
+#[cfg_attr(
+    not(feature = "http"),
+    allow(dead_code, reason = "used by the HTTP toolkit")
+)]
+pub(crate) fn remember(secret: &str) {
+    REMEMBERED.add(secret);
+}
+
+/// `text` with every remembered secret (see [`remember`]) replaced by `****`.
+#[cfg_attr(
+    not(feature = "http"),
+    allow(dead_code, reason = "used by the HTTP toolkit")
+)]
+pub(crate) fn mask_text(text: &str) -> String {
+    REMEMBERED.mask_own(text).into_owned()
+}
+
 /// Shortest value masked in text.
 const MIN_MASKED: usize = 4;
 
@@ -102,23 +128,40 @@ impl Masker {
     pub(crate) fn learn(&self, schema: &Value, config: &Value) {
         let mut found = Vec::new();
         collect(schema, schema, config, &mut found);
-        let mut known = self.forms.lock().unwrap_or_else(PoisonError::into_inner);
         for secret in found {
-            if secret.chars().count() < MIN_MASKED {
-                continue;
-            }
-            for form in forms(&secret) {
-                if !known.contains(&form) {
-                    known.push(form);
-                }
-            }
+            self.add(&secret);
         }
-        // Longest first, so a secret (or a form) that contains another is masked whole.
-        known.sort_by_key(|form| std::cmp::Reverse(form.len()));
     }
 
-    /// `text` with every secret, in any of its forms, replaced by `****`.
+    /// Adds `secret`, in every form it can take in a text, unless it is too short.
+    fn add(&self, secret: &str) {
+        if secret.chars().count() < MIN_MASKED {
+            return;
+        }
+        let mut known = self.forms.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = known.len();
+        for form in forms(secret) {
+            if !known.contains(&form) {
+                known.push(form);
+            }
+        }
+        if known.len() != before {
+            // Longest first, so a secret (or a form) that contains another is masked whole.
+            known.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        }
+    }
+
+    /// `text` with every secret, in any of its forms, replaced by `****`: this masker's and
+    /// those the process remembered.
     pub(crate) fn mask<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match self.mask_own(text) {
+            Cow::Borrowed(text) => REMEMBERED.mask_own(text),
+            Cow::Owned(text) => Cow::Owned(REMEMBERED.mask_own(&text).into_owned()),
+        }
+    }
+
+    /// `text` with this masker's secrets replaced by `****`.
+    fn mask_own<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let forms = self.forms.lock().unwrap_or_else(PoisonError::into_inner);
         let mut text = Cow::Borrowed(text);
         for form in forms.iter() {

@@ -2,6 +2,8 @@
 //! [`Sink`] sink its readers push records into; the driver that runs one stream, whatever its
 //! kind.
 
+use std::ops::Bound;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -608,6 +610,48 @@ pub(crate) trait RecordSink<S> {
              cursor",
         ))
     }
+    /// Writes a CONTROL `CONNECTOR_CONFIG` message carrying `config`, the whole new config,
+    /// flushed before the call returns.
+    fn control(&mut self, config: &serde_json::Value) -> Result<(), Error> {
+        let _ = config;
+        Err(Error::system(
+            "this stream's run cannot save a new configuration",
+        ))
+    }
+    #[cfg_attr(
+        not(feature = "http"),
+        allow(dead_code, reason = "used by the HTTP toolkit")
+    )]
+    /// The stream and the slice being read, for the request log.
+    fn scope(&self) -> Option<(String, String)> {
+        None
+    }
+    #[cfg_attr(
+        not(feature = "http"),
+        allow(dead_code, reason = "used by the HTTP toolkit")
+    )]
+    /// The test read's page limit stopped the slice short: no STATE may claim the rest of it.
+    fn cut(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// The CONTROL message that asks the platform to store `config` as the connector's config.
+pub(crate) fn control_message(config: &serde_json::Value) -> crate::protocol::Message {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "milliseconds since 1970 fit in 53 bits"
+    )]
+    let emitted_at = crate::emitter::now_millis() as f64;
+    crate::protocol::Message::Control {
+        control: crate::protocol::ControlMessage {
+            control_type: "CONNECTOR_CONFIG".to_owned(),
+            emitted_at,
+            connector_config: crate::protocol::ConnectorConfig {
+                config: config.clone(),
+            },
+        },
+    }
 }
 
 /// A stream that failed, with the error to report.
@@ -806,6 +850,7 @@ pub(crate) fn run_stream<T: Tracker>(
         writing: false,
         progress: Progress::new(),
         failed: None,
+        slice: String::new(),
     };
     // A panicking reader is reported like a failing one: the other streams still run.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&mut run)))
@@ -975,6 +1020,7 @@ fn read_slices<S: IncrementalStream>(
     )?;
     run.tracker.core = Some(core);
     while let Some((lower, upper)) = run.tracker.core.as_mut().and_then(Core::next_slice) {
+        run.slice = slice_label::<S>(partition, &lower, &upper);
         let slice = Slice::new(state, partition, lower, upper);
         call_reader(run, |out| reader.read(&slice, out))?;
         run.tracker.tell_period();
@@ -984,6 +1030,42 @@ fn read_slices<S: IncrementalStream>(
     }
     let records = run.tracker.core.as_mut().map_or(0, Core::finish);
     run.end_of_slices(records)
+}
+
+/// How the request log names a slice: its partition (when there is one) and its bounds, such
+/// as `{"repo":"a/b"} (2024-01-01T00:00:00Z, ..]`.
+pub(crate) fn slice_label<S: IncrementalStream>(
+    partition: &S::Partition,
+    lower: &Bound<S::Cursor>,
+    upper: &Bound<S::Cursor>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut label = String::new();
+    if let Ok(partition) = serde_json::to_string(partition)
+        && partition != "null"
+    {
+        label.push_str(&partition);
+        label.push(' ');
+    }
+    match lower {
+        Bound::Unbounded => label.push_str("(.."),
+        Bound::Excluded(cursor) => {
+            let _ = write!(label, "({}", cursor::to_json(cursor));
+        }
+        Bound::Included(cursor) => {
+            let _ = write!(label, "[{}", cursor::to_json(cursor));
+        }
+    }
+    match upper {
+        Bound::Unbounded => label.push_str(", ..)"),
+        Bound::Excluded(cursor) => {
+            let _ = write!(label, ", {})", cursor::to_json(cursor));
+        }
+        Bound::Included(cursor) => {
+            let _ = write!(label, ", {}]", cursor::to_json(cursor));
+        }
+    }
+    label
 }
 
 /// A local run's per-stream progress line on stderr: records, rate and current cursor, redrawn
@@ -1296,6 +1378,8 @@ pub(crate) struct StreamRun<'r, 'o, T> {
     progress: Progress,
     /// The first error `emit` returned; the stream is over once it is set.
     failed: Option<Error>,
+    /// The slice being read, as the request log names it.
+    pub(crate) slice: String,
 }
 
 impl<S: IncrementalStream> IncrementalRun<'_, '_, S> {
@@ -1539,6 +1623,15 @@ impl<T: Tracker> RecordSink<T::Record> for StreamRun<'_, '_, T> {
 
     fn emit(&mut self, record: &T::Record) -> Result<(), Error> {
         self.guarded(|run| run.try_emit(record))
+    }
+
+    fn control(&mut self, config: &serde_json::Value) -> Result<(), Error> {
+        self.out.message(&control_message(config))?;
+        self.out.flush()
+    }
+
+    fn scope(&self) -> Option<(String, String)> {
+        Some((self.descriptor.to_string(), self.slice.clone()))
     }
 
     fn save_position(&mut self, position: Result<Box<RawValue>, Error>) -> Result<(), Error> {

@@ -531,6 +531,7 @@ where
                 }
                 Message::Estimate(rows) => run.estimate(rows),
                 Message::RateLimited(reset) => run.rate_limited(reset),
+                Message::Control(config) => run.control(&config),
             };
             if let Err(error) = written {
                 failure = Some(error);

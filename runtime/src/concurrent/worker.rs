@@ -45,6 +45,8 @@ pub(super) enum Message<C> {
     Estimate(u64),
     /// `Sink::rate_limited`.
     RateLimited(Option<DateTime<Utc>>),
+    /// A new config to save, with a CONTROL message (an `OAuth2` refresh token rotated).
+    Control(serde_json::Value),
 }
 
 /// What the workers of one stream share.
@@ -231,6 +233,8 @@ pub(super) struct Worker<'j, S: IncrementalStream> {
     writing: bool,
     /// The first error `emit` returned; the unit is over once it is set.
     failed: Option<Error>,
+    /// The slice being read, as the request log names it.
+    slice: String,
 }
 
 impl<'j, S: SharedStream> Worker<'j, S> {
@@ -251,6 +255,7 @@ impl<'j, S: SharedStream> Worker<'j, S> {
             clock: Clock::default(),
             writing: false,
             failed: None,
+            slice: String::new(),
         }
     }
 
@@ -315,6 +320,7 @@ impl<'j, S: SharedStream> Worker<'j, S> {
             std::ops::Bound::Included(end) => Some(end.clone()),
             _ => None,
         };
+        self.slice = crate::source::slice_label::<S>(unit, &lower, &upper);
         self.read_slice(reader, &Slice::new(state, unit, lower, upper))?;
         if let Some(core) = &mut self.core {
             core.finish_window(end.as_ref());
@@ -345,6 +351,7 @@ impl<'j, S: SharedStream> Worker<'j, S> {
         )?;
         self.core = Some(core);
         while let Some((lower, upper)) = self.core.as_mut().and_then(Core::next_slice) {
+            self.slice = crate::source::slice_label::<S>(partition, &lower, &upper);
             self.read_slice(reader, &Slice::new(&state, partition, lower, upper))?;
             self.tell_period();
             if self.core.as_mut().and_then(Core::slice_done).is_some() {
@@ -535,6 +542,14 @@ impl<S: SharedStream> RecordSink<S> for Worker<'_, S> {
 
     fn rate_limited(&mut self, quota_reset: Option<DateTime<Utc>>) -> Result<(), Error> {
         self.send(Message::RateLimited(quota_reset))
+    }
+
+    fn control(&mut self, config: &serde_json::Value) -> Result<(), Error> {
+        self.send(Message::Control(config.clone()))
+    }
+
+    fn scope(&self) -> Option<(String, String)> {
+        Some((self.job.descriptor.to_string(), self.slice.clone()))
     }
 
     fn wait(&mut self, duration: std::time::Duration) -> Result<(), Error> {

@@ -1,0 +1,900 @@
+//! The client: one connection pool, the credentials, the retry policy and the request budget,
+//! shared by every clone; the attempt and retry loop; and [`Pages`], a listing page by page.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::de::DeserializeOwned;
+
+use super::classify::{self, Failure, Names, mask};
+use super::retry::RateLimit;
+use super::{
+    Auth, Body, Context, Paginator, Records, Request, RequestBudget, Response, Retry, log,
+};
+use crate::Error;
+
+/// An HTTP client for one API: a connection pool, credentials, a retry policy and an optional
+/// request budget. Cloning is cheap, and clones share all of it (the pool, the `OAuth2` token
+/// cache, the budget): give each concurrent reader a clone.
+///
+/// ```no_run
+/// use tidemark::http::{Client, Detached, Request};
+///
+/// let client = Client::builder("http://localhost:8080").build()?;
+/// let response = client.send(&Request::get("/health"), &mut Detached)?;
+/// assert_eq!(response.status(), 200);
+/// # Ok::<(), tidemark::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    /// The base URL, without a trailing `/`.
+    base: String,
+    /// How long the base URL's origin (`scheme://host:port`) is.
+    origin: usize,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    auth: Auth,
+    /// The `Authorization` (or API key) header of a static credential, built once.
+    auth_header: Option<(http::HeaderName, http::HeaderValue)>,
+    retry: Retry,
+    budget: Option<RequestBudget>,
+    url_field: String,
+    credential: &'static str,
+    credential_field: Option<String>,
+    on_status: Vec<(u16, OnStatus)>,
+    max_body: u64,
+}
+
+/// What the client does with an answer of a given status, overriding its classification
+/// (see [`ClientBuilder::on_status`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OnStatus {
+    /// Back off and retry, as for a server error.
+    Retry,
+    /// Wait as for a rate limit (the answer's `Retry-After` or rate-limit headers, else the
+    /// backoff), then retry.
+    RateLimited,
+    /// Fail with a config error with this message (secrets masked).
+    Config(String),
+    /// Fail with a system error with this message (secrets masked).
+    System(String),
+    /// Hand the answer back as if it were a success.
+    Ignore,
+}
+
+/// How a [`Client`] is set up; from [`Client::builder`].
+#[must_use]
+pub struct ClientBuilder {
+    base: String,
+    headers: Vec<(String, String)>,
+    auth: Auth,
+    retry: Retry,
+    budget: Option<RequestBudget>,
+    timeout: Duration,
+    user_agent: Option<String>,
+    max_connections: usize,
+    max_body: u64,
+    url_field: String,
+    credential_field: Option<String>,
+    on_status: Vec<(u16, OnStatus)>,
+}
+
+impl Client {
+    /// A client for the API at `base_url` (`http://` or `https://`, with or without a path
+    /// prefix such as `/api/v2`): request paths are joined to it.
+    pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            base: base_url.into(),
+            headers: Vec::new(),
+            auth: Auth::None,
+            retry: Retry::new(),
+            budget: None,
+            timeout: Duration::from_mins(1),
+            user_agent: None,
+            max_connections: 64,
+            max_body: 64 * 1024 * 1024,
+            url_field: "base_url".to_owned(),
+            credential_field: None,
+            on_status: Vec::new(),
+        }
+    }
+
+    /// The base URL, without a trailing `/`.
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// Sends one request, retried per the policy, and returns the answer once it is a 2xx (or
+    /// a status set to [`OnStatus::Ignore`]).
+    ///
+    /// Before each attempt the budget (if any) is taken, waiting through `ctx`. Rate-limited
+    /// answers (429; 403 or 429 with `Retry-After`; `X-RateLimit-Remaining: 0` with
+    /// `X-RateLimit-Reset`, or `RateLimit-Remaining: 0` with `RateLimit-Reset`) report
+    /// `RATE_LIMITED` through `ctx` and wait what the API asks; server errors (5xx, 408) and
+    /// transport errors back off (with jitter) and retry; an `OAuth2` access token the API
+    /// refuses (401) is refreshed once.
+    ///
+    /// # Errors
+    ///
+    /// - a transient error when retries or rate-limit waits are exhausted, or a rate limit
+    ///   asks for a wait longer than [`Retry::max_rate_limit_wait`];
+    /// - a config error for 401 and 403 (naming the credential's config field), a URL that
+    ///   does not parse (naming the URL's field), or a refused `OAuth2` refresh token;
+    /// - a system error for 404 and other 4xx answers (with the URL and a body excerpt),
+    ///   a body over `max_body`, or an absolute URL on another origin than the base URL
+    ///   while credentials would be sent;
+    /// - [`Error::Terminated`] when SIGTERM ends a wait.
+    ///
+    /// Every message has the secrets masked.
+    pub fn send(&self, request: &Request, ctx: &mut dyn Context) -> Result<Response, Error> {
+        self.exchange(request, ctx, Mode::Api)
+    }
+
+    /// A listing: `first`, then each next page `paginator` makes of it, each page's records
+    /// decoded by `records`.
+    pub fn pages<P: Paginator>(
+        &self,
+        first: Request,
+        paginator: P,
+        records: Records,
+    ) -> Pages<'_, P> {
+        Pages {
+            client: self,
+            request: Some(first),
+            paginator,
+            records,
+            started: false,
+            fetched: 0,
+        }
+    }
+
+    /// Names for error messages.
+    fn names(&self, mode: Mode) -> Names<'_> {
+        match mode {
+            Mode::Api => Names {
+                credential: self.inner.credential,
+                credential_field: match &self.inner.auth {
+                    Auth::None => None,
+                    _ => Some(
+                        self.inner
+                            .credential_field
+                            .as_deref()
+                            .unwrap_or_else(|| default_field(&self.inner.auth)),
+                    ),
+                },
+                url_field: &self.inner.url_field,
+            },
+            Mode::Token => Names {
+                credential: "the OAuth2 client credentials",
+                credential_field: Some(
+                    self.inner
+                        .credential_field
+                        .as_deref()
+                        .unwrap_or("refresh_token"),
+                ),
+                url_field: &self.inner.url_field,
+            },
+        }
+    }
+
+    /// The request's full URL with its query (without an API key in the query).
+    fn url_of(&self, request: &Request, mode: Mode) -> Result<String, Error> {
+        let path = request.url();
+        let mut url = if path.starts_with("http://") || path.starts_with("https://") {
+            if mode == Mode::Api
+                && !matches!(self.inner.auth, Auth::None)
+                && !same_origin(path, &self.inner.base[..self.inner.origin])
+            {
+                return Err(Error::system(format!(
+                    "refusing to send the API's credentials to {}, outside `{}` ({})",
+                    mask(path),
+                    self.inner.url_field,
+                    self.inner.base
+                )));
+            }
+            String::with_capacity(path.len() + 64) + path
+        } else {
+            let mut url = String::with_capacity(self.inner.base.len() + path.len() + 64);
+            url.push_str(&self.inner.base);
+            if !path.starts_with('/') && !path.is_empty() {
+                url.push('/');
+            }
+            url.push_str(path);
+            url
+        };
+        let mut separator = if url.contains('?') { '&' } else { '?' };
+        for (name, value) in request.query_pairs() {
+            url.push(separator);
+            separator = '&';
+            encode(name, &mut url);
+            url.push('=');
+            encode(value, &mut url);
+        }
+        Ok(url)
+    }
+
+    /// One request, with retries: `mode` says whether it carries the API's credentials.
+    fn exchange(
+        &self,
+        request: &Request,
+        ctx: &mut dyn Context,
+        mode: Mode,
+    ) -> Result<Response, Error> {
+        let inner = &*self.inner;
+        let url = self.url_of(request, mode)?;
+        // An API key in the query goes on the URL sent, never on the one shown.
+        let sent_url = match (&inner.auth, mode) {
+            (Auth::ApiKeyQuery { name, key }, Mode::Api) => {
+                let mut sent = url.clone();
+                sent.push(if url.contains('?') { '&' } else { '?' });
+                encode(name, &mut sent);
+                sent.push('=');
+                encode(key.expose(), &mut sent);
+                Some(sent)
+            }
+            _ => None,
+        };
+        let body = encode_body(request.body())?;
+        let mut retries = 0;
+        let mut waits = 0;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(budget) = &inner.budget {
+                let wait = budget.take();
+                if !wait.is_zero() {
+                    if wait > Duration::from_secs(1) {
+                        ctx.rate_limited(Some(after(wait)))?;
+                    }
+                    ctx.wait(wait)?;
+                }
+            }
+            let token = match (&inner.auth, mode) {
+                (Auth::OAuth2(oauth), Mode::Api) => {
+                    Some(oauth.access_token(ctx, &|request, ctx| {
+                        self.exchange(request, ctx, Mode::Token)
+                    })?)
+                }
+                _ => None,
+            };
+            let outcome = self.attempt(
+                request,
+                &url,
+                sent_url.as_deref().unwrap_or(&url),
+                body.as_ref(),
+                token.as_deref(),
+                mode,
+                ctx,
+                attempt,
+            );
+            let failure = match outcome {
+                Ok(response) => return Ok(response),
+                Err(failure) => failure,
+            };
+            match failure {
+                Failure::Unauthorized(error) => {
+                    let (Auth::OAuth2(oauth), Some(token)) = (&inner.auth, &token) else {
+                        return Err(error);
+                    };
+                    if refreshed {
+                        return Err(error);
+                    }
+                    refreshed = true;
+                    oauth.refused(token);
+                }
+                Failure::Fatal(error) => return Err(error),
+                Failure::RateLimited { wait, reset } => {
+                    waits += 1;
+                    self.rate_limit_pause(&url, waits, wait, reset, ctx)?;
+                }
+                Failure::Retry(message) => {
+                    let what = mask(&url);
+                    if retries >= inner.retry.max_retries {
+                        return Err(Error::transient(format!(
+                            "the request for {what} failed {} times: {message}",
+                            retries + 1
+                        )));
+                    }
+                    let wait = inner.retry.delay(retries);
+                    retries += 1;
+                    tracing::warn!(
+                        retry = retries,
+                        of = inner.retry.max_retries,
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "{what}: {message}; retrying"
+                    );
+                    ctx.wait(wait)?;
+                }
+            }
+        }
+    }
+
+    /// Waits for a rate limit (the `waits`-th in a row), or fails when the policy says the
+    /// wait is too long or too many.
+    fn rate_limit_pause(
+        &self,
+        url: &str,
+        waits: u32,
+        wait: Option<Duration>,
+        reset: Option<DateTime<Utc>>,
+        ctx: &mut dyn Context,
+    ) -> Result<(), Error> {
+        let retry = &self.inner.retry;
+        let what = mask(url);
+        if waits > retry.max_rate_limit_waits {
+            return Err(Error::transient(format!(
+                "the request for {what} was rate limited {} times in a row; the next sync \
+                 resumes from the last state",
+                retry.max_rate_limit_waits
+            )));
+        }
+        let wait = wait.unwrap_or_else(|| retry.rate_limit_default(waits - 1));
+        if wait > retry.max_rate_limit_wait {
+            return Err(Error::transient(format!(
+                "the request for {what} is rate limited for {} s, longer than the {} s this \
+                 connector waits; the next sync resumes from the last state",
+                wait.as_secs(),
+                retry.max_rate_limit_wait.as_secs()
+            )));
+        }
+        tracing::warn!(
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "{what}: rate limited, waiting"
+        );
+        ctx.rate_limited(Some(reset.unwrap_or_else(|| after(wait))))?;
+        ctx.wait(wait)
+    }
+
+    /// One attempt: the answer if it is a success, else what it means.
+    #[expect(clippy::too_many_arguments, reason = "one private call site")]
+    fn attempt(
+        &self,
+        request: &Request,
+        url: &str,
+        sent_url: &str,
+        body: Option<&(Vec<u8>, &'static str)>,
+        token: Option<&str>,
+        mode: Mode,
+        ctx: &mut dyn Context,
+        attempt: u32,
+    ) -> Result<Response, Failure> {
+        let inner = &*self.inner;
+        let names = self.names(mode);
+        let mut builder = http::Request::builder()
+            .method(request.method().clone())
+            .uri(sent_url);
+        for (name, value) in &inner.headers {
+            builder = builder.header(name, value);
+        }
+        if mode == Mode::Api {
+            if let Some((name, value)) = &inner.auth_header {
+                builder = builder.header(name, value);
+            }
+            if let Some(token) = token {
+                builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+        }
+        for (name, value) in request.headers() {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some((_, content_type)) = body {
+            builder = builder.header(http::header::CONTENT_TYPE, *content_type);
+        }
+        let started = Instant::now();
+        let sent = match body {
+            Some((bytes, _)) => builder
+                .body(bytes.as_slice())
+                .map_err(ureq::Error::from)
+                .and_then(|built| inner.agent.run(built)),
+            None => builder
+                .body(())
+                .map_err(ureq::Error::from)
+                .and_then(|built| inner.agent.run(built)),
+        };
+        let answer = sent.and_then(|response| {
+            let (parts, mut body) = response.into_parts();
+            let bytes = body.with_config().limit(inner.max_body).read_to_vec()?;
+            Ok((parts, bytes))
+        });
+        if log::enabled() {
+            self.log(request, url, mode, &answer, started.elapsed(), attempt, ctx);
+        }
+        let (parts, bytes) = match answer {
+            Ok(answer) => answer,
+            Err(error) => return Err(classify::transport(&error, &mask(url), &names)),
+        };
+        let status = parts.status.as_u16();
+        let action = inner
+            .on_status
+            .iter()
+            .find(|(code, _)| *code == status)
+            .map(|(_, action)| action);
+        let response = Response::new(status, url.to_owned(), parts.headers, bytes);
+        match action {
+            None if (200..300).contains(&status) => return Ok(response),
+            Some(OnStatus::Ignore) => return Ok(response),
+            Some(OnStatus::Config(message)) => {
+                return Err(Failure::Fatal(Error::config(mask(message))));
+            }
+            Some(OnStatus::System(message)) => {
+                return Err(Failure::Fatal(Error::system(mask(message))));
+            }
+            Some(OnStatus::Retry) => {
+                return Err(Failure::Retry(format!(
+                    "HTTP {status}: {}",
+                    classify::excerpt(response.body())
+                )));
+            }
+            Some(OnStatus::RateLimited) | None => {}
+        }
+        let limit = RateLimit::of(response.headers(), Utc::now());
+        let rate_limited = match (status, action) {
+            (_, Some(OnStatus::RateLimited)) | (429, _) => Some(rate_limit_wait(limit)),
+            (403, _) if limit.retry_after.is_some() || limit.exhausted_until.is_some() => {
+                Some(rate_limit_wait(limit))
+            }
+            _ => None,
+        };
+        if mode == Mode::Token && matches!(status, 400 | 401) {
+            return Err(Failure::Fatal(Error::config(format!(
+                "the OAuth2 provider refused the refresh token (HTTP {status}: {}): check `{}` \
+                 and the client credentials",
+                classify::excerpt(response.body()),
+                names.credential_field.unwrap_or("refresh_token")
+            ))));
+        }
+        Err(classify::status(
+            status,
+            &mask(url),
+            response.body(),
+            rate_limited,
+            &names,
+        ))
+    }
+
+    /// Writes one exchange to the request log, masked.
+    #[expect(clippy::too_many_arguments, reason = "one private call site")]
+    fn log(
+        &self,
+        request: &Request,
+        url: &str,
+        mode: Mode,
+        answer: &Result<(http::response::Parts, Vec<u8>), ureq::Error>,
+        elapsed: Duration,
+        attempt: u32,
+        ctx: &dyn Context,
+    ) {
+        let inner = &*self.inner;
+        let mut shown = mask(url);
+        let mut headers: Vec<(String, String)> = inner
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    mask(&String::from_utf8_lossy(value.as_bytes())),
+                )
+            })
+            .collect();
+        if mode == Mode::Api {
+            match &inner.auth {
+                Auth::None => {}
+                Auth::ApiKeyQuery { name, .. } => {
+                    shown.push(if shown.contains('?') { '&' } else { '?' });
+                    encode(name, &mut shown);
+                    shown.push_str("=****");
+                }
+                Auth::ApiKeyHeader { name, .. } => headers.push((name.clone(), "****".to_owned())),
+                Auth::Bearer(_) | Auth::Basic { .. } | Auth::OAuth2(_) => {
+                    headers.push(("authorization".to_owned(), "****".to_owned()));
+                }
+            }
+        }
+        headers.extend(
+            request
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.clone(), mask(value))),
+        );
+        let error = answer.as_ref().err().map(|error| mask(&error.to_string()));
+        let (status, response_headers, body) = match answer {
+            Ok((parts, body)) => (
+                Some(parts.status.as_u16()),
+                Some(&parts.headers),
+                body.as_slice(),
+            ),
+            Err(_) => (None, None, &[][..]),
+        };
+        let method = request.method().as_str();
+        log::write(
+            ctx.scope(),
+            &log::Exchange {
+                method,
+                url: &shown,
+                request_headers: &headers,
+                status,
+                error: error.as_deref(),
+                response_headers,
+                body,
+                elapsed,
+                attempt,
+            },
+            &mask,
+        );
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base)
+            .field("auth", &self.inner.auth)
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a request carries the API's credentials, or is a token request to the `OAuth2`
+/// provider.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Api,
+    Token,
+}
+
+/// How long a rate-limited answer asks to wait, and when the quota resets.
+fn rate_limit_wait(limit: RateLimit) -> (Option<Duration>, Option<DateTime<Utc>>) {
+    match (limit.retry_after, limit.exhausted_until) {
+        (Some(wait), _) => (Some(wait), None),
+        (None, Some(reset)) => (
+            Some((reset - Utc::now()).to_std().unwrap_or(Duration::ZERO)),
+            Some(reset),
+        ),
+        (None, None) => (None, None),
+    }
+}
+
+/// `wait` from now.
+fn after(wait: Duration) -> DateTime<Utc> {
+    Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::zero())
+}
+
+/// The config field a credential's errors name by default.
+fn default_field(auth: &Auth) -> &'static str {
+    match auth {
+        Auth::None => "credentials",
+        Auth::ApiKeyHeader { .. } | Auth::ApiKeyQuery { .. } => "api_key",
+        Auth::Bearer(_) => "token",
+        Auth::Basic { .. } => "password",
+        Auth::OAuth2(_) => "refresh_token",
+    }
+}
+
+/// How errors call a credential.
+fn credential_name(auth: &Auth) -> &'static str {
+    match auth {
+        Auth::None => "the request",
+        Auth::ApiKeyHeader { .. } | Auth::ApiKeyQuery { .. } => "the API key",
+        Auth::Bearer(_) => "the token",
+        Auth::Basic { .. } => "the username and password",
+        Auth::OAuth2(_) => "the OAuth2 access token",
+    }
+}
+
+/// Whether `url` is on `origin` (`scheme://host[:port]`).
+fn same_origin(url: &str, origin: &str) -> bool {
+    url.strip_prefix(origin)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
+}
+
+/// Appends `text` percent-encoded (everything but RFC 3986's unreserved characters).
+fn encode(text: &str, out: &mut String) {
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+}
+
+/// A request body as bytes, with its content type.
+fn encode_body(body: Option<&Body>) -> Result<Option<(Vec<u8>, &'static str)>, Error> {
+    Ok(match body {
+        None => None,
+        Some(Body::Json(value)) => Some((
+            serde_json::to_vec(value)
+                .map_err(|error| Error::system(format!("cannot encode a JSON body: {error}")))?,
+            "application/json",
+        )),
+        Some(Body::Form(fields)) => {
+            let mut form = String::new();
+            for (name, value) in fields {
+                if !form.is_empty() {
+                    form.push('&');
+                }
+                encode(name, &mut form);
+                form.push('=');
+                encode(value, &mut form);
+            }
+            Some((form.into_bytes(), "application/x-www-form-urlencoded"))
+        }
+    })
+}
+
+impl ClientBuilder {
+    /// Sends header `name: value` with every request.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The credentials (default: none).
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The retry policy (default: [`Retry::new`]).
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// A request budget, shared with every clone of the client and every other client given
+    /// a clone of it.
+    pub fn budget(mut self, budget: RequestBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// How long one attempt may take, connecting and reading the whole body (default 60 s);
+    /// a slower one is retried as a transport error.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, agent: &str) -> Self {
+        self.user_agent = Some(agent.to_owned());
+        self
+    }
+
+    /// How many idle connections are kept for reuse (default 64: one per reader at once).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// The largest body read (default 64 MiB): a larger one fails with a system error.
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// The config field holding the base URL, named by config errors about it (default
+    /// `base_url`): "check `api_url`".
+    pub fn url_field(mut self, name: &str) -> Self {
+        name.clone_into(&mut self.url_field);
+        self
+    }
+
+    /// The config field holding the credential, named by config errors when the API refuses
+    /// it (default by kind: `api_key`, `token`, `password`, `refresh_token`).
+    pub fn credential_field(mut self, name: &str) -> Self {
+        self.credential_field = Some(name.to_owned());
+        self
+    }
+
+    /// Overrides what an answer with `status` means: for example, GitHub answers 404 for a
+    /// repository the token may not read, which is a config error.
+    pub fn on_status(mut self, status: u16, action: OnStatus) -> Self {
+        self.on_status.retain(|(code, _)| *code != status);
+        self.on_status.push((status, action));
+        self
+    }
+
+    /// The client.
+    ///
+    /// # Errors
+    ///
+    /// A config error naming the URL field when the base URL is not `http://` or `https://`
+    /// with a host, or when a default header or credential cannot be sent in a header.
+    pub fn build(self) -> Result<Client, Error> {
+        let base = self.base.trim_end_matches('/').to_owned();
+        let Some(origin) = origin_len(&base) else {
+            return Err(Error::config(format!(
+                "`{}` must be an http:// or https:// URL with a host, not {:?}",
+                self.url_field,
+                mask(&base)
+            )));
+        };
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            headers.push(header(name, value, &format!("header `{name}`"))?);
+        }
+        let field = self
+            .credential_field
+            .clone()
+            .unwrap_or_else(|| default_field(&self.auth).to_owned());
+        let unfit = format!("`{field}`");
+        let auth_header = match &self.auth {
+            Auth::None | Auth::ApiKeyQuery { .. } | Auth::OAuth2(_) => None,
+            Auth::ApiKeyHeader { name, key } => Some(header(name, key.expose(), &unfit)?),
+            Auth::Bearer(token) => Some(header(
+                "authorization",
+                &format!("Bearer {}", token.expose()),
+                &unfit,
+            )?),
+            Auth::Basic { username, password } => {
+                let encoded = base64(format!("{username}:{}", password.expose()).as_bytes());
+                crate::secret::remember(&encoded);
+                Some(header(
+                    "authorization",
+                    &format!("Basic {encoded}"),
+                    &unfit,
+                )?)
+            }
+        };
+        let secrets = match &self.auth {
+            Auth::None => Vec::new(),
+            Auth::ApiKeyHeader { key, .. } | Auth::ApiKeyQuery { key, .. } => {
+                vec![key.expose().clone()]
+            }
+            Auth::Bearer(token) => vec![token.expose().clone()],
+            Auth::Basic { password, .. } => vec![password.expose().clone()],
+            Auth::OAuth2(oauth) => oauth.secrets(),
+        };
+        for secret in secrets {
+            let mut encoded = String::new();
+            encode(&secret, &mut encoded);
+            crate::secret::remember(&secret);
+            crate::secret::remember(&encoded);
+        }
+        let agent = ureq::Agent::config_builder()
+            // 4xx and 5xx are answers to classify, not errors.
+            .http_status_as_error(false)
+            .timeout_global(Some(self.timeout))
+            .user_agent(
+                self.user_agent
+                    .unwrap_or_else(|| concat!("tidemark/", env!("CARGO_PKG_VERSION")).to_owned()),
+            )
+            .max_idle_connections(self.max_connections)
+            .max_idle_connections_per_host(self.max_connections)
+            // Buffers sized for headers and pages rather than 128 KiB each way.
+            .input_buffer_size(16 * 1024)
+            .output_buffer_size(8 * 1024)
+            .build()
+            .new_agent();
+        Ok(Client {
+            inner: Arc::new(Inner {
+                agent,
+                base,
+                origin,
+                headers,
+                credential: credential_name(&self.auth),
+                auth: self.auth,
+                auth_header,
+                retry: self.retry,
+                budget: self.budget,
+                url_field: self.url_field,
+                credential_field: self.credential_field,
+                on_status: self.on_status,
+                max_body: self.max_body,
+            }),
+        })
+    }
+}
+
+/// The length of `url`'s origin (`scheme://host[:port]`), if it is an http(s) URL with a host.
+fn origin_len(url: &str) -> Option<usize> {
+    let scheme = if url.starts_with("http://") {
+        7
+    } else if url.starts_with("https://") {
+        8
+    } else {
+        return None;
+    };
+    let rest = &url[scheme..];
+    let host = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    (host > 0 && !rest[..host].contains(char::is_whitespace)).then_some(scheme + host)
+}
+
+/// A header, or a config error saying `what` cannot be sent in one.
+fn header(
+    name: &str,
+    value: &str,
+    what: &str,
+) -> Result<(http::HeaderName, http::HeaderValue), Error> {
+    let unfit = || Error::config(format!("{what} has characters an HTTP header cannot carry"));
+    let name = http::HeaderName::try_from(name).map_err(|_| unfit())?;
+    let mut value = http::HeaderValue::try_from(value).map_err(|_| unfit())?;
+    value.set_sensitive(true);
+    Ok((name, value))
+}
+
+/// Standard base64 with padding, for basic auth.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A listing read page by page: see [`Client::pages`].
+pub struct Pages<'c, P> {
+    client: &'c Client,
+    /// The next page's request; `None` once the listing ended.
+    request: Option<Request>,
+    paginator: P,
+    records: Records,
+    started: bool,
+    fetched: u64,
+}
+
+/// One page of a listing: its records, and the answer they came in.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The page's records, decoded.
+    pub records: Vec<T>,
+    /// The answer (its body is the page's).
+    pub response: Response,
+}
+
+impl<P: Paginator> Pages<'_, P> {
+    /// The next page's records, `None` after the last page.
+    ///
+    /// In a test read with a pages-per-slice limit, the listing ends early once the limit is
+    /// reached, and the slice is cut (`Context::cut_slice`): no STATE claims what was not read.
+    ///
+    /// # Errors
+    ///
+    /// What [`Client::send`] returns; a body that does not decode; a paginator's error.
+    pub fn next<T: DeserializeOwned>(
+        &mut self,
+        ctx: &mut dyn Context,
+    ) -> Result<Option<Page<T>>, Error> {
+        let Some(request) = &mut self.request else {
+            return Ok(None);
+        };
+        if !self.started {
+            self.started = true;
+            self.paginator.first(request);
+        }
+        if log::max_pages().is_some_and(|max| self.fetched >= max) {
+            self.request = None;
+            ctx.cut_slice()?;
+            return Ok(None);
+        }
+        let response = self.client.send(request, ctx)?;
+        self.fetched += 1;
+        let records = self.records.decode::<T>(&response)?;
+        if !self.paginator.next(&response, records.len(), request)? {
+            self.request = None;
+        }
+        Ok(Some(Page { records, response }))
+    }
+}
