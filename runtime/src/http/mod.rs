@@ -7,6 +7,13 @@
 //! `check`), so waits end at once on SIGTERM, a rate limit is reported as a `RATE_LIMITED`
 //! stream status, and a rotated `OAuth2` refresh token is saved with a CONTROL message.
 
+mod decode;
 mod message;
+mod paginate;
 
+pub use decode::{MAX_INFLATED, Records};
 pub use message::{Body, Request, Response};
+pub use paginate::{
+    BodyCursor, BodyNextLink, LinkHeader, MaxPages, NoPagination, Offset, PageNumber, Paginator,
+    StopWhen,
+};
