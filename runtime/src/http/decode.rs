@@ -499,3 +499,290 @@ fn csv_error(url: &str, body: &[u8], error: csv::Error) -> Error {
     };
     Error::system(message).with_source(error)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use proptest::prelude::*;
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    use super::*;
+
+    const URL: &str = "https://api.example.com/v1/tickets?page=2";
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Ticket {
+        id: u64,
+        title: String,
+    }
+
+    fn response(body: impl Into<Vec<u8>>) -> Response {
+        Response::new(200, URL.to_owned(), http::HeaderMap::new(), body.into())
+    }
+
+    fn ticket(id: u64, title: &str) -> Ticket {
+        Ticket {
+            id,
+            title: title.to_owned(),
+        }
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn system_message<T: fmt::Debug>(result: Result<T, Error>) -> String {
+        match result {
+            Err(Error::System { message, .. }) => message,
+            other => panic!("expected a system error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_records_are_the_body_when_the_pointer_is_empty() {
+        let body = r#"[{"id": 1, "title": "a"}, {"id": 2, "title": "b"}]"#;
+        let records: Vec<Ticket> = Records::json("").decode(&response(body)).unwrap();
+        assert_eq!(records, [ticket(1, "a"), ticket(2, "b")]);
+    }
+
+    #[test]
+    fn json_records_at_a_pointer_skip_every_other_member() {
+        let body = r#"{"meta": {"next": "x", "deep": [[{"tickets": 0}]]}, "tickets":
+            [{"id": 1, "title": "a", "extra": {"nested": [1, 2]}}], "after": [1, {"tickets": 3}]}"#;
+        let records: Vec<Ticket> = Records::json("/tickets").decode(&response(body)).unwrap();
+        assert_eq!(records, [ticket(1, "a")]);
+    }
+
+    #[test]
+    fn json_pointers_go_through_objects_and_arrays_and_unescape_tokens() {
+        let body = r#"{"data": {"a/b": [{"x~y": []}, {"x~y": [{"id": 7, "title": "t"}]}]}}"#;
+        let records: Vec<Ticket> = Records::json("/data/a~1b/1/x~0y")
+            .decode(&response(body))
+            .unwrap();
+        assert_eq!(records, [ticket(7, "t")]);
+        let empty: Vec<Ticket> = Records::json("/data/a~1b/0/x~0y")
+            .decode(&response(body))
+            .unwrap();
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn a_missing_pointer_is_an_error_naming_the_url_and_quoting_the_body() {
+        let message = system_message(
+            Records::json("/tickets").decode::<Ticket>(&response(r#"{"items": []}"#)),
+        );
+        assert!(message.contains(URL), "{message}");
+        assert!(message.contains("no records at `/tickets`"), "{message}");
+        assert!(message.contains(r#"{"items": []}"#), "{message}");
+    }
+
+    #[test]
+    fn a_member_that_is_not_an_array_is_an_error_saying_what_it_is() {
+        let message = system_message(
+            Records::json("/tickets").decode::<Ticket>(&response(r#"{"tickets": {"id": 1}}"#)),
+        );
+        assert!(message.contains(URL), "{message}");
+        assert!(message.contains("but an object"), "{message}");
+        assert!(message.contains(r#"{"id":1}"#), "{message}");
+        let message = system_message(
+            Records::json("/tickets").decode::<Ticket>(&response(r#"{"tickets": null}"#)),
+        );
+        assert!(message.contains("but null"), "{message}");
+        let message = system_message(Records::json("").decode::<Ticket>(&response("{}")));
+        assert!(
+            message.contains("array of records at the body"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_record_of_the_wrong_shape_is_named_by_its_path_and_quoted() {
+        let body = r#"{"tickets": [{"id": 1, "title": "a"}, {"id": "two", "title": "b"}]}"#;
+        let message = system_message(Records::json("/tickets").decode::<Ticket>(&response(body)));
+        assert!(message.contains(URL), "{message}");
+        assert!(message.contains("`/tickets`[1].id"), "{message}");
+        assert!(
+            message.contains("invalid type: string \"two\""),
+            "{message}"
+        );
+        assert!(message.contains(r#"{"id":"two","title":"b"}"#), "{message}");
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_quoted_around_the_error() {
+        let body = format!(
+            r#"{{"tickets": [{}{{"id": 1,, "title": "a"}}]}}"#,
+            "{\"id\": 0, \"title\": \"padding\"},".repeat(20)
+        );
+        let message = system_message(Records::json("/tickets").decode::<Ticket>(&response(body)));
+        assert!(message.contains("is not JSON"), "{message}");
+        assert!(message.contains(r#"{"id": 1,, "title""#), "{message}");
+        assert!(message.contains("..."), "{message}");
+        let message = system_message(Records::json("").decode::<Ticket>(&response("")));
+        assert!(message.contains("(empty body)"), "{message}");
+        let message = system_message(Records::json("").decode::<Ticket>(&response("[] []")));
+        assert!(message.contains("trailing characters"), "{message}");
+    }
+
+    #[test]
+    fn a_pointer_without_a_leading_slash_is_refused() {
+        let message = system_message(Records::json("tickets").decode::<Ticket>(&response("{}")));
+        assert!(
+            message.contains("`tickets` is not a JSON pointer"),
+            "{message}"
+        );
+        assert!(message.contains("`/tickets`"), "{message}");
+    }
+
+    #[test]
+    fn json_lines_skip_blank_lines_and_accept_crlf() {
+        let body = "{\"id\": 1, \"title\": \"a\"}\r\n\r\n  \n{\"id\": 2, \"title\": \"b\"}\n";
+        let records: Vec<Ticket> = Records::json_lines().decode(&response(body)).unwrap();
+        assert_eq!(records, [ticket(1, "a"), ticket(2, "b")]);
+        let none: Vec<Ticket> = Records::json_lines().decode(&response("\n\n")).unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn a_bad_json_line_is_named_by_its_number_and_quoted() {
+        let body = "{\"id\": 1, \"title\": \"a\"}\n\n{\"id\": 2, \"title\": 3}\n";
+        let message = system_message(Records::json_lines().decode::<Ticket>(&response(body)));
+        assert!(message.starts_with("line 3 of the answer to"), "{message}");
+        assert!(message.contains(URL), "{message}");
+        assert!(message.contains(r#"{"id": 2, "title": 3}"#), "{message}");
+    }
+
+    #[test]
+    fn csv_rows_are_read_by_their_header() {
+        let body = "title,id\na,1\n\"b, with a comma\",2\n";
+        let records: Vec<Ticket> = Records::csv().decode(&response(body)).unwrap();
+        assert_eq!(records, [ticket(1, "a"), ticket(2, "b, with a comma")]);
+        let body = "id;title\n3;c\n";
+        let records: Vec<Ticket> = Records::Csv { delimiter: b';' }
+            .decode(&response(body))
+            .unwrap();
+        assert_eq!(records, [ticket(3, "c")]);
+        let none: Vec<Ticket> = Records::csv().decode(&response("")).unwrap();
+        assert!(none.is_empty());
+        let none: Vec<Ticket> = Records::csv().decode(&response("id,title\n")).unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn a_csv_row_with_a_wrong_field_count_names_its_line() {
+        let body = "id,title\n1,a\n2,b,extra\n3,c\n";
+        let message = system_message(Records::csv().decode::<Ticket>(&response(body)));
+        assert!(message.starts_with("line 3 of the answer to"), "{message}");
+        assert!(message.contains(URL), "{message}");
+        assert!(
+            message.contains("3 fields where the header has 2"),
+            "{message}"
+        );
+        assert!(message.ends_with(": 2,b,extra"), "{message}");
+    }
+
+    #[test]
+    fn a_csv_field_of_the_wrong_type_names_its_line_and_field() {
+        let body = "id,title\n1,a\nx,b\n";
+        let message = system_message(Records::csv().decode::<Ticket>(&response(body)));
+        assert!(message.starts_with("line 3 of the answer to"), "{message}");
+        assert!(message.contains("field 1"), "{message}");
+        assert!(message.ends_with(": x,b"), "{message}");
+    }
+
+    #[test]
+    fn gzip_bodies_are_inflated_first_in_every_format() {
+        let json = gzip(br#"{"tickets": [{"id": 1, "title": "a"}]}"#);
+        let records: Vec<Ticket> = Records::json("/tickets").decode(&response(json)).unwrap();
+        assert_eq!(records, [ticket(1, "a")]);
+        let lines = gzip(b"{\"id\": 1, \"title\": \"a\"}\n");
+        let records: Vec<Ticket> = Records::json_lines().decode(&response(lines)).unwrap();
+        assert_eq!(records, [ticket(1, "a")]);
+        let mut csv = gzip(b"id,title\n1,a\n");
+        // Concatenated gzip members are one body, as `gzip -c a b` writes them.
+        csv.extend(gzip(b"2,b\n"));
+        let records: Vec<Ticket> = Records::csv().decode(&response(csv)).unwrap();
+        assert_eq!(records, [ticket(1, "a"), ticket(2, "b")]);
+    }
+
+    #[test]
+    fn a_gzip_body_past_the_cap_fails_without_inflating_it_all() {
+        // 64 MiB of zeros, compressed to about 64 KiB.
+        let bomb = gzip(&vec![0_u8; 64 << 20]);
+        assert!(bomb.len() < 1 << 20);
+        let message = system_message(
+            Records::json_lines().decode_within::<Value>(&response(bomb.clone()), 1 << 20),
+        );
+        assert!(message.contains(URL), "{message}");
+        assert!(
+            message.contains("inflates to more than 1048576 bytes"),
+            "{message}"
+        );
+        // At the cap exactly, the body is read.
+        let exact = gzip(b"[1, 2]");
+        let records: Vec<u8> = Records::json("")
+            .decode_within(&response(exact), 6)
+            .unwrap();
+        assert_eq!(records, [1, 2]);
+    }
+
+    #[test]
+    fn a_corrupt_gzip_body_is_an_error() {
+        let mut body = gzip(br#"[{"id": 1, "title": "a"}]"#);
+        body.truncate(body.len() - 10);
+        let message = system_message(Records::json("").decode::<Ticket>(&response(body)));
+        assert!(
+            message.contains("starts as gzip but does not inflate"),
+            "{message}"
+        );
+        assert!(message.contains(URL), "{message}");
+    }
+
+    /// Arbitrary JSON values, a few levels deep.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[a-c~/]{0,3}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("[a-c~/]{0,2}", inner), 0..4)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The one-pass pointer reads what `serde_json::Value::pointer` finds.
+        #[test]
+        fn value_at_agrees_with_serde_json_pointer(
+            value in json_value(),
+            tokens in prop::collection::vec(prop_oneof!["[a-c~/]{0,2}", "[0-3]", Just("01".to_owned())], 0..4),
+        ) {
+            let pointer: String = tokens
+                .iter()
+                .map(|token| format!("/{}", token.replace('~', "~0").replace('/', "~1")))
+                .collect();
+            let text = serde_json::to_vec(&value).unwrap();
+            let found: Option<Value> = value_at(&text, &pointer_tokens(&pointer).unwrap()).unwrap();
+            prop_assert_eq!(found.as_ref(), value.pointer(&pointer));
+        }
+
+        /// No body makes a decoder panic.
+        #[test]
+        fn decoders_never_panic(body in prop::collection::vec(any::<u8>(), 0..200), gz in any::<bool>()) {
+            let body = if gz { gzip(&body) } else { body };
+            for records in [Records::json(""), Records::json("/a/0"), Records::json_lines(), Records::csv()] {
+                let _ = records.decode::<Value>(&response(body.clone()));
+                let _ = records.decode::<Ticket>(&response(body.clone()));
+            }
+        }
+    }
+}
