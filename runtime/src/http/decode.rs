@@ -766,10 +766,10 @@ mod tests {
             value in json_value(),
             tokens in prop::collection::vec(prop_oneof!["[a-c~/]{0,2}", "[0-3]", Just("01".to_owned())], 0..4),
         ) {
-            let pointer: String = tokens
-                .iter()
-                .map(|token| format!("/{}", token.replace('~', "~0").replace('/', "~1")))
-                .collect();
+            let mut pointer = String::new();
+            for token in &tokens {
+                let _ = write!(pointer, "/{}", token.replace('~', "~0").replace('/', "~1"));
+            }
             let text = serde_json::to_vec(&value).unwrap();
             let found: Option<Value> = value_at(&text, &pointer_tokens(&pointer).unwrap()).unwrap();
             prop_assert_eq!(found.as_ref(), value.pointer(&pointer));

@@ -798,3 +798,591 @@ impl<P: Paginator, F: FnMut(&Response, usize) -> bool + Send> Paginator for Stop
         self.inner.next(response, records, request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const BASE: &str = "https://api.example.com/v1/tickets";
+
+    fn response(url: &str, body: &str) -> Response {
+        Response::new(200, url.to_owned(), http::HeaderMap::new(), body.into())
+    }
+
+    fn with_links(url: &str, links: &[&str]) -> Response {
+        let mut headers = http::HeaderMap::new();
+        for link in links {
+            headers.append(http::header::LINK, link.parse().unwrap());
+        }
+        Response::new(200, url.to_owned(), headers, b"[]".to_vec())
+    }
+
+    fn query(request: &Request) -> Vec<(&str, &str)> {
+        request
+            .query_pairs()
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect()
+    }
+
+    fn system_message<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
+        match result {
+            Err(Error::System { message, .. }) => message,
+            other => panic!("expected a system error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn page_numbers_count_up_until_a_short_page() {
+        let mut paginator = PageNumber::new("page").size("per_page", 2);
+        let mut request = Request::get("/tickets")
+            .query("state", "open")
+            .query("page", 9);
+        paginator.first(&mut request);
+        assert_eq!(
+            query(&request),
+            [("state", "open"), ("page", "1"), ("per_page", "2")]
+        );
+        assert!(
+            paginator
+                .next(&response(BASE, "[1,2]"), 2, &mut request)
+                .unwrap()
+        );
+        assert_eq!(
+            query(&request),
+            [("state", "open"), ("per_page", "2"), ("page", "2")]
+        );
+        assert!(
+            paginator
+                .next(&response(BASE, "[3,4]"), 2, &mut request)
+                .unwrap()
+        );
+        assert_eq!(query(&request)[2], ("page", "3"));
+        assert!(
+            !paginator
+                .next(&response(BASE, "[5]"), 1, &mut request)
+                .unwrap()
+        );
+        // A new listing starts over.
+        paginator.first(&mut request);
+        assert_eq!(
+            query(&request),
+            [("state", "open"), ("page", "1"), ("per_page", "2")]
+        );
+        assert!(
+            paginator
+                .next(&response(BASE, "[1,2]"), 2, &mut request)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn page_numbers_stop_on_an_empty_page_and_may_go_on_after_short_ones() {
+        let mut paginator = PageNumber::new("p")
+            .start(0)
+            .size("n", 10)
+            .stop_on_short_page(false);
+        let mut request = Request::get("/tickets");
+        paginator.first(&mut request);
+        assert_eq!(query(&request), [("p", "0"), ("n", "10")]);
+        assert!(
+            paginator
+                .next(&response(BASE, "[1]"), 1, &mut request)
+                .unwrap()
+        );
+        assert_eq!(query(&request)[1], ("p", "1"));
+        assert!(
+            !paginator
+                .next(&response(BASE, "[]"), 0, &mut request)
+                .unwrap()
+        );
+        // Without a size, any non-empty page goes on.
+        let mut paginator = PageNumber::new("page");
+        paginator.first(&mut request);
+        assert!(
+            paginator
+                .next(&response(BASE, "[1]"), 1, &mut request)
+                .unwrap()
+        );
+        assert!(
+            !paginator
+                .next(&response(BASE, "[]"), 0, &mut request)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn a_page_number_the_api_ignores_is_an_error_not_an_endless_listing() {
+        let mut paginator = PageNumber::new("page").size("per_page", 2);
+        let mut request = Request::get("/tickets");
+        paginator.first(&mut request);
+        let url = format!("{BASE}?page=1");
+        assert!(
+            paginator
+                .next(&response(&url, "[1,2]"), 2, &mut request)
+                .unwrap()
+        );
+        let url = format!("{BASE}?page=2");
+        let message = system_message(paginator.next(&response(&url, "[1,2]"), 2, &mut request));
+        assert!(message.contains(&url), "{message}");
+        assert!(message.contains("ignore `page`"), "{message}");
+    }
+
+    #[test]
+    fn offsets_move_on_by_the_records_read_until_a_short_page() {
+        let mut paginator = Offset::new("offset", "limit", 3);
+        let mut request = Request::get("/tickets");
+        paginator.first(&mut request);
+        assert_eq!(query(&request), [("offset", "0"), ("limit", "3")]);
+        assert!(
+            paginator
+                .next(&response(BASE, "[1,2,3]"), 3, &mut request)
+                .unwrap()
+        );
+        assert_eq!(query(&request), [("limit", "3"), ("offset", "3")]);
+        assert!(
+            !paginator
+                .next(&response(BASE, "[4]"), 1, &mut request)
+                .unwrap()
+        );
+
+        // An API capping the limit below what was asked: nothing skipped, the empty page ends.
+        let mut paginator = Offset::new("skip", "top", 100)
+            .start(1)
+            .stop_on_short_page(false);
+        paginator.first(&mut request);
+        assert_eq!(query(&request)[2..], [("skip", "1"), ("top", "100")]);
+        assert!(
+            paginator
+                .next(&response(BASE, "[1,2]"), 2, &mut request)
+                .unwrap()
+        );
+        assert_eq!(query(&request)[3], ("skip", "3"));
+        assert!(
+            paginator
+                .next(&response(BASE, "[3,4]"), 2, &mut request)
+                .unwrap()
+        );
+        assert_eq!(query(&request)[3], ("skip", "5"));
+        assert!(
+            !paginator
+                .next(&response(BASE, "[]"), 0, &mut request)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn an_offset_the_api_ignores_is_an_error() {
+        let mut paginator = Offset::new("offset", "limit", 2);
+        let mut request = Request::get("/tickets");
+        paginator.first(&mut request);
+        assert!(
+            paginator
+                .next(&response(BASE, "[1,2]"), 2, &mut request)
+                .unwrap()
+        );
+        let message = system_message(paginator.next(&response(BASE, "[1,2]"), 2, &mut request));
+        assert!(message.contains("ignore `offset`"), "{message}");
+    }
+
+    #[test]
+    fn a_body_cursor_goes_into_the_query_until_it_is_null_absent_or_empty() {
+        let mut paginator = BodyCursor::new("/meta/next_cursor", "cursor");
+        let mut request = Request::get("/tickets").query("limit", 50);
+        paginator.first(&mut request);
+        assert_eq!(query(&request), [("limit", "50")]);
+        let page = r#"{"data": [1], "meta": {"next_cursor": "c2"}}"#;
+        assert!(
+            paginator
+                .next(&response(BASE, page), 1, &mut request)
+                .unwrap()
+        );
+        assert_eq!(query(&request), [("limit", "50"), ("cursor", "c2")]);
+        let page = r#"{"meta": {"next_cursor": 17}, "data": []}"#;
+        assert!(
+            paginator
+                .next(&response(BASE, page), 0, &mut request)
+                .unwrap()
+        );
+        assert_eq!(query(&request), [("limit", "50"), ("cursor", "17")]);
+        for last in [
+            r#"{"meta": {"next_cursor": null}}"#,
+            r#"{"meta": {"next_cursor": ""}}"#,
+            r#"{"meta": {}}"#,
+            r#"{"data": []}"#,
+        ] {
+            assert!(
+                !paginator
+                    .next(&response(BASE, last), 1, &mut request)
+                    .unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_cursor_twice_is_an_error_naming_the_url() {
+        let mut paginator = BodyCursor::new("/next", "cursor");
+        let mut request = Request::get("/tickets");
+        paginator.first(&mut request);
+        assert!(
+            paginator
+                .next(&response(BASE, r#"{"next": "a"}"#), 1, &mut request)
+                .unwrap()
+        );
+        let url = format!("{BASE}?cursor=a");
+        let message =
+            system_message(paginator.next(&response(&url, r#"{"next": "a"}"#), 1, &mut request));
+        assert!(message.contains(&url), "{message}");
+        assert!(message.contains("the cursor it was sent (a)"), "{message}");
+    }
+
+    #[test]
+    fn a_cursor_of_the_wrong_kind_or_a_body_that_is_not_json_is_an_error() {
+        let mut paginator = BodyCursor::new("/next", "cursor");
+        let mut request = Request::get("/tickets");
+        let message = system_message(paginator.next(
+            &response(BASE, r#"{"next": {"id": 1}}"#),
+            1,
+            &mut request,
+        ));
+        assert!(message.contains(BASE), "{message}");
+        assert!(
+            message.contains(r#"no cursor at `/next` but {"id":1}"#),
+            "{message}"
+        );
+        let message =
+            system_message(paginator.next(&response(BASE, "<html>busy</html>"), 1, &mut request));
+        assert!(message.contains("is not JSON"), "{message}");
+        assert!(message.contains("<html>busy</html>"), "{message}");
+        let mut paginator = BodyCursor::new("next", "cursor");
+        let message = system_message(paginator.next(&response(BASE, "{}"), 1, &mut request));
+        assert!(
+            message.contains("`next` is not a JSON pointer"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_next_link_in_the_body_replaces_the_url_and_its_query() {
+        let mut paginator = BodyNextLink::new("/links/next");
+        let mut request = Request::get("/tickets").query("page_size", 2);
+        paginator.first(&mut request);
+        let first = format!("{BASE}?page_size=2");
+        let page =
+            r#"{"links": {"next": "https://api.example.com/v1/tickets?page=2&page_size=2"}}"#;
+        assert!(
+            paginator
+                .next(&response(&first, page), 2, &mut request)
+                .unwrap()
+        );
+        assert_eq!(
+            request.url(),
+            "https://api.example.com/v1/tickets?page=2&page_size=2"
+        );
+        assert!(request.query_pairs().is_empty());
+        let page = r#"{"links": {"next": null}}"#;
+        assert!(
+            !paginator
+                .next(&response(request.url(), page), 2, &mut request)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn a_relative_next_link_is_resolved_against_the_answer_url() {
+        let cases = [
+            (
+                "/v2/items?page=2",
+                "https://api.example.com/v2/items?page=2",
+            ),
+            ("items?page=2", "https://api.example.com/v1/items?page=2"),
+            ("?page=2", "https://api.example.com/v1/tickets?page=2"),
+            ("../v0/t?page=2", "https://api.example.com/v0/t?page=2"),
+            ("//cdn.example.com/p2", "https://cdn.example.com/p2"),
+        ];
+        for (link, expected) in cases {
+            let mut paginator = BodyNextLink::new("/next");
+            let mut request = Request::get("/tickets");
+            let body = serde_json::json!({ "next": link }).to_string();
+            let answer = response(&format!("{BASE}?page=1"), &body);
+            assert!(paginator.next(&answer, 1, &mut request).unwrap());
+            assert_eq!(request.url(), expected, "{link}");
+        }
+    }
+
+    #[test]
+    fn a_next_link_to_the_same_page_is_an_error() {
+        let mut paginator = BodyNextLink::new("/next");
+        let mut request = Request::get("/tickets");
+        let url = format!("{BASE}?page=1");
+        let body = r#"{"next": "?page=1"}"#;
+        let message = system_message(paginator.next(&response(&url, body), 1, &mut request));
+        assert!(message.contains(&url), "{message}");
+        assert!(message.contains("link to the same page"), "{message}");
+        // The same link twice in a row, though the answer's URL is spelled otherwise.
+        let mut paginator = BodyNextLink::new("/next");
+        let body = r#"{"next": "/v1/tickets?page=2"}"#;
+        assert!(
+            paginator
+                .next(&response(&url, body), 1, &mut request)
+                .unwrap()
+        );
+        let spelled = format!("{BASE}?page=%32");
+        let message = system_message(paginator.next(&response(&spelled, body), 1, &mut request));
+        assert!(message.contains("link to the same page"), "{message}");
+    }
+
+    #[test]
+    fn the_link_header_is_followed_to_rel_next() {
+        let mut paginator = LinkHeader::new();
+        let mut request = Request::get("/tickets").query("per_page", 100);
+        let github = format!(
+            "<{BASE}?page=1>; rel=\"prev\", <{BASE}?page=3>; rel=\"next\", <{BASE}?page=9>; rel=\"last\""
+        );
+        let answer = with_links(&format!("{BASE}?page=2"), &[&github]);
+        assert!(paginator.next(&answer, 1, &mut request).unwrap());
+        assert_eq!(request.url(), format!("{BASE}?page=3"));
+        assert!(request.query_pairs().is_empty());
+        // The last page has no `next`.
+        let answer = with_links(
+            &format!("{BASE}?page=3"),
+            &[&format!("<{BASE}?page=2>; rel=\"prev\"")],
+        );
+        assert!(!paginator.next(&answer, 1, &mut request).unwrap());
+        assert!(
+            !paginator
+                .next(&response(BASE, "[]"), 1, &mut request)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn link_headers_in_every_spelling_rfc_8288_allows() {
+        let cases: [&[&str]; 6] = [
+            // Several relation types; unquoted, upper case.
+            &[r#"</a>; rel="prev"; title="x", </b?x=1,2;y>; rel="start NEXT""#],
+            &["</b?x=1,2;y>;rel=next"],
+            // A comma and a semicolon inside a quoted parameter.
+            &[
+                r#"</a>; title="a, b; c" ; rel=prev,</b?x=1,2;y> ; title*=UTF-8'de'n%c3%a4chstes ; rel = next"#,
+            ],
+            // Several Link headers.
+            &["</a>; rel=prev", "</b?x=1,2;y>; rel=\"next\""],
+            // A malformed link before the good one is skipped.
+            &["garbage; rel=next, </b?x=1,2;y>; rel=next"],
+            // An escaped quote; only the first `rel` counts.
+            &[r#"</a>; title="say \"next\""; rel=prev; rel=next, </b?x=1,2;y>; rel=next"#],
+        ];
+        for links in cases {
+            let mut paginator = LinkHeader::new();
+            let mut request = Request::get("/tickets");
+            let answer = with_links("https://api.example.com/v1/list", links);
+            assert!(
+                paginator.next(&answer, 1, &mut request).unwrap(),
+                "{links:?}"
+            );
+            assert_eq!(
+                request.url(),
+                "https://api.example.com/b?x=1,2;y",
+                "{links:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_link_header_twice_is_an_error() {
+        let mut paginator = LinkHeader::new();
+        let mut request = Request::get("/tickets");
+        let link = format!("<{BASE}?page=2>; rel=next");
+        assert!(
+            paginator
+                .next(&with_links(BASE, &[&link]), 1, &mut request)
+                .unwrap()
+        );
+        let url = format!("{BASE}?page=2");
+        let message = system_message(paginator.next(&with_links(&url, &[&link]), 1, &mut request));
+        assert!(message.contains(&url), "{message}");
+        // A new listing forgets the links of the last one.
+        paginator.first(&mut request);
+        assert!(
+            paginator
+                .next(&with_links(BASE, &[&link]), 1, &mut request)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn no_pagination_reads_one_page() {
+        let mut request = Request::get("/tickets");
+        assert!(
+            !NoPagination
+                .next(&response(BASE, "[1]"), 1, &mut request)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn adaptors_stop_early_and_boxes_are_paginators() {
+        let mut paginator: Box<dyn Paginator> = Box::new(PageNumber::new("page").max_pages(2));
+        let mut request = Request::get("/tickets");
+        paginator.first(&mut request);
+        assert!(
+            paginator
+                .next(&response(BASE, "[1]"), 1, &mut request)
+                .unwrap()
+        );
+        assert!(
+            !paginator
+                .next(&response(BASE, "[2]"), 1, &mut request)
+                .unwrap()
+        );
+        paginator.first(&mut request);
+        assert!(
+            paginator
+                .next(&response(BASE, "[1]"), 1, &mut request)
+                .unwrap()
+        );
+
+        let mut paginator = BodyCursor::new("/cursor", "after").stop_when(|response, _| {
+            response
+                .json::<serde_json::Value>()
+                .is_ok_and(|body| body["has_more"] == false)
+        });
+        let page = r#"{"has_more": true, "cursor": "x"}"#;
+        assert!(
+            paginator
+                .next(&response(BASE, page), 1, &mut request)
+                .unwrap()
+        );
+        let page = r#"{"has_more": false, "cursor": "y"}"#;
+        assert!(
+            !paginator
+                .next(&response(BASE, page), 1, &mut request)
+                .unwrap()
+        );
+
+        let mut one = NoPagination.max_pages(0);
+        assert!(!one.next(&response(BASE, "[1]"), 1, &mut request).unwrap());
+    }
+
+    #[test]
+    fn references_resolve_as_rfc_3986_section_5_4_says() {
+        let base = "http://a/b/c/d;p?q";
+        let cases = [
+            ("g:h", "g:h"),
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("/g", "http://a/g"),
+            ("//g", "http://g"),
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("#s", "http://a/b/c/d;p?q"),
+            ("g?y#s", "http://a/b/c/g?y"),
+            (";x", "http://a/b/c/;x"),
+            ("", "http://a/b/c/d;p?q"),
+            (".", "http://a/b/c/"),
+            ("./", "http://a/b/c/"),
+            ("..", "http://a/b/"),
+            ("../", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("../../g", "http://a/g"),
+            ("../../../g", "http://a/g"),
+            ("/./g", "http://a/g"),
+            ("/../g", "http://a/g"),
+            ("g.", "http://a/b/c/g."),
+            ("..g", "http://a/b/c/..g"),
+            ("./../g", "http://a/b/g"),
+            ("g/./h", "http://a/b/c/g/h"),
+            ("g/../h", "http://a/b/c/h"),
+            ("g?y/./x", "http://a/b/c/g?y/./x"),
+        ];
+        for (reference, expected) in cases {
+            assert_eq!(resolve(base, reference), expected, "{reference}");
+        }
+        assert_eq!(resolve("http://a", "g"), "http://a/g");
+        assert_eq!(resolve("http://a?q", "?r"), "http://a?r");
+        assert_eq!(resolve("/v1/items?page=1", "?page=2"), "/v1/items?page=2");
+        assert_eq!(resolve("/v1/items", "other"), "/v1/other");
+    }
+
+    /// A link target: any text without `>` (what `<...>` can hold), commas and semicolons
+    /// included.
+    fn target() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9/:?=&,; ._~%-]{0,30}".prop_map(|target| target.trim().to_owned())
+    }
+
+    /// A parameter: a token name and a value written as a token or a quoted string.
+    fn param() -> impl Strategy<Value = (String, String, bool)> {
+        (
+            "[a-z][a-z0-9*-]{0,8}",
+            "[a-zA-Z0-9 ,;=\"\\\\<>.-]{0,12}",
+            any::<bool>(),
+        )
+            .prop_map(|(name, value, quoted)| {
+                let token = !value.is_empty()
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+                (name, value, quoted || !token)
+            })
+    }
+
+    proptest! {
+        /// Links written in any legal spelling read back as written.
+        #[test]
+        fn link_headers_round_trip(
+            links in prop::collection::vec((target(), prop::collection::vec(param(), 0..4)), 0..4),
+            space in "[ \t]{0,2}",
+        ) {
+            let header = links
+                .iter()
+                .map(|(target, params)| {
+                    let mut link = format!("<{target}>");
+                    for (name, value, quoted) in params {
+                        let value = if *quoted {
+                            format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+                        } else {
+                            value.clone()
+                        };
+                        let _ = write!(link, "{space};{space}{name}{space}={space}{value}");
+                    }
+                    link
+                })
+                .collect::<Vec<_>>()
+                .join(&format!("{space},{space}"));
+            let parsed = parse_links(&header);
+            let expected: Vec<Link> = links
+                .iter()
+                .map(|(target, params)| Link {
+                    target: target.clone(),
+                    params: params.iter().map(|(name, value, _)| (name.clone(), value.clone())).collect(),
+                })
+                .collect();
+            prop_assert_eq!(parsed, expected, "{}", header);
+        }
+
+        /// No header value makes the parser panic, and every target it reads was in `<...>`.
+        #[test]
+        fn any_link_header_parses_without_panicking(header in "\\PC{0,60}") {
+            for link in parse_links(&header) {
+                let opened = format!("<{}", link.target);
+                prop_assert!(header.contains(&opened));
+            }
+        }
+
+        /// Resolving never panics, and an absolute reference stays as it is.
+        #[test]
+        fn resolving_never_panics(base in "\\PC{0,30}", reference in "\\PC{0,30}") {
+            let resolved = resolve(&base, &reference);
+            if has_scheme(&reference) {
+                prop_assert_eq!(resolved, reference);
+            }
+        }
+    }
+}
