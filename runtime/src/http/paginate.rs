@@ -311,7 +311,9 @@ fn same_page_guard(
 /// (`?cursor=abc`).
 ///
 /// The cursor is a string or a number; `null`, an absent member or `""` ends the listing.
-/// The same cursor twice in a row is a system error: the API loops.
+/// The same cursor twice in a row is a system error: the API loops. For an API that always
+/// answers a fresh cursor, end the listing another way, with [`Paginator::stop_when`]: on an
+/// empty page (`|_, records| records == 0`) or on a `has_more: false` in the body.
 #[derive(Clone, Debug)]
 pub struct BodyCursor {
     pointer: String,
