@@ -70,9 +70,12 @@ pub use auth::{Auth, OAuth2};
 pub use budget::RequestBudget;
 pub use client::{Client, ClientBuilder, OnStatus, Page, Pages};
 pub use context::{Context, Detached};
-pub use decode::Records;
+pub use decode::{MAX_INFLATED, Records};
 pub use message::{Body, Request, Response};
-pub use paginate::{NoPagination, Paginator};
+pub use paginate::{
+    BodyCursor, BodyNextLink, LinkHeader, MaxPages, NoPagination, Offset, PageNumber, Paginator,
+    StopWhen,
+};
 pub use retry::Retry;
 
 #[cfg(test)]
