@@ -38,6 +38,10 @@
 // kit is otherwise more than a third of the runtime's own release build time.
 
 mod crash;
+#[cfg(feature = "http-mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http-mock")))]
+#[path = "http_mock.rs"]
+pub mod http;
 
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
