@@ -1,5 +1,7 @@
 //! `http_api`: a source for a paginated JSON HTTP API of support tickets, in the shape of many
 //! hosted APIs: filtered by an `updated_since` day, paged, rate limited. Read in day windows.
+//! Built on [`tidemark::http`]: its client sends the key, retries, waits out rate limits and
+//! names what to check in its errors; its paginator follows `next_page`.
 //!
 //! # The API it expects
 //!
@@ -18,17 +20,20 @@
 //!   to stop paging at the first ticket past its window, and fails if the API breaks it. A day
 //!   of tickets is held in memory, sorted by `(updated_at, id)` and emitted.
 //! - `next_page` is the next page number, or `null` (or absent) after the last page; an empty
-//!   page also ends the listing. Pages must stay stable during a sync: with page numbers over a
-//!   live result set, a ticket that moves to the end (it was updated) shifts the next pages and
-//!   can hide a neighbour from this sync and, once the state passes it, from the next ones
-//!   until it changes again; a limit of page-number APIs that a cursor-based one avoids.
+//!   page also ends the listing, and a `next_page` not after the current page fails the stream.
+//!   Pages must stay stable during a sync: with page numbers over a live result set, a ticket
+//!   that moves to the end (it was updated) shifts the next pages and can hide a neighbour from
+//!   this sync and, once the state passes it, from the next ones until it changes again; a
+//!   limit of page-number APIs that a cursor-based one avoids.
 //! - `updated_at` moves on every change. A change that leaves `updated_at` at or below the
 //!   saved state is not seen by any later sync: that is what a state `{"updated_at": W}` means.
-//! - `429` with `Retry-After` (seconds or an HTTP date) is a rate limit; `5xx` and `408` are
-//!   transient; `401` and `403` reject the key; other statuses are errors.
+//! - `429` with `Retry-After` (seconds or an HTTP date) is a rate limit, waited for (at most
+//!   15 minutes, 20 times in a row) and reported as `RATE_LIMITED`; `5xx`, `408` and network
+//!   errors are retried `max_retries` times; `401` and `403` reject the key (a config error);
+//!   other statuses are errors.
 //!
-//! This example speaks plain HTTP only: it is built with ureq's default features off. An
-//! `https://` API needs ureq's `rustls` feature.
+//! This example speaks plain HTTP only: an `https://` API needs tidemark's `https` feature
+//! (ureq's `rustls`).
 //!
 //! # Running it
 //!
@@ -43,34 +48,12 @@
 //! The first sync reads from `start_date`, one day per window, with a STATE at the end of each
 //! day; hand the last STATE back with `--state` and the next sync reads only what changed.
 
-use std::ops::Bound;
-use std::process::ExitCode;
-use std::time::Duration;
+use std::{process::ExitCode, time::Duration};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
-use tidemark::{Error, Reader, Secret, Sink, Slice, Source, Streams};
-
-/// A wait before a retry.
-enum Pause {
-    /// HTTP 429: the quota resets at `reset`, `wait` from now.
-    RateLimited {
-        /// When the quota resets.
-        reset: DateTime<Utc>,
-        /// How long to wait.
-        wait: Duration,
-    },
-    /// A server or network error: back off this long.
-    Backoff(Duration),
-}
-
-impl Pause {
-    fn duration(&self) -> Duration {
-        match self {
-            Pause::RateLimited { wait, .. } | Pause::Backoff(wait) => *wait,
-        }
-    }
-}
+use tidemark::http::{Auth, BodyCursor, Client, Detached, Pages, Paginator, Records, Request};
+use tidemark::{Error, Reader, Secret, Sink, Slice, Source, Streams, http::Retry};
 
 /// Where the API is and how to call it.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -78,7 +61,7 @@ impl Pause {
 #[schemars(title = "Tickets API Spec")]
 pub struct ApiConfig {
     /// Base URL of the API, such as `http://127.0.0.1:8080`; tickets are read from
-    /// `{base_url}/tickets`. Plain HTTP only: HTTPS needs ureq's `rustls` feature.
+    /// `{base_url}/tickets`. Plain HTTP only: HTTPS needs tidemark's `https` feature.
     pub base_url: String,
     /// The API key, sent as `Authorization: Bearer <key>`.
     pub api_key: Secret<String>,
@@ -86,31 +69,25 @@ pub struct ApiConfig {
     /// resume from their state.
     pub start_date: NaiveDate,
     /// Tickets per page (`per_page`).
-    #[serde(default = "default_page_size")]
+    #[serde(default = "int::<u32, 100>")]
     #[schemars(range(min = 1, max = 1000))]
     pub page_size: u32,
     /// Retries of a request that failed with a server error (5xx, 408) or a network error
     /// before the sync fails; waiting for a rate limit (429) is not counted.
-    #[serde(default = "default_max_retries")]
+    #[serde(default = "int::<u32, 4>")]
     #[schemars(range(max = 10))]
     pub max_retries: u32,
-    /// Delay before the first retry, in milliseconds; doubled for each further retry and used
-    /// for a 429 that gives no `Retry-After`.
-    #[serde(default = "default_backoff_ms")]
+    /// Delay before the first retry, in milliseconds: each retry waits between half and all
+    /// of it, doubled for each further retry up to a minute; also the wait for a 429 that
+    /// gives no `Retry-After`.
+    #[serde(default = "int::<u64, 1000>")]
     #[schemars(range(max = 60_000))]
     pub backoff_ms: u64,
 }
 
-fn default_page_size() -> u32 {
-    100
-}
-
-fn default_max_retries() -> u32 {
-    4
-}
-
-fn default_backoff_ms() -> u64 {
-    1000
+/// A config default: `N`.
+fn int<T: From<u16>, const N: u16>() -> T {
+    T::from(N)
 }
 
 /// A support ticket, synced by `updated_at` in windows of one day, the granularity of the
@@ -135,14 +112,6 @@ pub struct Ticket {
     pub updated_at: DateTime<Utc>,
 }
 
-/// One page of `GET /tickets`.
-#[derive(Debug, Deserialize)]
-struct Page {
-    tickets: Vec<Ticket>,
-    #[serde(default)]
-    next_page: Option<u32>,
-}
-
 /// The source.
 pub struct TicketsApi;
 
@@ -152,30 +121,43 @@ impl Source for TicketsApi {
 
     /// One request: the first ticket from `start_date`.
     fn check(&self, config: &ApiConfig) -> Result<(), Error> {
-        start_of(config)?;
-        Client::new(config)
-            .tickets(config.start_date, 1, 1, &mut |pause| {
-                std::thread::sleep(pause.duration());
-                Ok(())
-            })
+        let since = start_of(config)?.date_naive();
+        listing(&client(config)?, since, 1)
+            .next::<Ticket>(&mut Detached)
             .map(drop)
     }
 
     fn streams<'a>(&'a self, config: &'a ApiConfig) -> Result<Streams<'a>, Error> {
-        Ok(Streams::new().stream(Tickets {
-            config,
-            client: Client::new(config),
-        }))
+        let client = client(config)?;
+        Ok(Streams::new().stream(Tickets { config, client }))
     }
+}
+
+/// The client: the key as a bearer token, retries from the config's knobs.
+fn client(config: &ApiConfig) -> Result<Client, Error> {
+    let backoff = Duration::from_millis(config.backoff_ms);
+    let retry = Retry::new().max_retries(config.max_retries);
+    Client::builder(&config.base_url)
+        .auth(Auth::Bearer(config.api_key.clone()))
+        .credential("the API key", "api_key")
+        .retry(retry.backoff(backoff, Duration::from_mins(1)))
+        .build()
+}
+
+/// The tickets updated since `since`, `per_page` a page, following `next_page` up to an empty
+/// page or a `null` one.
+fn listing(client: &Client, since: NaiveDate, per_page: u32) -> Pages<'_, impl Paginator> {
+    let first = Request::get("/tickets").query("updated_since", since);
+    let first = first.query("page", 1).query("per_page", per_page);
+    let paginator = BodyCursor::new("/next_page", "page").stop_when(|_, tickets| tickets == 0);
+    client.pages(first, paginator, Records::json("/tickets"))
 }
 
 /// Midnight UTC of `start_date`; a date in the future is a config error (nothing to read).
 fn start_of(config: &ApiConfig) -> Result<DateTime<Utc>, Error> {
     if config.start_date > Utc::now().date_naive() {
-        return Err(Error::config(format!(
-            "`start_date` {} is in the future",
-            config.start_date
-        )));
+        let message = format!("`start_date` {} is in the future", config.start_date);
+        return Err(Error::config(message));
     }
     Ok(config.start_date.and_time(NaiveTime::MIN).and_utc())
 }
@@ -183,7 +165,7 @@ fn start_of(config: &ApiConfig) -> Result<DateTime<Utc>, Error> {
 /// Reads the `tickets` stream, one day window at a time.
 struct Tickets<'a> {
     config: &'a ApiConfig,
-    client: Client<'a>,
+    client: Client,
 }
 
 impl Reader<Ticket> for Tickets<'_> {
@@ -200,292 +182,40 @@ impl Reader<Ticket> for Tickets<'_> {
     /// or an API that breaks its order, fails the stream at the end of the previous window,
     /// which was complete.
     fn read(&mut self, slice: &Slice<Ticket>, out: &mut Sink<Ticket>) -> Result<(), Error> {
-        let (Bound::Included(lower) | Bound::Excluded(lower)) = slice.lower() else {
-            return Err(Error::system("a day window has no lower bound"));
-        };
-        let Some(&until) = slice.until() else {
-            return Err(Error::system("a day window has no upper bound"));
-        };
-        let since = lower.date_naive();
-        let mut window = Vec::new();
-        let mut previous: Option<DateTime<Utc>> = None;
-        let mut page = 1;
-        'pages: loop {
-            let listing =
-                self.client
-                    .tickets(since, page, self.config.page_size, &mut |pause| {
-                        // Waits through the runtime: SIGTERM ends them at once.
-                        match pause {
-                            Pause::RateLimited { reset, wait } => {
-                                out.rate_limited(Some(reset))?;
-                                out.wait(wait)
-                            }
-                            Pause::Backoff(wait) => out.wait(wait),
-                        }
-                    })?;
-            tracing::info!(
-                updated_since = %since,
-                page,
-                tickets = listing.tickets.len(),
-                "fetched a page of tickets"
-            );
-            let empty = listing.tickets.is_empty();
-            for ticket in listing.tickets {
+        // After the state's day, or from `start_date` (the first window of a first sync).
+        let start = self.config.start_date;
+        let since = slice.after().map_or(start, DateTime::date_naive);
+        let until = slice.until().copied().unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let mut pages = listing(&self.client, since, self.config.page_size);
+        let (mut window, mut page) = (Vec::<Ticket>::new(), 1);
+        'pages: while let Some(listing) = pages.next::<Ticket>(out)? {
+            let tickets = listing.records.len();
+            tracing::info!(updated_since = %since, page, tickets, "fetched a page of tickets");
+            for ticket in listing.records {
                 // Stopping at the window's end is only right if the API keeps its order.
-                if let Some(previous) = previous
-                    && ticket.updated_at < previous
-                {
-                    return Err(Error::system(format!(
-                        "the API returned ticket {} (updated_at {}) after one updated at \
-                         {previous}: this connector needs tickets in ascending `updated_at` order",
-                        ticket.id, ticket.updated_at
-                    )));
-                }
-                previous = Some(ticket.updated_at);
-                if ticket.updated_at > until {
-                    break 'pages;
-                }
-                window.push(ticket);
-            }
-            if empty {
-                break;
-            }
-            match listing.next_page {
-                None => break,
-                Some(next) if next > page => page = next,
-                Some(next) => {
-                    return Err(Error::system(format!(
-                        "the API's page {page} of tickets updated since {since} points back to \
-                         page {next}"
-                    )));
+                let last = window.last().map_or(ticket.updated_at, |t| t.updated_at);
+                match ticket.updated_at {
+                    at if at < last => {
+                        return Err(Error::system(format!(
+                            "the API returned ticket {} (updated_at {at}) after one updated at \
+                             {last}: this connector needs tickets in ascending `updated_at` order",
+                            ticket.id
+                        )));
+                    }
+                    at if at > until => break 'pages,
+                    _ => window.push(ticket),
                 }
             }
+            let next = listing.response.json::<serde_json::Value>()?["next_page"].as_u64();
+            if let Some(next) = next.filter(|&next| next <= page && tickets > 0) {
+                let what = format!("the API's page {page} of tickets updated since {since}");
+                return Err(Error::system(format!("{what} points back to page {next}")));
+            }
+            page = next.unwrap_or(page);
         }
         // The API orders by `updated_at` only; ties come in a fixed order whatever its own.
         window.sort_by_key(|ticket| (ticket.updated_at, ticket.id));
-        for ticket in &window {
-            out.emit(ticket)?;
-        }
-        Ok(())
-    }
-}
-
-/// Most consecutive 429 answers to one request before the sync gives up (transient).
-const MAX_RATE_LIMIT_WAITS: u32 = 20;
-/// The longest `Retry-After` waited for; a longer one fails the sync (transient) instead of
-/// sleeping through it, and the next sync resumes from the last STATE.
-const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_mins(15);
-/// The longest retry delay, however many retries.
-const MAX_BACKOFF: Duration = Duration::from_mins(1);
-/// A request (connect, send, receive the whole body) that takes longer fails, and is retried.
-const REQUEST_TIMEOUT: Duration = Duration::from_mins(1);
-/// The longest part of an error body quoted in a message.
-const MAX_QUOTED: usize = 300;
-
-/// The HTTP client: one agent (a connection pool) for the whole sync.
-struct Client<'a> {
-    config: &'a ApiConfig,
-    agent: ureq::Agent,
-}
-
-/// Why one attempt failed.
-enum Failure {
-    /// 429: wait this long (`None`: the API did not say) and try again.
-    RateLimited(Option<Duration>),
-    /// A server or network error: try again after a backoff, up to `max_retries` times.
-    Retry(Error),
-    /// Retrying cannot help.
-    Fatal(Error),
-}
-
-impl<'a> Client<'a> {
-    fn new(config: &'a ApiConfig) -> Self {
-        let agent = ureq::Agent::config_builder()
-            // 4xx and 5xx are answers to classify, not errors.
-            .http_status_as_error(false)
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .user_agent(concat!("source-tickets-api/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
-        Client { config, agent }
-    }
-
-    /// One page of tickets updated since `since`, retrying rate limits, server errors and
-    /// network errors. `pause` waits before each retry (and may end the wait with an error).
-    fn tickets(
-        &self,
-        since: NaiveDate,
-        page: u32,
-        per_page: u32,
-        pause: &mut dyn FnMut(Pause) -> Result<(), Error>,
-    ) -> Result<Page, Error> {
-        let what = format!("GET /tickets?updated_since={since}&page={page}");
-        let mut retries = 0;
-        let mut waits = 0;
-        loop {
-            match self.get(since, page, per_page) {
-                Ok(listing) => return Ok(listing),
-                Err(Failure::Fatal(error)) => return Err(error),
-                Err(Failure::RateLimited(retry_after)) => {
-                    waits += 1;
-                    if waits > MAX_RATE_LIMIT_WAITS {
-                        return Err(Error::transient(format!(
-                            "{what} was rate limited {MAX_RATE_LIMIT_WAITS} times in a row; the \
-                             next sync resumes from the last state"
-                        )));
-                    }
-                    let wait = retry_after.unwrap_or_else(|| self.backoff(waits - 1));
-                    if wait > MAX_RATE_LIMIT_WAIT {
-                        return Err(Error::transient(format!(
-                            "{what} is rate limited for {} s, longer than the {} s this connector \
-                             waits; the next sync resumes from the last state",
-                            wait.as_secs(),
-                            MAX_RATE_LIMIT_WAIT.as_secs()
-                        )));
-                    }
-                    let reset = Utc::now()
-                        + chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::zero());
-                    tracing::warn!(
-                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                        "{what}: rate limited (429), waiting"
-                    );
-                    pause(Pause::RateLimited { reset, wait })?;
-                }
-                Err(Failure::Retry(error)) => {
-                    if retries >= self.config.max_retries {
-                        return Err(Error::transient(format!(
-                            "{what} failed {} times: {error}",
-                            retries + 1
-                        )));
-                    }
-                    let wait = self.backoff(retries);
-                    retries += 1;
-                    tracing::warn!(
-                        retry = retries,
-                        of = self.config.max_retries,
-                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                        "{what}: {error}; retrying"
-                    );
-                    pause(Pause::Backoff(wait))?;
-                }
-            }
-        }
-    }
-
-    /// `backoff_ms` doubled `retry` times, at most [`MAX_BACKOFF`].
-    fn backoff(&self, retry: u32) -> Duration {
-        let factor = 1_u64.checked_shl(retry).unwrap_or(u64::MAX);
-        Duration::from_millis(self.config.backoff_ms.saturating_mul(factor)).min(MAX_BACKOFF)
-    }
-
-    /// One attempt.
-    fn get(&self, since: NaiveDate, page: u32, per_page: u32) -> Result<Page, Failure> {
-        let base = self.config.base_url.trim_end_matches('/');
-        if !base.starts_with("http://") {
-            return Err(Failure::Fatal(Error::config(
-                if base.starts_with("https://") {
-                    "`base_url` is HTTPS, and this connector is built for plain HTTP only: \
-                     enable ureq's `rustls` feature"
-                        .to_owned()
-                } else {
-                    format!("`base_url` must start with http://, not {base:?}")
-                },
-            )));
-        }
-        let response = self
-            .agent
-            .get(format!("{base}/tickets"))
-            .query("updated_since", since.to_string())
-            .query("page", page.to_string())
-            .query("per_page", per_page.to_string())
-            .header(
-                "Authorization",
-                format!("Bearer {}", self.config.api_key.expose()),
-            )
-            .call();
-        let mut response = match response {
-            Ok(response) => response,
-            Err(error) => return Err(network(error)),
-        };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| parse_retry_after(value, Utc::now()));
-        let body = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|error| match error {
-                ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::Protocol(_) => {
-                    network(error)
-                }
-                other => Failure::Fatal(
-                    Error::system(format!("cannot read the API's answer: {other}"))
-                        .with_source(other),
-                ),
-            })?;
-        match status {
-            200..=299 => serde_json::from_str(&body).map_err(|error| {
-                Failure::Fatal(
-                    Error::system(format!(
-                        "the API answered with a body that is not a page of tickets ({error}): {}",
-                        quote(&body)
-                    ))
-                    .with_source(error),
-                )
-            }),
-            401 | 403 => Err(Failure::Fatal(Error::config(format!(
-                "the API key was rejected (HTTP {status}): check `api_key`"
-            )))),
-            429 => Err(Failure::RateLimited(retry_after)),
-            408 | 500..=599 => Err(Failure::Retry(Error::transient(format!(
-                "HTTP {status}: {}",
-                quote(&body)
-            )))),
-            _ => Err(Failure::Fatal(Error::system(format!(
-                "the API answered HTTP {status}: {}",
-                quote(&body)
-            )))),
-        }
-    }
-}
-
-/// A request that got no answer: a network failure is worth retrying, a malformed URL is not.
-fn network(error: ureq::Error) -> Failure {
-    match error {
-        ureq::Error::BadUri(_) => Failure::Fatal(Error::config(format!(
-            "`base_url` does not make a valid request URL: {error}"
-        ))),
-        // An invalid header value: the key has characters a header cannot carry.
-        ureq::Error::Http(_) => Failure::Fatal(Error::config(format!(
-            "cannot build the request, check `base_url` and `api_key`: {error}"
-        ))),
-        error => Failure::Retry(
-            Error::transient(format!("cannot reach the API: {error}")).with_source(error),
-        ),
-    }
-}
-
-/// `Retry-After` as a delay from `now`: delay-seconds or an HTTP date.
-fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
-}
-
-/// The start of a body, for an error message.
-fn quote(body: &str) -> String {
-    let body = body.trim();
-    match body.char_indices().nth(MAX_QUOTED) {
-        Some((end, _)) => format!("{}...", &body[..end]),
-        None if body.is_empty() => "(empty body)".to_owned(),
-        None => body.to_owned(),
+        window.iter().try_for_each(|ticket| out.emit(ticket))
     }
 }
 

@@ -26,7 +26,7 @@ pub(crate) enum Failure {
 
 /// How errors name things: the credential and the config fields to check.
 pub(crate) struct Names<'n> {
-    /// The credential, such as `the API key`.
+    /// The credential, such as `the API key`: "the API key was rejected (HTTP 401)".
     pub(crate) credential: &'n str,
     /// The config field holding it, such as `api_key`; `None` without credentials.
     pub(crate) credential_field: Option<&'n str>,
@@ -67,7 +67,7 @@ pub(crate) fn status(
     match status {
         401 => Failure::Unauthorized(Error::config(match names.credential_field {
             Some(field) => format!(
-                "the API refused {} (HTTP 401: {}): check `{field}`",
+                "{} was rejected (HTTP 401: {}): check `{field}`",
                 names.credential,
                 excerpt(body)
             ),
@@ -119,6 +119,10 @@ pub(crate) fn transport(error: &ureq::Error, url: &str, names: &Names<'_>) -> Fa
                  cannot carry"
             ),
         })),
+        ureq::Error::TlsRequired => Failure::Fatal(Error::config(format!(
+            "{url} is https://, and this build has no TLS: build the connector with tidemark's \
+             `https` feature (ureq's `rustls`)"
+        ))),
         ureq::Error::BodyExceedsLimit(limit) => Failure::Fatal(Error::system(format!(
             "the answer to {url} is larger than the client's limit of {limit} bytes \
              (`max_body`)"

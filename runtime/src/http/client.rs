@@ -45,7 +45,7 @@ struct Inner {
     retry: Retry,
     budget: Option<RequestBudget>,
     url_field: String,
-    credential: &'static str,
+    credential: String,
     credential_field: Option<String>,
     on_status: Vec<(u16, OnStatus)>,
     max_body: u64,
@@ -81,6 +81,7 @@ pub struct ClientBuilder {
     max_connections: usize,
     max_body: u64,
     url_field: String,
+    credential: Option<String>,
     credential_field: Option<String>,
     on_status: Vec<(u16, OnStatus)>,
 }
@@ -100,6 +101,7 @@ impl Client {
             max_connections: 64,
             max_body: 64 * 1024 * 1024,
             url_field: "base_url".to_owned(),
+            credential: None,
             credential_field: None,
             on_status: Vec::new(),
         }
@@ -159,7 +161,7 @@ impl Client {
     fn names(&self, mode: Mode) -> Names<'_> {
         match mode {
             Mode::Api => Names {
-                credential: self.inner.credential,
+                credential: &self.inner.credential,
                 credential_field: match &self.inner.auth {
                     Auth::None => None,
                     _ => Some(
@@ -584,7 +586,7 @@ fn credential_name(auth: &Auth) -> &'static str {
         Auth::None => "the request",
         Auth::ApiKeyHeader { .. } | Auth::ApiKeyQuery { .. } => "the API key",
         Auth::Bearer(_) => "the token",
-        Auth::Basic { .. } => "the username and password",
+        Auth::Basic { .. } => "the username or password",
         Auth::OAuth2(_) => "the OAuth2 access token",
     }
 }
@@ -695,6 +697,17 @@ impl ClientBuilder {
         self
     }
 
+    /// How errors call the credential, as the connector's users know it, and the config field
+    /// holding it: with `credential("the API key", "api_key")` a 401 answer reads "the API key
+    /// was rejected (HTTP 401: ...): check `api_key`". By default the name goes by the kind of
+    /// [`Auth`] (`the API key`, `the token`, `the username or password`, `the OAuth2 access
+    /// token`), and the field as [`ClientBuilder::credential_field`] says.
+    pub fn credential(mut self, name: &str, field: &str) -> Self {
+        self.credential = Some(name.to_owned());
+        self.credential_field = Some(field.to_owned());
+        self
+    }
+
     /// Overrides what an answer with `status` means: for example, GitHub answers 404 for a
     /// repository the token may not read, which is a config error.
     pub fn on_status(mut self, status: u16, action: OnStatus) -> Self {
@@ -708,7 +721,8 @@ impl ClientBuilder {
     /// # Errors
     ///
     /// A config error naming the URL field when the base URL is not `http://` or `https://`
-    /// with a host, or when a default header or credential cannot be sent in a header.
+    /// with a host, or is `https://` in a build without the `https` feature (no TLS); or
+    /// when a default header or credential cannot be sent in a header.
     pub fn build(self) -> Result<Client, Error> {
         let base = self.base.trim_end_matches('/').to_owned();
         let Some(origin) = origin_len(&base) else {
@@ -718,6 +732,13 @@ impl ClientBuilder {
                 mask(&base)
             )));
         };
+        if cfg!(not(feature = "https")) && base.starts_with("https://") {
+            return Err(Error::config(format!(
+                "`{}` is https://, and this build of the connector speaks plain HTTP only: \
+                 build it with tidemark's `https` feature (ureq's `rustls`)",
+                self.url_field
+            )));
+        }
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
             headers.push(header(name, value, &format!("header `{name}`"))?);
@@ -781,7 +802,9 @@ impl ClientBuilder {
                 base,
                 origin,
                 headers,
-                credential: credential_name(&self.auth),
+                credential: self
+                    .credential
+                    .unwrap_or_else(|| credential_name(&self.auth).to_owned()),
                 auth: self.auth,
                 auth_header,
                 retry: self.retry,

@@ -17,8 +17,10 @@
 //!   `RateLimit-Reset`) wait what the API asks, reported as `RATE_LIMITED`; a wait longer than
 //!   the policy's cap fails the stream (transient) instead of sleeping.
 //! - **Budget.** A [`RequestBudget`] spaces the requests of every reader that shares it.
-//! - **Errors.** 401 and 403 are config errors naming the credential's config field; 404 and
-//!   other 4xx are system errors with the URL and an excerpt of the body.
+//! - **Errors.** 401 and 403 are config errors naming the credential's config field (and the
+//!   credential as the connector calls it, [`ClientBuilder::credential`]); 404 and other 4xx
+//!   are system errors with the URL and an excerpt of the body. An `https://` base URL in a
+//!   build without the `https` feature is a config error when the client is built.
 //! - **Secrets.** Every credential (and every token learnt) is masked in errors, LOG and TRACE
 //!   messages, `Debug` output and the request log; credentials are never sent to another
 //!   origin than the base URL.

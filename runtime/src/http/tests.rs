@@ -229,7 +229,7 @@ fn statuses_are_classified_with_the_credential_to_check_and_no_secret() {
     );
     assert_eq!(
         unauthorized.to_string(),
-        "the API refused the API key (HTTP 401: no): check `api_key`"
+        "the API key was rejected (HTTP 401: no): check `api_key`"
     );
     assert!(matches!(fail(403), Error::Config { .. }));
     let missing = fail(404);
@@ -244,6 +244,47 @@ fn statuses_are_classified_with_the_credential_to_check_and_no_secret() {
         assert!(!error.to_string().contains("qkey-99812"), "{error}");
         assert!(!format!("{error:?}").contains("qkey-99812"), "{error:?}");
     }
+}
+
+#[test]
+fn a_connector_names_its_credential_in_the_words_of_its_config() {
+    let (url, _) = serve(|_, _| (401, vec![], json!({"error": "bad key"}).to_string()));
+    let client = Client::builder(url.as_str())
+        .auth(Auth::Bearer(secret("bkey-55120")))
+        .credential("the API key", "api_key")
+        .build()
+        .unwrap();
+    let error = client
+        .send(&Request::get("/tickets"), &mut Recorder::default())
+        .unwrap_err();
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "the API key was rejected (HTTP 401: bad key): check `api_key`"
+    );
+    // A key a header cannot carry is refused when the client is built, naming the field.
+    let unfit = Client::builder(url.as_str())
+        .auth(Auth::Bearer(secret("bkey-line\nbreak")))
+        .credential("the API key", "api_key")
+        .build()
+        .unwrap_err();
+    assert!(matches!(unfit, Error::Config { .. }), "{unfit:?}");
+    assert!(unfit.to_string().contains("`api_key`"), "{unfit}");
+}
+
+#[cfg(not(feature = "https"))]
+#[test]
+fn an_https_base_url_without_the_https_feature_is_a_config_error() {
+    let error = Client::builder("https://127.0.0.1:1")
+        .url_field("api_url")
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("`api_url`") && message.contains("`https` feature"),
+        "{message}"
+    );
 }
 
 #[test]
