@@ -41,12 +41,13 @@
 //! Answers: `429`, or `403` with `Retry-After` (GitHub's secondary rate limit) or with
 //! `X-RateLimit-Remaining: 0` (its primary one, until `X-RateLimit-Reset`), is waited for with
 //! a `RATE_LIMITED` stream status, up to 20 times in a row and 15 minutes each; `5xx`, `408`
-//! and network errors are retried 4 times with a doubling backoff; `401`, or another `403`,
-//! is a config error naming `token`; `404` on a listed repository is a config error naming it.
-//! The token never appears in a message.
+//! and network errors are retried 4 times with a doubling backoff (with jitter); `401`, or
+//! another `403`, is a config error naming `token`; `404` on a repository is a config error
+//! naming it. The token never appears in a message. All of it is [`tidemark::http`]'s client
+//! (see `client.rs`), but for what a 404 means.
 //!
-//! This example speaks plain HTTP only: it is built with ureq's default features off. GitHub
-//! itself (`https://api.github.com`) needs ureq's `rustls` feature.
+//! This example speaks plain HTTP only: it is built without tidemark's `https` feature. GitHub
+//! itself (`https://api.github.com`) needs that feature.
 //!
 //! # Running it
 //!
@@ -72,13 +73,14 @@ use std::process::ExitCode;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tidemark::http::{Client, Detached, LinkHeader, Records, Request};
 use tidemark::{
     Error, IncrementalStream, Partitions, Resume, Secret, Sink, Slice, Source, Streams,
 };
 
 pub use records::{Comment, Event, Issue, Repository};
 
-use client::{Client, What};
+use client::found;
 use records::{ApiComment, ApiEvent, ApiIssue, ApiRepository};
 
 /// Where the API is, how to call it and what to read.
@@ -87,7 +89,7 @@ use records::{ApiComment, ApiEvent, ApiIssue, ApiRepository};
 #[schemars(title = "GitHub Source Spec")]
 pub struct GithubConfig {
     /// Base URL of the API, such as `http://127.0.0.1:8123`. Plain HTTP only: GitHub's
-    /// `https://api.github.com` needs ureq's `rustls` feature.
+    /// `https://api.github.com` needs tidemark's `https` feature.
     pub api_url: String,
     /// A personal access token, sent as `Authorization: Bearer <token>`.
     pub token: Secret<String>,
@@ -129,17 +131,10 @@ impl Source for Github {
     /// naming `token`.
     fn check(&self, config: &GithubConfig) -> Result<(), Error> {
         let api = Api::new(config)?;
-        let url = api.client.url("/user/repos?per_page=1");
-        let what = What {
-            description: "the token's repositories".to_owned(),
-            repository: None,
-        };
-        api.client
-            .page::<ApiRepository>(&url, &what, &mut |pause| {
-                pause.sleep();
-                Ok(())
-            })
-            .map(drop)
+        let request = Request::get("/user/repos").query("per_page", 1);
+        let response = api.client.send(&request, &mut Detached)?;
+        found(&response, None)?;
+        response.json::<Vec<ApiRepository>>().map(drop)
     }
 
     fn streams<'a>(&'a self, config: &'a GithubConfig) -> Result<Streams<'a>, Error> {
@@ -158,30 +153,29 @@ impl Source for Github {
                 api.partitions(),
                 move |slice: &Slice<Issue>, out: &mut Sink<Issue>| {
                     let repository = slice.partition();
-                    let path = format!(
-                        "/repos/{repository}/issues?state=all&sort=updated&direction=asc\
-                         &per_page={}{}",
-                        issues.page_size,
-                        since(slice)
-                    );
-                    issues.read_listing(&path, "issues", repository, out, |issue: ApiIssue| {
-                        issue.into_record(repository)
-                    })
+                    let request = Request::get(format!("/repos/{repository}/issues"))
+                        .query("state", "all")
+                        .query("sort", "updated")
+                        .query("direction", "asc")
+                        .query("per_page", issues.page_size);
+                    issues.read_listing(
+                        since(slice, request),
+                        repository,
+                        out,
+                        |issue: ApiIssue| issue.into_record(repository),
+                    )
                 },
             )
             .concurrent_partitioned(
                 api.partitions(),
                 move |slice: &Slice<Comment>, out: &mut Sink<Comment>| {
                     let repository = slice.partition();
-                    let path = format!(
-                        "/repos/{repository}/issues/comments?sort=updated&direction=asc\
-                         &per_page={}{}",
-                        comments.page_size,
-                        since(slice)
-                    );
+                    let request = Request::get(format!("/repos/{repository}/issues/comments"))
+                        .query("sort", "updated")
+                        .query("direction", "asc")
+                        .query("per_page", comments.page_size);
                     comments.read_listing(
-                        &path,
-                        "issue comments",
+                        since(slice, request),
                         repository,
                         out,
                         |comment: ApiComment| comment.into_record(repository),
@@ -192,8 +186,9 @@ impl Source for Github {
                 api.partitions(),
                 move |slice: &Slice<Event>, out: &mut Sink<Event>| {
                     let repository = slice.partition();
-                    let path = format!("/repos/{repository}/events?per_page={}", events.page_size);
-                    events.read_listing(&path, "events", repository, out, |event: ApiEvent| {
+                    let request = Request::get(format!("/repos/{repository}/events"))
+                        .query("per_page", events.page_size);
+                    events.read_listing(request, repository, out, |event: ApiEvent| {
                         event.into_record(repository)
                     })
                 },
@@ -201,14 +196,18 @@ impl Source for Github {
     }
 }
 
-/// `&since=W` for the slice's lower bound (GitHub's `since` is inclusive: the records at a
-/// saved watermark come again, and the runtime drops them); empty from the start.
-fn since<S: IncrementalStream<Cursor = DateTime<Utc>>>(slice: &Slice<'_, S>) -> String {
+/// `request` with `since=W` for the slice's lower bound (GitHub's `since` is inclusive: the
+/// records at a saved watermark come again, and the runtime drops them); as it is from the
+/// start.
+fn since<S: IncrementalStream<Cursor = DateTime<Utc>>>(
+    slice: &Slice<'_, S>,
+    request: Request,
+) -> Request {
     match slice.lower() {
         Bound::Included(at) | Bound::Excluded(at) => {
-            format!("&since={}", at.to_rfc3339_opts(SecondsFormat::Secs, true))
+            request.query("since", at.to_rfc3339_opts(SecondsFormat::Secs, true))
         }
-        Bound::Unbounded => String::new(),
+        Bound::Unbounded => request,
     }
 }
 
@@ -226,7 +225,7 @@ pub enum Position {
 /// connection pool).
 #[derive(Clone)]
 struct Api<'a> {
-    client: Client<'a>,
+    client: Client,
     repositories: Option<&'a [String]>,
     page_size: u32,
 }
@@ -234,15 +233,12 @@ struct Api<'a> {
 impl<'a> Api<'a> {
     /// Checks `api_url` and `repositories`.
     fn new(config: &'a GithubConfig) -> Result<Self, Error> {
-        let base = config.api_url.trim_end_matches('/');
-        if !base.starts_with("http://") {
-            return Err(Error::config(if base.starts_with("https://") {
+        if config.api_url.starts_with("https://") {
+            return Err(Error::config(
                 "`api_url` is HTTPS, and this connector is built for plain HTTP only: enable \
-                 ureq's `rustls` feature"
-                    .to_owned()
-            } else {
-                format!("`api_url` must start with http://, not {base:?}")
-            }));
+                 tidemark's `https` feature"
+                    .to_owned(),
+            ));
         }
         if let Some(repositories) = &config.repositories {
             if repositories.is_empty() {
@@ -261,10 +257,19 @@ impl<'a> Api<'a> {
             }
         }
         Ok(Api {
-            client: Client::new(base, &config.token),
+            client: client::client(&config.api_url, &config.token)?,
             repositories: config.repositories.as_deref(),
             page_size: config.page_size.clamp(1, 100),
         })
+    }
+
+    /// `GET /user/repos`, sorted by name, from page `first`.
+    fn user_repos(&self, first: u32) -> Request {
+        Request::get("/user/repos")
+            .query("sort", "full_name")
+            .query("direction", "asc")
+            .query("per_page", self.page_size)
+            .query("page", first)
     }
 
     /// The repositories that partition `issues`, `comments` and `events`, listed when the
@@ -277,23 +282,15 @@ impl<'a> Api<'a> {
                 let api = self.clone();
                 Partitions::from_fn(move || {
                     let mut names = Vec::new();
-                    let mut url = Some(api.client.url(&format!(
-                        "/user/repos?sort=full_name&direction=asc&per_page={}",
-                        api.page_size
-                    )));
-                    let what = What {
-                        description: "the token's repositories".to_owned(),
-                        repository: None,
-                    };
-                    while let Some(next) = url.take() {
-                        let page =
-                            api.client
-                                .page::<ApiRepository>(&next, &what, &mut |pause| {
-                                    pause.sleep();
-                                    Ok(())
-                                })?;
-                        names.extend(page.items.iter().map(|repo| repo.full_name().to_owned()));
-                        url = page.next.filter(|_| !page.items.is_empty());
+                    let mut pages =
+                        api.client
+                            .pages(api.user_repos(1), LinkHeader::new(), Records::json(""));
+                    while let Some(page) = pages.next::<ApiRepository>(&mut Detached)? {
+                        found(&page.response, None)?;
+                        if page.records.is_empty() {
+                            break;
+                        }
+                        names.extend(page.records.iter().map(|repo| repo.full_name().to_owned()));
                     }
                     Ok(names)
                 })
@@ -314,60 +311,49 @@ impl<'a> Api<'a> {
                 _ => 0,
             };
             for (index, repository) in listed.iter().enumerate().skip(first) {
-                let what = What {
-                    description: format!("repository {repository}"),
-                    repository: Some(repository),
-                };
-                let url = self.client.url(&format!("/repos/{repository}"));
-                let found: ApiRepository = self
-                    .client
-                    .one(&url, &what, &mut |pause| pause.through(out))?;
-                out.emit(&Repository::from(found))?;
+                let request = Request::get(format!("/repos/{repository}"));
+                let response = self.client.send(&request, out)?;
+                found(&response, Some(repository))?;
+                out.emit(&Repository::from(response.json::<ApiRepository>()?))?;
                 if index + 1 < listed.len() {
                     out.save_position(&Position::Listed(index + 1))?;
                 }
             }
             return Ok(());
         }
-        let first = match position {
+        let mut page_number = match position {
             Some(Position::Page(page)) => page.max(1),
             _ => 1,
         };
-        let what = What {
-            description: "the token's repositories".to_owned(),
-            repository: None,
-        };
-        let mut url = Some(self.client.url(&format!(
-            "/user/repos?sort=full_name&direction=asc&per_page={}&page={first}",
-            self.page_size
-        )));
-        let mut page_number = first;
-        while let Some(next) = url.take() {
-            let page = self
-                .client
-                .page::<ApiRepository>(&next, &what, &mut |pause| pause.through(out))?;
-            let empty = page.items.is_empty();
-            for repository in page.items {
-                out.emit(&Repository::from(repository))?;
-            }
-            if empty || page.next.is_none() {
+        let request = self.user_repos(page_number);
+        let mut pages = self
+            .client
+            .pages(request, LinkHeader::new(), Records::json(""));
+        while let Some(page) = pages.next::<ApiRepository>(out)? {
+            found(&page.response, None)?;
+            if page.records.is_empty() {
                 break;
             }
-            // Every repository of the pages before is out: a retry starts at the next one.
+            for repository in page.records {
+                out.emit(&Repository::from(repository))?;
+            }
+            // Every repository of the pages before is out: a retry starts at the next one
+            // (saved only when there is one).
+            if pages.finished() {
+                break;
+            }
             page_number += 1;
             out.save_position(&Position::Page(page_number))?;
-            url = page.next;
         }
         Ok(())
     }
 
-    /// Reads the listing at `path` in `repository` page by page, through its `next` links,
+    /// Reads the listing `request` of `repository` page by page, through its `next` links,
     /// emitting each item made into a record by `record`. A newest-first stream stops once it
     /// reached what earlier syncs read ([`Sink::caught_up`]).
     fn read_listing<A, S>(
         &self,
-        path: &str,
-        kind: &str,
+        request: Request,
         repository: &str,
         out: &mut Sink<'_, S>,
         record: impl Fn(A) -> S,
@@ -376,24 +362,19 @@ impl<'a> Api<'a> {
         A: DeserializeOwned,
         S: IncrementalStream,
     {
-        let what = What {
-            description: format!("{kind} of {repository}"),
-            repository: Some(repository),
-        };
-        let mut url = Some(self.client.url(path));
-        while let Some(next) = url.take() {
-            let page = self
-                .client
-                .page::<A>(&next, &what, &mut |pause| pause.through(out))?;
-            tracing::debug!(repository, kind, items = page.items.len(), "fetched a page");
-            let empty = page.items.is_empty();
-            for item in page.items {
+        let mut pages = self
+            .client
+            .pages(request, LinkHeader::new(), Records::json(""));
+        while let Some(page) = pages.next::<A>(out)? {
+            found(&page.response, Some(repository))?;
+            tracing::debug!(repository, items = page.records.len(), "fetched a page");
+            let empty = page.records.is_empty();
+            for item in page.records {
                 out.emit(&record(item))?;
             }
             if empty || out.caught_up() {
                 break;
             }
-            url = page.next;
         }
         Ok(())
     }

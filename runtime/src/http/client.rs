@@ -64,7 +64,8 @@ pub enum OnStatus {
     Config(String),
     /// Fail with a system error with this message (secrets masked).
     System(String),
-    /// Hand the answer back as if it were a success.
+    /// Hand the answer back as if it were a success ([`Pages::next`] gives it as a last page
+    /// with no records).
     Ignore,
 }
 
@@ -888,7 +889,17 @@ pub struct Page<T> {
 }
 
 impl<P: Paginator> Pages<'_, P> {
-    /// The next page's records, `None` after the last page.
+    /// Whether the listing ended: the paginator found no next page after the last one read
+    /// (or a test read's page limit stopped it), so [`Pages::next`] returns `None`. A reader
+    /// that saves where it is after each page uses it to save only a page that exists.
+    #[must_use]
+    pub fn finished(&self) -> bool {
+        self.request.is_none()
+    }
+
+    /// The next page's records, `None` after the last page. An answer whose status the
+    /// client hands back under [`OnStatus::Ignore`] (not a 2xx) is a page with no records
+    /// (its body is not decoded), and the last one.
     ///
     /// In a test read with a pages-per-slice limit, the listing ends early once the limit is
     /// reached, and the slice is cut (`Context::cut_slice`): no STATE claims what was not read.
@@ -914,6 +925,15 @@ impl<P: Paginator> Pages<'_, P> {
         }
         let response = self.client.send(request, ctx)?;
         self.fetched += 1;
+        // An answer handed back under `OnStatus::Ignore` has no records: its body is the
+        // API's error, and the listing ends there.
+        if !(200..300).contains(&response.status()) {
+            self.request = None;
+            return Ok(Some(Page {
+                records: Vec::new(),
+                response,
+            }));
+        }
         let records = self.records.decode::<T>(&response)?;
         if !self.paginator.next(&response, records.len(), request)? {
             self.request = None;

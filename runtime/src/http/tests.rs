@@ -538,3 +538,38 @@ fn credentials_are_not_sent_to_another_origin() {
     assert!(matches!(error, Error::Config { .. }));
     assert!(error.to_string().contains("`base_url`"));
 }
+
+#[test]
+fn an_ignored_status_ends_a_listing_with_an_empty_page_and_finished_says_when_it_ended() {
+    use super::{LinkHeader, OnStatus, Records};
+    let (url, seen) = serve(|seen, _| {
+        if seen.line.starts_with("GET /items?page=1 ") {
+            let mut answer = ok(json!([{"id": 1}, {"id": 2}]));
+            answer
+                .1
+                .push(("Link", "</items?page=2>; rel=\"next\"".to_owned()));
+            answer
+        } else {
+            (404, Vec::new(), r#"{"message":"Not Found"}"#.to_owned())
+        }
+    });
+    let client = Client::builder(url.as_str())
+        .on_status(404, OnStatus::Ignore)
+        .build()
+        .unwrap();
+    let mut pages = client.pages(
+        Request::get("/items").query("page", 1),
+        LinkHeader::new(),
+        Records::json(""),
+    );
+    let ctx = &mut Recorder::default();
+    let first = pages.next::<Value>(ctx).unwrap().unwrap();
+    assert_eq!(first.records, [json!({"id": 1}), json!({"id": 2})]);
+    assert!(!pages.finished(), "a next link was given");
+    let missing = pages.next::<Value>(ctx).unwrap().unwrap();
+    assert_eq!(missing.response.status(), 404);
+    assert!(missing.records.is_empty(), "the error body is not records");
+    assert!(pages.finished());
+    assert!(pages.next::<Value>(ctx).unwrap().is_none());
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
