@@ -43,13 +43,6 @@ pub(crate) struct TestRead {
     pub(crate) log_requests: bool,
 }
 
-impl TestRead {
-    /// Whether any limit is set.
-    pub(crate) fn limited(&self) -> bool {
-        self.max_records.is_some() || self.max_slices.is_some() || self.max_pages.is_some()
-    }
-}
-
 /// The test-read settings of a connector process, set once by its `read` command.
 static PROCESS_TEST_READ: std::sync::OnceLock<TestRead> = std::sync::OnceLock::new();
 
@@ -345,10 +338,10 @@ fn parse_options(
             return Err(usage_error(&message, &usage));
         };
         if opt.count
-            && !value
+            && value
                 .to_str()
                 .and_then(|text| text.parse::<u64>().ok())
-                .is_some_and(|count| count >= 1)
+                .is_none_or(|count| count == 0)
         {
             let message = format!(
                 "invalid value '{}' for '--{} <{}>': a whole number of at least 1 is expected",
@@ -579,13 +572,11 @@ mod tests {
                 log_requests: true,
             }
         );
-        assert!(limits.limited());
         let Ok(Command::Read { limits, .. }) = run(&["read", "--config", "c", "--catalog", "k"])
         else {
             panic!("read");
         };
         assert_eq!(limits, TestRead::default());
-        assert!(!limits.limited());
         for (args, start) in [
             (
                 &[
