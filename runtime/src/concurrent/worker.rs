@@ -279,6 +279,12 @@ impl<'j, S: SharedStream> Worker<'j, S> {
                 let Some(unit) = self.job.queue.take() else {
                     return Ok(false);
                 };
+                // A test read's `--max-slices`: the unit is left unread, and the low-water mark
+                // stays below it; no worker waits for more.
+                if !self.job.shared.limits.try_take_slice() {
+                    self.job.queue.close();
+                    return Ok(false);
+                }
                 let _permit = self.job.budget.acquire();
                 match unit {
                     Unit::Window(index, bounds) => self.window(&mut reader, index, bounds),
@@ -381,7 +387,6 @@ impl<'j, S: SharedStream> Worker<'j, S> {
         if let Some(error) = self.job.shared.stop(self.job.descriptor) {
             return Err(error);
         }
-        self.job.shared.limits.take_slice(self.job.descriptor)?;
         let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             reader.read(slice, &mut Sink::new(self))
         }))
