@@ -1846,6 +1846,6 @@ pub(crate) fn stopped(error: &Error) -> Error {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "http"))]
 #[path = "test_read_tests.rs"]
 mod test_read_tests;

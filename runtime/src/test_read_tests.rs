@@ -1,9 +1,10 @@
-//! A slice cut short by a test read's `--max-pages` (`Sink::cut_slice`, what the HTTP
+//! A slice cut short by a test read's `--max-pages` (`Context::cut_slice`, what the HTTP
 //! toolkit's listings call): no STATE of the stream after the cut, later slices still read up
 //! to `--max-slices`, INCOMPLETE and exit 0; read one slice after the other and concurrently.
 
 use serde_json::{Value, json};
 
+use crate::http::Context as _;
 use crate::protocol::{Message, StreamStatus};
 use crate::testing::{self, Output};
 use crate::{Error, Reader, Sink, Slice, Source, Streams};

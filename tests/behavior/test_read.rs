@@ -6,7 +6,9 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
+use tidemark::http::{Client, PageNumber, Records, Request};
 use tidemark::protocol::{Message, StreamStatus};
+use tidemark::testing::http::{Expect, MockServer, Reply};
 use tidemark::testing::{self, Output};
 use tidemark::{Error, Partitions, Reader, Resume, Sink, Slice, Source, Streams};
 
@@ -457,4 +459,115 @@ fn without_limits_and_under_them_a_stream_completes() {
         );
         assert_eq!(states(&output, "buckets").last(), Some(&json!({"n": 100})));
     }
+}
+
+/// A record of a paged API: `GET /items?page=N&per_page=2`, ids 1..=6.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[tidemark::incremental_stream(name = "items", cursor = "id", primary_key = "id")]
+pub struct Item {
+    id: u64,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct ApiConfig {
+    base_url: String,
+}
+
+struct PagedApi;
+
+impl Source for PagedApi {
+    const NAME: &'static str = "source-paged";
+    type Config = ApiConfig;
+
+    fn streams<'a>(&'a self, config: &'a ApiConfig) -> Result<Streams<'a>, Error> {
+        let client = Client::builder(config.base_url.as_str()).build()?;
+        Ok(
+            Streams::new().stream(move |_: &Slice<Item>, out: &mut Sink<Item>| {
+                let mut pages = client.pages(
+                    Request::get("/items"),
+                    PageNumber::new("page").start(1).size("per_page", 2),
+                    Records::json("/items"),
+                );
+                while let Some(page) = pages.next::<Item>(out)? {
+                    for item in &page.records {
+                        out.emit(item)?;
+                    }
+                }
+                Ok(())
+            }),
+        )
+    }
+}
+
+fn read_paged(server: &MockServer, options: &[&str]) -> Output {
+    let config = json!({"base_url": server.url()});
+    let catalog = testing::incremental_catalog(&PagedApi, &config);
+    let config = temp_file("config.json", &config.to_string());
+    let catalog = temp_file("catalog.json", &catalog.to_string());
+    let mut args = vec![
+        "read",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--catalog",
+        catalog.to_str().expect("utf-8"),
+    ];
+    args.extend(options);
+    testing::run(&PagedApi, &args)
+}
+
+fn paged_server() -> MockServer {
+    let server = MockServer::start();
+    for page in 1..=3_u64 {
+        let items = json!([{"id": page * 2 - 1}, {"id": page * 2}]);
+        server
+            .expect(
+                Expect::get("/items")
+                    .query("page", page)
+                    .query("per_page", 2),
+            )
+            .respond(Reply::json(200, json!({"items": items})));
+    }
+    server
+        .expect(Expect::get("/items").query("page", 4))
+        .respond(Reply::json(200, json!({"items": []})));
+    server
+}
+
+#[test]
+fn max_pages_cuts_a_listing_through_the_client_and_no_state_follows() {
+    let server = paged_server();
+    let output = read_paged(&server, &["--max-pages", "2"]);
+    assert_eq!(output.exit_code, 0, "{}{}", output.stdout, output.stderr);
+    assert_eq!(
+        records(&output, "items"),
+        (1..=4).map(|id| json!({"id": id})).collect::<Vec<_>>()
+    );
+    assert!(states(&output, "items").is_empty(), "{}", output.stdout);
+    assert_eq!(
+        output.statuses("items").last(),
+        Some(&StreamStatus::Incomplete)
+    );
+    assert!(
+        output
+            .stdout
+            .contains("stream `items`: test read: a slice was cut short at --max-pages 2"),
+        "{}",
+        output.stdout
+    );
+    let pages: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .map(|request| request.query_value("page").map(str::to_owned))
+        .collect();
+    assert_eq!(pages, [Some("1".to_owned()), Some("2".to_owned())]);
+
+    // Without the limit, every page, and the final STATE.
+    let server = paged_server();
+    let output = read_paged(&server, &[]);
+    assert_eq!(records(&output, "items").len(), 6);
+    assert_eq!(states(&output, "items").last(), Some(&json!({"id": 6})));
+    assert_eq!(
+        output.statuses("items").last(),
+        Some(&StreamStatus::Complete)
+    );
 }
