@@ -1,5 +1,6 @@
 //! The command line: `spec`, `check --config F`, `discover --config F`,
-//! `read --config F --catalog F [--state F]`, `help [COMMAND]`, `--help`, `--version`.
+//! `read --config F --catalog F [--state F] [test-read limits]`, `help [COMMAND]`, `--help`,
+//! `--version`.
 //!
 //! Parsed with [`lexopt`]: `--config F` and `--config=F` both work, paths need not be UTF-8,
 //! and every mistake is a message in the style of other command-line tools, with the usage
@@ -24,7 +25,63 @@ pub(crate) enum Command {
         config: PathBuf,
         catalog: PathBuf,
         state: Option<PathBuf>,
+        limits: TestRead,
     },
+}
+
+/// The limits of a test read (`read --max-records N ...`), and whether requests are logged.
+/// The default reads everything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TestRead {
+    /// `--max-records`: records per stream.
+    pub(crate) max_records: Option<u64>,
+    /// `--max-slices`: slices (reader calls: windows, partitions) per stream.
+    pub(crate) max_slices: Option<u64>,
+    /// `--max-pages`: pages per slice, counted by the HTTP toolkit.
+    pub(crate) max_pages: Option<u64>,
+    /// `--log-requests`: each HTTP exchange on stderr.
+    pub(crate) log_requests: bool,
+}
+
+/// The test-read settings of a connector process, set once by its `read` command.
+static PROCESS_TEST_READ: std::sync::OnceLock<TestRead> = std::sync::OnceLock::new();
+
+thread_local! {
+    /// The test-read settings of the run on this thread (an in-process run and the threads it
+    /// reads streams on), over the process's.
+    static THREAD_TEST_READ: std::cell::Cell<Option<TestRead>> = const { std::cell::Cell::new(None) };
+}
+
+/// The test-read settings in effect on this thread: those of the run on it, else the
+/// process's, else none.
+pub(crate) fn test_read() -> TestRead {
+    THREAD_TEST_READ
+        .get()
+        .or_else(|| PROCESS_TEST_READ.get().copied())
+        .unwrap_or_default()
+}
+
+/// Sets the test-read settings of a connector process (the first call wins).
+pub(crate) fn set_process_test_read(limits: TestRead) {
+    let _ = PROCESS_TEST_READ.set(limits);
+}
+
+/// Sets the test-read settings of this thread until the guard is dropped.
+pub(crate) fn scoped_test_read(limits: TestRead) -> ScopedTestRead {
+    ScopedTestRead {
+        previous: THREAD_TEST_READ.replace(Some(limits)),
+    }
+}
+
+/// Restores the thread's previous test-read settings when dropped.
+pub(crate) struct ScopedTestRead {
+    previous: Option<TestRead>,
+}
+
+impl Drop for ScopedTestRead {
+    fn drop(&mut self) {
+        THREAD_TEST_READ.set(self.previous);
+    }
 }
 
 /// What to print instead of running a command: help, the version, or a usage error.
@@ -45,12 +102,14 @@ const ABOUT: &str = "An Airbyte source connector built with tidemark.";
 const LONG_ABOUT: &str = "Protocol messages go to stdout, one JSON object per line; everything \
                           meant for people goes to stderr.";
 
-/// An option of a command: `--NAME <VALUE>`.
+/// An option of a command: `--NAME <VALUE>`, or a flag `--NAME` when `value` is empty.
 struct Opt {
     name: &'static str,
     value: &'static str,
     help: &'static str,
     required: bool,
+    /// Its value is a count of at least 1.
+    count: bool,
 }
 
 const CONFIG: Opt = Opt {
@@ -58,7 +117,19 @@ const CONFIG: Opt = Opt {
     value: "CONFIG",
     help: "Path to the config JSON file",
     required: true,
+    count: false,
 };
+
+/// `--NAME <N>`, a test-read limit.
+const fn limit(name: &'static str, help: &'static str) -> Opt {
+    Opt {
+        name,
+        value: "N",
+        help,
+        required: false,
+        count: true,
+    }
+}
 
 /// A command and the options it takes.
 struct Spec {
@@ -93,12 +164,33 @@ const COMMANDS: [Spec; 4] = [
                 value: "CATALOG",
                 help: "Path to the configured catalog JSON file",
                 required: true,
+                count: false,
             },
             Opt {
                 name: "state",
                 value: "STATE",
                 help: "Path to the state JSON file of the previous sync",
                 required: false,
+                count: false,
+            },
+            limit(
+                "max-records",
+                "Test read: stop each stream after N records (INCOMPLETE, exit 0)",
+            ),
+            limit(
+                "max-slices",
+                "Test read: read at most N slices (windows, partitions) of each stream",
+            ),
+            limit(
+                "max-pages",
+                "Test read: read at most N pages of each slice (no STATE after a cut)",
+            ),
+            Opt {
+                name: "log-requests",
+                value: "",
+                help: "Test read: write each HTTP request and response to stderr",
+                required: false,
+                count: false,
             },
         ],
     },
@@ -151,9 +243,20 @@ where
         ));
     };
     // In the order of `spec.options`; the required ones are there.
-    let mut values = parse_options(&program, spec, &mut parser)?
-        .into_iter()
-        .map(|value| value.map(PathBuf::from));
+    let values = parse_options(&program, spec, &mut parser)?;
+    let count = |index: usize| {
+        values
+            .get(index)
+            .and_then(Option::as_ref)
+            .and_then(|value| value.to_str()?.parse().ok())
+    };
+    let limits = TestRead {
+        max_records: count(3),
+        max_slices: count(4),
+        max_pages: count(5),
+        log_requests: values.get(6).is_some_and(Option::is_some),
+    };
+    let mut values = values.iter().map(|value| value.as_ref().map(PathBuf::from));
     let mut next = || values.next().flatten();
     Ok(match spec.name {
         "spec" => Command::Spec,
@@ -167,6 +270,7 @@ where
             config: next().unwrap_or_default(),
             catalog: next().unwrap_or_default(),
             state: next(),
+            limits,
         },
     })
 }
@@ -199,10 +303,22 @@ fn parse_options(
         let opt = &spec.options[index];
         if values[index].is_some() {
             let message = format!(
-                "the argument '--{} <{}>' cannot be used multiple times",
-                opt.name, opt.value
+                "the argument '{}' cannot be used multiple times",
+                opt_text(opt)
             );
             return Err(usage_error(&message, &usage));
+        }
+        if opt.value.is_empty() {
+            if let Some(value) = parser.optional_value() {
+                let message = format!(
+                    "unexpected value '{}' for '--{}' found; no more were expected",
+                    value.to_string_lossy(),
+                    opt.name
+                );
+                return Err(usage_error(&message, &usage));
+            }
+            values[index] = Some(OsString::new());
+            continue;
         }
         // `--config=F`, or `--config F` unless what follows is another option; an empty path
         // is no value.
@@ -221,6 +337,20 @@ fn parse_options(
             );
             return Err(usage_error(&message, &usage));
         };
+        if opt.count
+            && value
+                .to_str()
+                .and_then(|text| text.parse::<u64>().ok())
+                .is_none_or(|count| count == 0)
+        {
+            let message = format!(
+                "invalid value '{}' for '--{} <{}>': a whole number of at least 1 is expected",
+                value.to_string_lossy(),
+                opt.name,
+                opt.value
+            );
+            return Err(usage_error(&message, &usage));
+        }
         values[index] = Some(value);
     }
     let missing: Vec<&Opt> = spec
@@ -256,6 +386,15 @@ fn help_command(program: &str, usage: &str, parser: &mut lexopt::Parser) -> Exit
             usage,
         ),
         Err(err) => usage_error(&err.to_string(), usage),
+    }
+}
+
+/// `--NAME <VALUE>`, or `--NAME` for a flag.
+fn opt_text(opt: &Opt) -> String {
+    if opt.value.is_empty() {
+        format!("--{}", opt.name)
+    } else {
+        format!("--{} <{}>", opt.name, opt.value)
     }
 }
 
@@ -335,7 +474,7 @@ fn command_help(program: &str, spec: &Spec) -> String {
     let mut options: Vec<(String, &str)> = spec
         .options
         .iter()
-        .map(|opt| (format!("    --{} <{}>", opt.name, opt.value), opt.help))
+        .map(|opt| (format!("    {}", opt_text(opt)), opt.help))
         .collect();
     options.push(("-h, --help".to_owned(), "Print help"));
     format!(
@@ -350,7 +489,7 @@ fn command_help(program: &str, spec: &Spec) -> String {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{Command, Exit, parse};
+    use super::{Command, Exit, TestRead, parse, scoped_test_read, test_read};
 
     fn run(args: &[&str]) -> Result<Command, Exit> {
         parse(
@@ -390,6 +529,7 @@ mod tests {
             config,
             catalog,
             state,
+            ..
         }) = run(&["read", "--catalog", "k.json", "--config", "c.json"])
         else {
             panic!("read");
@@ -404,6 +544,97 @@ mod tests {
             panic!("read");
         };
         assert_eq!(state, Some(PathBuf::from("-")));
+    }
+
+    #[test]
+    fn test_read_limits() {
+        let Ok(Command::Read { limits, .. }) = run(&[
+            "read",
+            "--config",
+            "c",
+            "--max-records=5",
+            "--log-requests",
+            "--catalog",
+            "k",
+            "--max-slices",
+            "2",
+            "--max-pages",
+            "3",
+        ]) else {
+            panic!("read");
+        };
+        assert_eq!(
+            limits,
+            TestRead {
+                max_records: Some(5),
+                max_slices: Some(2),
+                max_pages: Some(3),
+                log_requests: true,
+            }
+        );
+        let Ok(Command::Read { limits, .. }) = run(&["read", "--config", "c", "--catalog", "k"])
+        else {
+            panic!("read");
+        };
+        assert_eq!(limits, TestRead::default());
+        for (args, start) in [
+            (
+                &[
+                    "read",
+                    "--config",
+                    "c",
+                    "--catalog",
+                    "k",
+                    "--max-records",
+                    "0",
+                ][..],
+                "error: invalid value '0' for '--max-records <N>': a whole number of at least 1 \
+                 is expected\n",
+            ),
+            (
+                &["read", "--config", "c", "--catalog", "k", "--max-pages=x"],
+                "error: invalid value 'x' for '--max-pages <N>'",
+            ),
+            (
+                &["read", "--config", "c", "--catalog", "k", "--max-slices"],
+                "error: a value is required for '--max-slices <N>' but none was supplied\n",
+            ),
+            (
+                &[
+                    "read",
+                    "--config",
+                    "c",
+                    "--catalog",
+                    "k",
+                    "--log-requests=yes",
+                ],
+                "error: unexpected value 'yes' for '--log-requests' found",
+            ),
+            (
+                &["read", "--log-requests", "--log-requests"],
+                "error: the argument '--log-requests' cannot be used multiple times\n",
+            ),
+        ] {
+            let text = error(args);
+            assert!(text.starts_with(start), "{args:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn test_read_settings_are_scoped_to_the_thread_of_a_run() {
+        let limits = TestRead {
+            max_pages: Some(2),
+            ..TestRead::default()
+        };
+        assert_eq!(test_read(), TestRead::default());
+        {
+            let _scope = scoped_test_read(limits);
+            assert_eq!(test_read(), limits);
+            std::thread::spawn(|| assert_eq!(test_read(), TestRead::default()))
+                .join()
+                .unwrap();
+        }
+        assert_eq!(test_read(), TestRead::default());
     }
 
     #[cfg(unix)]
@@ -466,7 +697,11 @@ mod tests {
                  Options:\n      \
                  --config <CONFIG>    Path to the config JSON file\n      \
                  --catalog <CATALOG>  Path to the configured catalog JSON file\n      \
-                 --state <STATE>      Path to the state JSON file of the previous sync\n  \
+                 --state <STATE>      Path to the state JSON file of the previous sync\n      \
+                 --max-records <N>    Test read: stop each stream after N records (INCOMPLETE, exit 0)\n      \
+                 --max-slices <N>     Test read: read at most N slices (windows, partitions) of each stream\n      \
+                 --max-pages <N>      Test read: read at most N pages of each slice (no STATE after a cut)\n      \
+                 --log-requests       Test read: write each HTTP request and response to stderr\n  \
                  -h, --help               Print help\n"
             );
         }

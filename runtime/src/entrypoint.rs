@@ -119,7 +119,14 @@ where
             config,
             catalog,
             state,
+            limits,
         } => {
+            // What the drivers and the HTTP toolkit read, on this thread and those the run
+            // reads streams on; in a connector process, on every thread.
+            let _limits = cli::scoped_test_read(limits);
+            if process {
+                cli::set_process_test_read(limits);
+            }
             #[cfg(unix)]
             if process
                 && signal_hook::flag::register(signal_hook::consts::SIGTERM, &TERMINATE).is_ok()

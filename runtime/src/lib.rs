@@ -133,6 +133,16 @@
 //! deserialization is a `config_error` naming the field: see [`Source::Config`] for what the
 //! schema check covers.
 //!
+//! A test read limits what `read` does: `--max-records N` (records per stream), `--max-slices
+//! N` (slices per stream: windows, partitions), `--max-pages N` (pages per slice, counted by
+//! the HTTP toolkit's listings), `--log-requests` (each HTTP exchange on stderr, secrets
+//! masked, grouped by stream and slice). A stream that reaches a limit stops as on SIGTERM:
+//! its last STATE claims only records emitted before it, its status is `INCOMPLETE`, a LOG
+//! names the limit, and the run goes on to the next stream and exits 0. After a slice cut
+//! short by `--max-pages`, no STATE of the stream is written; its later slices are still read.
+//! Windows or partitions read concurrently stop being handed out at `--max-slices`; those
+//! already started are read to their end.
+//!
 //! # Features
 //!
 //! - `time`: `time::OffsetDateTime` and `time::Date` cursors.

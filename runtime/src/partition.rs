@@ -465,6 +465,12 @@ pub(crate) trait ParentHost<P> {
     )]
     /// The stream being read, for the request log.
     fn scope(&self) -> Option<(String, String)>;
+    #[cfg_attr(
+        not(feature = "http"),
+        allow(dead_code, reason = "used by the HTTP toolkit")
+    )]
+    /// A test read cut the parent's listing short (see `RecordSink::cut`).
+    fn cut(&mut self) -> Result<(), Error>;
 }
 
 /// A parent stream, its type erased.
@@ -657,6 +663,10 @@ where
     fn scope(&self) -> Option<(String, String)> {
         self.host.scope()
     }
+
+    fn cut(&mut self) -> Result<(), Error> {
+        self.host.cut()
+    }
 }
 
 /// Reads every partition of a partitioned stream, one after the other.
@@ -765,6 +775,10 @@ where
     fn scope(&self) -> Option<(String, String)> {
         let stream = self.run.descriptor().to_string();
         Some((stream, "(parent records)".to_owned()))
+    }
+
+    fn cut(&mut self) -> Result<(), Error> {
+        crate::source::RecordSink::cut(&mut *self.run)
     }
 }
 

@@ -654,6 +654,126 @@ pub(crate) fn control_message(config: &serde_json::Value) -> crate::protocol::Me
     }
 }
 
+/// A stream's count against the limits of a test read (`read --max-records N --max-slices N
+/// --max-pages N`), shared by the threads that read it.
+#[derive(Debug, Default)]
+pub(crate) struct Limits {
+    settings: crate::cli::TestRead,
+    /// Records emitted, or taken by a reader about to emit them.
+    records: std::sync::atomic::AtomicU64,
+    /// Reader calls started.
+    slices: std::sync::atomic::AtomicU64,
+    /// The limit that stopped the stream, as the option that set it.
+    reached: std::sync::OnceLock<String>,
+    /// The records limit was reached: every reader of the stream stops at its next record.
+    halted: std::sync::atomic::AtomicBool,
+    /// A slice was cut short by `--max-pages`.
+    cut: std::sync::atomic::AtomicBool,
+}
+
+impl Limits {
+    /// The limits of the run on this thread, nothing counted yet.
+    pub(crate) fn of_run() -> Self {
+        Limits {
+            settings: crate::cli::test_read(),
+            ..Limits::default()
+        }
+    }
+
+    /// Takes one record about to be emitted; past `--max-records`, the stream stops.
+    pub(crate) fn take_record(&self, stream: &StreamDescriptor) -> Result<(), Error> {
+        self.stopped(stream)?;
+        let Some(max) = self.settings.max_records else {
+            return Ok(());
+        };
+        let taken = self
+            .records
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if taken >= max {
+            self.records
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            self.halted.store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(self.reach(stream, format!("--max-records {max}")));
+        }
+        Ok(())
+    }
+
+    /// Gives back a record taken but not emitted.
+    pub(crate) fn give_back_record(&self) {
+        if self.settings.max_records.is_some() {
+            self.records
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Starts one slice (a reader call); past `--max-slices`, the stream stops.
+    pub(crate) fn take_slice(&self, stream: &StreamDescriptor) -> Result<(), Error> {
+        self.stopped(stream)?;
+        if self.try_take_slice() {
+            Ok(())
+        } else {
+            Err(Error::Terminated {
+                stream: stream.to_string(),
+            })
+        }
+    }
+
+    /// Starts one slice, a window or a partition read concurrently: `false` past
+    /// `--max-slices`, and no more is started; those started are read to their end.
+    pub(crate) fn try_take_slice(&self) -> bool {
+        let Some(max) = self.settings.max_slices else {
+            return true;
+        };
+        let taken = self
+            .slices
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if taken >= max {
+            let _ = self.reached.set(format!("--max-slices {max}"));
+            return false;
+        }
+        true
+    }
+
+    /// The error the stream stops with once its records limit was reached.
+    pub(crate) fn stopped(&self, stream: &StreamDescriptor) -> Result<(), Error> {
+        if self.halted.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(Error::Terminated {
+                stream: stream.to_string(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The limit that stopped the stream, if one did.
+    pub(crate) fn reached(&self) -> Option<&str> {
+        self.reached.get().map(String::as_str)
+    }
+
+    fn reach(&self, stream: &StreamDescriptor, limit: String) -> Error {
+        let _ = self.reached.set(limit);
+        Error::Terminated {
+            stream: stream.to_string(),
+        }
+    }
+
+    /// A slice was cut short by `--max-pages`; says so in a LOG the first time.
+    pub(crate) fn cut(&self, stream: &StreamDescriptor) {
+        if !self.cut.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let max = self.settings.max_pages.unwrap_or_default();
+            tracing::warn!(
+                "stream `{stream}`: test read: a slice was cut short at --max-pages {max}; no \
+                 STATE of this stream follows, later slices are still read"
+            );
+        }
+    }
+
+    /// Whether a slice was cut short: no STATE of the stream may be written.
+    pub(crate) fn is_cut(&self) -> bool {
+        self.cut.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// A stream that failed, with the error to report.
 pub(crate) struct StreamFailure {
     pub(crate) error: Error,
@@ -851,6 +971,7 @@ pub(crate) fn run_stream<T: Tracker>(
         progress: Progress::new(),
         failed: None,
         slice: String::new(),
+        limits: std::sync::Arc::new(Limits::of_run()),
     };
     // A panicking reader is reported like a failing one: the other streams still run.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&mut run)))
@@ -870,12 +991,42 @@ pub(crate) fn run_stream<T: Tracker>(
         run.progress.finish(&run.descriptor);
     }
     match result {
+        // Windows or partitions read concurrently stop taking more at `--max-slices`; a slice
+        // cut short by `--max-pages` leaves the stream without its final STATE.
+        Ok(()) if run.limits.is_cut() || run.limits.reached().is_some() => {
+            if let Some(limit) = run.limits.reached() {
+                tracing::warn!(
+                    "stream `{}`: test read: stopped at {limit}; the last STATE holds only \
+                     records emitted before it",
+                    run.descriptor
+                );
+            }
+            run.out
+                .stream_status(&run.descriptor, StreamStatus::Incomplete)?;
+            Ok(None)
+        }
         Ok(()) => {
             run.out
                 .stream_status(&run.descriptor, StreamStatus::Complete)?;
             Ok(None)
         }
         Err(Error::Output(err)) => Err(Error::Output(err)),
+        // A test read's limit: the stream stops as on SIGTERM, after its last safe STATE, and
+        // the run goes on.
+        Err(error @ Error::Terminated { .. }) if run.limits.reached().is_some() => {
+            if let Some(records) = run.tracker.fail(&error) {
+                run.write_state(records)?;
+            }
+            let limit = run.limits.reached().unwrap_or_default();
+            tracing::warn!(
+                "stream `{}`: test read: stopped at {limit}; the last STATE holds only records \
+                 emitted before it",
+                run.descriptor
+            );
+            run.out
+                .stream_status(&run.descriptor, StreamStatus::Incomplete)?;
+            Ok(None)
+        }
         Err(error) => {
             if let Some(records) = run.tracker.fail(&error) {
                 run.write_state(records)?;
@@ -898,6 +1049,7 @@ pub(crate) fn call_reader<T: Tracker>(
             stream: run.descriptor.to_string(),
         });
     }
+    run.limits.take_slice(&run.descriptor)?;
     read(&mut Sink::new(run))?;
     match run.failed.take() {
         Some(error) => Err(error),
@@ -1380,6 +1532,8 @@ pub(crate) struct StreamRun<'r, 'o, T> {
     failed: Option<Error>,
     /// The slice being read, as the request log names it.
     pub(crate) slice: String,
+    /// The stream's count against a test read's limits.
+    limits: std::sync::Arc<Limits>,
 }
 
 impl<S: IncrementalStream> IncrementalRun<'_, '_, S> {
@@ -1477,6 +1631,9 @@ impl<S: IncrementalStream> IncrementalRun<'_, '_, S> {
     /// Writes a STATE of an unpartitioned stream with `watermark`, covering the records
     /// written since the previous one.
     pub(crate) fn write_watermark(&mut self, watermark: Option<S::Cursor>) -> Result<(), Error> {
+        if self.limits.is_cut() {
+            return Ok(());
+        }
         let records = std::mem::take(&mut self.tracker.written);
         if let Some(timer) = &mut self.tracker.timer {
             timer.reset();
@@ -1528,8 +1685,16 @@ impl<S: IncrementalStream> IncrementalRun<'_, '_, S> {
 }
 
 impl<T: Tracker> StreamRun<'_, '_, T> {
+    /// The stream's count against a test read's limits, for the threads that read it.
+    pub(crate) fn limits(&self) -> std::sync::Arc<Limits> {
+        std::sync::Arc::clone(&self.limits)
+    }
+
     /// Writes the STATE the tracker is at, covering `records` records.
     pub(crate) fn write_state(&mut self, records: u64) -> Result<(), Error> {
+        if self.limits.is_cut() {
+            return Ok(());
+        }
         self.tracker
             .write_state(&self.descriptor, records, self.out)
     }
@@ -1563,7 +1728,12 @@ impl<T: Tracker> StreamRun<'_, '_, T> {
                 stream: self.descriptor.to_string(),
             });
         }
-        match self.tracker.admit(record, &self.descriptor)? {
+        self.limits.take_record(&self.descriptor)?;
+        let admitted = self.tracker.admit(record, &self.descriptor);
+        if !matches!(admitted, Ok(Admit::Emit | Admit::CheckpointThenEmit { .. })) {
+            self.limits.give_back_record();
+        }
+        match admitted? {
             Admit::Drop => return Ok(()),
             Admit::Emit => {}
             Admit::CheckpointThenEmit { records } => self.write_state(records)?,
@@ -1634,6 +1804,11 @@ impl<T: Tracker> RecordSink<T::Record> for StreamRun<'_, '_, T> {
         Some((self.descriptor.to_string(), self.slice.clone()))
     }
 
+    fn cut(&mut self) -> Result<(), Error> {
+        self.limits.cut(&self.descriptor);
+        Ok(())
+    }
+
     fn save_position(&mut self, position: Result<Box<RawValue>, Error>) -> Result<(), Error> {
         self.guarded(
             |run| match run.tracker.save_position(&run.descriptor, position?)? {
@@ -1670,3 +1845,7 @@ pub(crate) fn stopped(error: &Error) -> Error {
         other => Error::system(format!("the stream has stopped: {other}")),
     }
 }
+
+#[cfg(all(test, feature = "http"))]
+#[path = "test_read_tests.rs"]
+mod test_read_tests;

@@ -38,5 +38,6 @@ mod state_forms;
 mod state_input;
 mod support;
 mod table;
+mod test_read;
 mod time_cursors;
 mod windows;

@@ -163,11 +163,14 @@ pub(crate) fn run_jobs(
     let template = out.template();
     let dispatch = tracing::dispatcher::get_default(Clone::clone);
     let descriptors: Vec<StreamDescriptor> = jobs.iter().map(|(d, _)| d.clone()).collect();
+    // A test read's limits hold on the streams' threads as on the run's.
+    let limits = crate::cli::test_read();
     std::thread::scope(|scope| {
         for (index, (_, job)) in jobs.into_iter().enumerate() {
             let (sender, template, dispatch) = (sender.clone(), template.clone(), dispatch.clone());
             let closed = &closed;
             scope.spawn(move || {
+                let _limits = crate::cli::scoped_test_read(limits);
                 tracing::dispatcher::with_default(&dispatch, || {
                     let mut sink = Forwarder {
                         sender: &sender,
@@ -319,7 +322,7 @@ where
     let mut stated = false;
     let descriptor = run.descriptor().clone();
     let frame = RecordFrame::new(&descriptor);
-    let shared = Shared::new(run.sigterm());
+    let shared = Shared::new(run.sigterm(), run.limits());
     let job = Job {
         queue: &queue,
         shared: &shared,
@@ -404,7 +407,7 @@ where
     let queue = Queue::new(Pending::Partitions(0..saved.len()));
     let descriptor = run.descriptor().clone();
     let frame = RecordFrame::new(&descriptor);
-    let shared = Shared::new(run.sigterm());
+    let shared = Shared::new(run.sigterm(), run.limits());
     let job = Job {
         queue: &queue,
         shared: &shared,
@@ -472,11 +475,14 @@ where
     let (sender, receiver) = std::sync::mpsc::sync_channel(workers);
     // What readers log goes where the caller's logs go: LOG messages of this run.
     let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    // The HTTP toolkit reads the test read's settings on the readers' threads.
+    let limits = crate::cli::test_read();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let sender = sender.clone();
             let (reader, bounds, dispatch) = (reader.clone(), bounds.clone(), dispatch.clone());
             scope.spawn(move || {
+                let _limits = crate::cli::scoped_test_read(limits);
                 tracing::dispatcher::with_default(&dispatch, || {
                     Worker::new(job, sender, bounds).work(reader);
                 });

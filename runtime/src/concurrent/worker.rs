@@ -53,6 +53,8 @@ pub(super) enum Message<C> {
 pub(super) struct Shared {
     /// SIGTERM arrived.
     pub(super) sigterm: Option<&'static AtomicBool>,
+    /// The stream's count against a test read's limits, shared with its run.
+    pub(super) limits: std::sync::Arc<crate::source::Limits>,
     /// The stream stops: a unit failed, or output did.
     pub(super) halt: AtomicBool,
     /// With `checkpoint_every`: the period elapsed since the stream's previous STATE, as the
@@ -62,9 +64,13 @@ pub(super) struct Shared {
 
 impl Shared {
     /// Nothing stopped yet; `sigterm` is the run's flag, if it watches one.
-    pub(super) fn new(sigterm: Option<&'static AtomicBool>) -> Self {
+    pub(super) fn new(
+        sigterm: Option<&'static AtomicBool>,
+        limits: std::sync::Arc<crate::source::Limits>,
+    ) -> Self {
         Shared {
             sigterm,
+            limits,
             halt: AtomicBool::new(false),
             period_elapsed: AtomicBool::new(false),
         }
@@ -79,6 +85,8 @@ impl Shared {
             Some(Error::Terminated {
                 stream: stream.to_string(),
             })
+        } else if let Err(error) = self.limits.stopped(stream) {
+            Some(error)
         } else if self.halt.load(Ordering::Relaxed) {
             Some(Error::system(format!(
                 "stream `{stream}`: stopped, another of its readers failed"
@@ -271,6 +279,12 @@ impl<'j, S: SharedStream> Worker<'j, S> {
                 let Some(unit) = self.job.queue.take() else {
                     return Ok(false);
                 };
+                // A test read's `--max-slices`: the unit is left unread, and the low-water mark
+                // stays below it; no worker waits for more.
+                if !self.job.shared.limits.try_take_slice() {
+                    self.job.queue.close();
+                    return Ok(false);
+                }
                 let _permit = self.job.budget.acquire();
                 match unit {
                     Unit::Window(index, bounds) => self.window(&mut reader, index, bounds),
@@ -493,9 +507,14 @@ impl<'j, S: SharedStream> Worker<'j, S> {
         if S::POLICY.period.is_some() {
             core.set_period_elapsed(self.job.shared.period_elapsed.load(Ordering::Relaxed));
         }
-        let admit = core
-            .admit(record.cursor().as_deref())
-            .map_err(|refusal| refused::<S>(refusal, &self.job.descriptor.to_string()))?;
+        let limits = &self.job.shared.limits;
+        limits.take_record(self.job.descriptor)?;
+        let admit = core.admit(record.cursor().as_deref());
+        if !matches!(admit, Ok(Admit::Emit | Admit::CheckpointThenEmit { .. })) {
+            limits.give_back_record();
+        }
+        let admit =
+            admit.map_err(|refusal| refused::<S>(refusal, &self.job.descriptor.to_string()))?;
         match admit {
             Admit::Drop => return Ok(()),
             Admit::Emit => {}
@@ -560,6 +579,12 @@ impl<S: SharedStream> RecordSink<S> for Worker<'_, S> {
 
     fn caught_up(&self) -> bool {
         self.core.as_ref().is_some_and(Core::caught_up)
+    }
+
+    fn cut(&mut self) -> Result<(), Error> {
+        // Set before the unit's next mark is sent: the coordinator writes no STATE after it.
+        self.job.shared.limits.cut(self.job.descriptor);
+        Ok(())
     }
 
     fn save_position(&mut self, _position: Result<Box<RawValue>, Error>) -> Result<(), Error> {
