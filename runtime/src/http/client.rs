@@ -404,7 +404,13 @@ impl Client {
         };
         let answer = sent.and_then(|response| {
             let (parts, mut body) = response.into_parts();
-            let bytes = body.with_config().limit(inner.max_body).read_to_vec()?;
+            // Into the buffer of this thread's last dropped answer: no allocation per page
+            // once a reader has read one.
+            let mut bytes = super::message::spare_body();
+            std::io::Read::read_to_end(
+                &mut body.with_config().limit(inner.max_body).reader(),
+                &mut bytes,
+            )?;
             Ok((parts, bytes))
         });
         if log::enabled() {

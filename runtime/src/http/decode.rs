@@ -164,12 +164,19 @@ pub(crate) fn value_at<T: DeserializeOwned>(
     json: &[u8],
     tokens: &[String],
 ) -> Result<Option<T>, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let value = AtPointer {
+    let seed = AtPointer {
         tokens,
         target: PhantomData,
+    };
+    // UTF-8 checked once for the whole body (fast), not string by string.
+    if let Ok(text) = std::str::from_utf8(json) {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let value = seed.deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        return Ok(value);
     }
-    .deserialize(&mut deserializer)?;
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let value = seed.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
 }

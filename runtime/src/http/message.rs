@@ -1,6 +1,7 @@
 //! What goes over the wire: a [`Request`] a reader (or a paginator) builds, and the
 //! [`Response`] the client hands back, with its body read whole and decompressed.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
@@ -238,6 +239,36 @@ impl Response {
             ))
             .with_source(error)
         })
+    }
+}
+
+/// The largest body buffer kept for the next answer on the same thread.
+const MAX_SPARE: usize = 4 * 1024 * 1024;
+
+thread_local! {
+    /// The body buffer of the last answer dropped on this thread, reused by the next one.
+    static SPARE_BODY: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// An empty buffer for a body: the one the last answer dropped on this thread left, if any.
+pub(crate) fn spare_body() -> Vec<u8> {
+    let mut body = SPARE_BODY.take();
+    body.clear();
+    body
+}
+
+/// Leaves the body's buffer to the next answer read on this thread (up to [`MAX_SPARE`]).
+impl Drop for Response {
+    fn drop(&mut self) {
+        let body = std::mem::take(&mut self.body);
+        if body.capacity() <= MAX_SPARE {
+            let kept = SPARE_BODY.take();
+            SPARE_BODY.set(if kept.capacity() >= body.capacity() {
+                kept
+            } else {
+                body
+            });
+        }
     }
 }
 
