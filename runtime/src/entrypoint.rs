@@ -111,6 +111,8 @@ where
     if process {
         let _ = tracing::dispatcher::set_global_default(dispatch.clone());
     }
+    // The config as read, for the run's thread and those it reads streams on.
+    let _config = scoped_run_config(Some(RunConfig::default()));
     let result = tracing::dispatcher::with_default(&dispatch, || match command {
         Command::Spec => spec::<S>(&mut out),
         Command::Check { config } => check(source, &config, &mut out),
@@ -191,27 +193,64 @@ fn load_config<S: Source>(path: &Path, out: &Emitter<'_>) -> Result<S::Config, E
     parse_config::<S>(input::read_config(path)?, out)
 }
 
-/// The config the process runs with, as read (before deserialization): what an `OAuth2`
-/// refresh-token rotation updates and saves whole with a CONTROL message.
-static RUN_CONFIG: std::sync::Mutex<Option<Value>> = std::sync::Mutex::new(None);
+/// The config a run was given, as read (before deserialization), or as last saved with a
+/// CONTROL message: what an `OAuth2` refresh-token rotation updates and saves whole. Shared by
+/// the run's thread and the threads it reads streams on.
+pub(crate) type RunConfig = std::sync::Arc<std::sync::Mutex<Option<Value>>>;
 
-/// The config of the run, as read (or as last saved with a CONTROL message).
+thread_local! {
+    /// The config of the run on this thread; `None` outside a run.
+    static THREAD_RUN_CONFIG: std::cell::RefCell<Option<RunConfig>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The config of the run on this thread, for the threads it starts (see [`scoped_run_config`]).
+pub(crate) fn run_config_handle() -> Option<RunConfig> {
+    THREAD_RUN_CONFIG.with_borrow(Clone::clone)
+}
+
+/// Makes `config` the run's config on this thread until the guard is dropped.
+pub(crate) fn scoped_run_config(config: Option<RunConfig>) -> ScopedRunConfig {
+    ScopedRunConfig {
+        previous: THREAD_RUN_CONFIG.replace(config),
+    }
+}
+
+/// Restores the thread's previous run config when dropped.
+pub(crate) struct ScopedRunConfig {
+    previous: Option<RunConfig>,
+}
+
+impl Drop for ScopedRunConfig {
+    fn drop(&mut self) {
+        THREAD_RUN_CONFIG.set(self.previous.take());
+    }
+}
+
+/// The config of the run on this thread, as read (or as last saved with a CONTROL message).
 #[cfg_attr(
     not(feature = "http"),
     allow(dead_code, reason = "read by the HTTP toolkit")
 )]
 pub(crate) fn run_config() -> Option<Value> {
-    RUN_CONFIG
+    run_config_handle()?
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone()
 }
 
-/// Replaces the config of the run: when it is read, and when a new one is saved.
+/// Replaces the config of the run on this thread: when it is read, and when a new one is
+/// saved. A thread with no run config yet (a run started in-process without the command line)
+/// gets one.
 pub(crate) fn set_run_config(config: Value) {
-    *RUN_CONFIG
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(config);
+    match run_config_handle() {
+        Some(handle) => {
+            *handle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(config);
+        }
+        None => THREAD_RUN_CONFIG.set(Some(RunConfig::new(std::sync::Mutex::new(Some(config))))),
+    }
 }
 
 /// Validates and deserializes a config, after learning its secrets so that no message shows them.

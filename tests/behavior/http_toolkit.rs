@@ -1,6 +1,6 @@
 //! The HTTP toolkit end to end: connectors built on `tidemark::http`, read through the runtime
 //! against the testing kit's mock server. What the client does per request is tested in the
-//! runtime's own tests; here: what a sync shows (CONTROL, RATE_LIMITED, errors, masking) and
+//! runtime's own tests; here: what a sync shows (`CONTROL`, `RATE_LIMITED`, errors, masking) and
 //! what every paginator reads through a real client.
 
 use std::time::Duration;
@@ -261,7 +261,7 @@ fn a_rotated_refresh_token_is_saved_with_a_control_message_and_used_by_the_next_
     server.verify();
 }
 
-/// A rate limit in a sync: a RATE_LIMITED status, the wait, and the records after it; a 5xx
+/// A rate limit in a sync: a `RATE_LIMITED` status, the wait, and the records after it; a 5xx
 /// that persists: a transient error naming the URL with the key masked, and the last STATE
 /// claims only what was emitted.
 #[test]
@@ -372,15 +372,22 @@ fn read_all<P: Paginator>(
     ids
 }
 
-/// Each paginator reads a three-page listing through the client, with the requests the API
-/// expects, and stops where it should.
-#[test]
-fn every_paginator_reads_a_listing_to_its_end_through_the_client() {
+/// A page of rows with these ids.
+fn page(ids: &[u64]) -> Value {
+    json!(ids.iter().map(|id| json!({"id": id})).collect::<Vec<_>>())
+}
+
+/// A server and a client without credentials.
+fn api() -> (MockServer, Client) {
     let server = MockServer::start();
     let client = Client::builder(server.url()).build().expect("a client");
-    let page = |ids: &[u64]| json!(ids.iter().map(|id| json!({"id": id})).collect::<Vec<_>>());
+    (server, client)
+}
 
-    // Page numbers, with a page size: a short page ends the listing.
+/// Page numbers with a page size: a short page ends the listing.
+#[test]
+fn page_numbers_end_at_a_short_page() {
+    let (server, client) = api();
     for (number, ids) in [("1", &[1, 2][..]), ("2", &[3, 4]), ("3", &[5])] {
         server
             .expect(
@@ -392,17 +399,20 @@ fn every_paginator_reads_a_listing_to_its_end_through_the_client() {
             .times(1);
     }
     let numbered = PageNumber::new("page").size("per_page", 2);
-    assert_eq!(
-        read_all(
-            &client,
-            Request::get("/numbered"),
-            numbered,
-            Records::json("")
-        ),
-        [1, 2, 3, 4, 5]
+    let ids = read_all(
+        &client,
+        Request::get("/numbered"),
+        numbered,
+        Records::json(""),
     );
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
+    server.verify();
+}
 
-    // Offsets: the offset moves by the records read.
+/// Offsets move by the records read; an empty page ends the listing.
+#[test]
+fn offsets_move_by_the_records_read() {
+    let (server, client) = api();
     for (offset, ids) in [("0", &[1, 2][..]), ("2", &[3, 4]), ("4", &[])] {
         server
             .expect(
@@ -414,12 +424,16 @@ fn every_paginator_reads_a_listing_to_its_end_through_the_client() {
             .times(1);
     }
     let offset = Offset::new("offset", "limit", 2);
-    assert_eq!(
-        read_all(&client, Request::get("/offset"), offset, Records::json("")),
-        [1, 2, 3, 4]
-    );
+    let ids = read_all(&client, Request::get("/offset"), offset, Records::json(""));
+    assert_eq!(ids, [1, 2, 3, 4]);
+    server.verify();
+}
 
-    // A cursor in the body, sent back as a query parameter.
+/// A cursor in the body goes back as a query parameter, next to the request's own; `null`
+/// ends the listing.
+#[test]
+fn a_cursor_in_the_body_is_sent_back_until_it_is_null() {
+    let (server, client) = api();
     server
         .expect(Expect::get("/cursor").query("q", "x"))
         .respond(Reply::json(
@@ -439,17 +453,18 @@ fn every_paginator_reads_a_listing_to_its_end_through_the_client() {
         ))
         .times(1);
     let cursor = BodyCursor::new("/meta/next", "cursor");
+    let first = Request::get("/cursor").query("q", "x");
     assert_eq!(
-        read_all(
-            &client,
-            Request::get("/cursor").query("q", "x"),
-            cursor,
-            Records::json("/data")
-        ),
+        read_all(&client, first, cursor, Records::json("/data")),
         [1, 2]
     );
+    server.verify();
+}
 
-    // A next link in the body, relative.
+/// A relative next link in the body is followed until it is `null`.
+#[test]
+fn a_next_link_in_the_body_is_followed() {
+    let (server, client) = api();
     server
         .expect(Expect::get("/linked"))
         .respond(Reply::json(
@@ -465,22 +480,23 @@ fn every_paginator_reads_a_listing_to_its_end_through_the_client() {
         ))
         .times(1);
     let linked = BodyNextLink::new("/next");
-    assert_eq!(
-        read_all(
-            &client,
-            Request::get("/linked"),
-            linked,
-            Records::json("/results")
-        ),
-        [1, 2]
+    let ids = read_all(
+        &client,
+        Request::get("/linked"),
+        linked,
+        Records::json("/results"),
     );
+    assert_eq!(ids, [1, 2]);
+    server.verify();
+}
 
-    // RFC 8288 `Link` headers, absolute, with JSON Lines bodies.
-    let next = format!(
-        "<{}/lines?page=2>; rel=\"next\", <{}/lines?page=9>; rel=\"last\"",
-        server.url(),
-        server.url()
-    );
+/// RFC 8288 `Link` headers (`rel="next"` among others) with JSON Lines bodies; a CSV export
+/// sent as a gzip file, without pagination.
+#[test]
+fn link_headers_json_lines_and_a_gzipped_csv_export() {
+    let (server, client) = api();
+    let url = server.url();
+    let next = format!("<{url}/lines?page=2>; rel=\"next\", <{url}/lines?page=9>; rel=\"last\"");
     server
         .expect(Expect::get("/lines"))
         .respond(Reply::text(200, "{\"id\":1}\n{\"id\":2}\n").header("Link", next))
@@ -489,31 +505,23 @@ fn every_paginator_reads_a_listing_to_its_end_through_the_client() {
         .expect(Expect::get("/lines").query("page", "2"))
         .respond(Reply::text(200, "{\"id\":3}\n"))
         .times(1);
-    assert_eq!(
-        read_all(
-            &client,
-            Request::get("/lines"),
-            LinkHeader::new(),
-            Records::json_lines()
-        ),
-        [1, 2, 3]
+    let ids = read_all(
+        &client,
+        Request::get("/lines"),
+        LinkHeader::new(),
+        Records::json_lines(),
     );
+    assert_eq!(ids, [1, 2, 3]);
 
-    // No pagination, a CSV body sent gzipped as a file.
     server
         .expect(Expect::get("/export.csv.gz"))
         .respond(Reply::text(200, "id,name\n7,a\n8,b\n").gzip_file())
         .times(1);
+    let export = Request::get("/export.csv.gz");
     assert_eq!(
-        read_all(
-            &client,
-            Request::get("/export.csv.gz"),
-            NoPagination,
-            Records::csv()
-        ),
+        read_all(&client, export, NoPagination, Records::csv()),
         [7, 8]
     );
-
     server.verify();
 }
 

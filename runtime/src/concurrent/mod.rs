@@ -165,12 +165,15 @@ pub(crate) fn run_jobs(
     let descriptors: Vec<StreamDescriptor> = jobs.iter().map(|(d, _)| d.clone()).collect();
     // A test read's limits hold on the streams' threads as on the run's.
     let limits = crate::cli::test_read();
+    let config = crate::entrypoint::run_config_handle();
     std::thread::scope(|scope| {
         for (index, (_, job)) in jobs.into_iter().enumerate() {
             let (sender, template, dispatch) = (sender.clone(), template.clone(), dispatch.clone());
             let closed = &closed;
+            let config = config.clone();
             scope.spawn(move || {
                 let _limits = crate::cli::scoped_test_read(limits);
+                let _config = crate::entrypoint::scoped_run_config(config);
                 tracing::dispatcher::with_default(&dispatch, || {
                     let mut sink = Forwarder {
                         sender: &sender,
@@ -477,12 +480,15 @@ where
     let dispatch = tracing::dispatcher::get_default(Clone::clone);
     // The HTTP toolkit reads the test read's settings on the readers' threads.
     let limits = crate::cli::test_read();
+    let config = crate::entrypoint::run_config_handle();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let sender = sender.clone();
             let (reader, bounds, dispatch) = (reader.clone(), bounds.clone(), dispatch.clone());
+            let config = config.clone();
             scope.spawn(move || {
                 let _limits = crate::cli::scoped_test_read(limits);
+                let _config = crate::entrypoint::scoped_run_config(config);
                 tracing::dispatcher::with_default(&dispatch, || {
                     Worker::new(job, sender, bounds).work(reader);
                 });
