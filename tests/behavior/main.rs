@@ -39,5 +39,6 @@ mod state_input;
 mod support;
 mod table;
 mod test_read;
+mod test_read_review;
 mod time_cursors;
 mod windows;
