@@ -564,6 +564,9 @@ impl<S: SharedStream> RecordSink<S> for Worker<'_, S> {
     }
 
     fn control(&mut self, config: &serde_json::Value) -> Result<(), Error> {
+        // The records emitted before the new config go out before it, as in a stream read
+        // one slice after the other.
+        self.send_lines()?;
         self.send(Message::Control(config.clone()))
     }
 
