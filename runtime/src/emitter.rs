@@ -427,6 +427,10 @@ impl<'o> Emitter<'o> {
     /// Hands everything buffered to the sink and flushes it.
     pub(crate) fn flush(&mut self) -> Result<(), Error> {
         self.take_logs();
+        // New configs saved outside a stream (`http::Detached`) on this run's threads.
+        for config in crate::entrypoint::take_deferred_controls() {
+            self.message(&crate::source::control_message(&config))?;
+        }
         self.drain()?;
         self.sink.flush().map_err(Error::Output)
     }

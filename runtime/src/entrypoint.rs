@@ -196,7 +196,17 @@ fn load_config<S: Source>(path: &Path, out: &Emitter<'_>) -> Result<S::Config, E
 /// The config a run was given, as read (before deserialization), or as last saved with a
 /// CONTROL message: what an `OAuth2` refresh-token rotation updates and saves whole. Shared by
 /// the run's thread and the threads it reads streams on.
-pub(crate) type RunConfig = std::sync::Arc<std::sync::Mutex<Option<Value>>>;
+pub(crate) type RunConfig = std::sync::Arc<std::sync::Mutex<RunConfigState>>;
+
+/// See [`RunConfig`].
+#[derive(Default)]
+pub(crate) struct RunConfigState {
+    /// The config.
+    config: Option<Value>,
+    /// New configs saved outside a stream (`http::Detached`), for the run's next flush to write
+    /// as CONTROL messages in order with its other messages.
+    deferred: Vec<Value>,
+}
 
 thread_local! {
     /// The config of the run on this thread; `None` outside a run.
@@ -227,30 +237,56 @@ impl Drop for ScopedRunConfig {
     }
 }
 
+/// `f` on the state of the run's config on this thread, if there is a run.
+fn with_run_config<T>(f: impl FnOnce(&mut RunConfigState) -> T) -> Option<T> {
+    let handle = run_config_handle()?;
+    let mut state = handle
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Some(f(&mut state))
+}
+
 /// The config of the run on this thread, as read (or as last saved with a CONTROL message).
 #[cfg_attr(
     not(feature = "http"),
     allow(dead_code, reason = "read by the HTTP toolkit")
 )]
 pub(crate) fn run_config() -> Option<Value> {
-    run_config_handle()?
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
+    with_run_config(|state| state.config.clone()).flatten()
 }
 
 /// Replaces the config of the run on this thread: when it is read, and when a new one is
 /// saved. A thread with no run config yet (a run started in-process without the command line)
 /// gets one.
 pub(crate) fn set_run_config(config: Value) {
-    match run_config_handle() {
-        Some(handle) => {
-            *handle
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(config);
-        }
-        None => THREAD_RUN_CONFIG.set(Some(RunConfig::new(std::sync::Mutex::new(Some(config))))),
+    let mut config = Some(config);
+    with_run_config(|state| state.config = config.take());
+    if let Some(config) = config {
+        let state = RunConfigState {
+            config: Some(config),
+            deferred: Vec::new(),
+        };
+        THREAD_RUN_CONFIG.set(Some(RunConfig::new(std::sync::Mutex::new(state))));
     }
+}
+
+/// Saves `config` as the run's config and has the run's next flush write it in a CONTROL
+/// message; `false` outside a run (nothing is kept).
+#[cfg_attr(
+    not(feature = "http"),
+    allow(dead_code, reason = "used by the HTTP toolkit")
+)]
+pub(crate) fn defer_control(config: &Value) -> bool {
+    with_run_config(|state| {
+        state.config = Some(config.clone());
+        state.deferred.push(config.clone());
+    })
+    .is_some()
+}
+
+/// The configs saved outside a stream since the last call, to write as CONTROL messages.
+pub(crate) fn take_deferred_controls() -> Vec<Value> {
+    with_run_config(|state| std::mem::take(&mut state.deferred)).unwrap_or_default()
 }
 
 /// Validates and deserializes a config, after learning its secrets so that no message shows them.

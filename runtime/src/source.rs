@@ -760,10 +760,13 @@ impl Limits {
     /// A slice was cut short by `--max-pages`; says so in a LOG the first time.
     pub(crate) fn cut(&self, stream: &StreamDescriptor) {
         if !self.cut.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            let max = self.settings.max_pages.unwrap_or_default();
+            let at = self
+                .settings
+                .max_pages
+                .map_or_else(String::new, |max| format!(" at --max-pages {max}"));
             tracing::warn!(
-                "stream `{stream}`: test read: a slice was cut short at --max-pages {max}; no \
-                 STATE of this stream follows, later slices are still read"
+                "stream `{stream}`: test read: a slice was cut short{at}; no STATE of this stream \
+                 follows, later slices are still read"
             );
         }
     }

@@ -93,6 +93,13 @@ impl Source for Api {
     const NAME: &'static str = "source-mock-api";
     type Config = Config;
 
+    /// One request, outside any stream.
+    fn check(&self, config: &Config) -> Result<(), Error> {
+        Api::client(config)?
+            .send(&Request::get("/items"), &mut Detached)
+            .map(drop)
+    }
+
     fn streams<'a>(&'a self, config: &'a Config) -> Result<Streams<'a>, Error> {
         let client = Api::client(config)?;
         let items = client.clone();
@@ -557,4 +564,48 @@ fn a_next_link_to_another_origin_is_refused_without_sending_the_key() {
         elsewhere.requests().is_empty(),
         "nothing sent to the other origin"
     );
+}
+
+/// A refresh token rotated outside a stream (`check`, through `Detached`) is saved too: the
+/// CONTROL message is part of the run's output, before the connection status.
+#[test]
+fn a_refresh_token_rotated_in_check_is_saved_in_the_run_output() {
+    let server = MockServer::start();
+    server
+        .expect(Expect::post("/oauth/token").body_contains("refresh_token=refresh-one-0006"))
+        .respond(Reply::json(
+            200,
+            json!({"access_token": "access-one-0006", "refresh_token": "refresh-two-0007"}),
+        ))
+        .times(1);
+    server
+        .expect(Expect::get("/items").header("authorization", "Bearer access-one-0006"))
+        .respond(Reply::json(200, json!({"items": []})))
+        .times(1);
+    let config = json!({
+        "base_url": server.url(),
+        "credentials": {"client_secret": "client-secret-0008", "refresh_token": "refresh-one-0006"},
+    });
+    let path = crate::support::temp_file("config.json", &config.to_string());
+    let output = testing::run(&Api, &["check", "--config", path.to_str().expect("utf-8")]);
+    assert_eq!(output.exit_code, 0, "{}", output.stdout);
+    let saved = controls(&output);
+    assert_eq!(saved.len(), 1, "{}", output.stdout);
+    assert_eq!(saved[0]["credentials"]["refresh_token"], "refresh-two-0007");
+    let status_at = output
+        .messages
+        .iter()
+        .position(|message| matches!(message, Message::ConnectionStatus { .. }))
+        .expect("a connection status");
+    let control_at = output
+        .messages
+        .iter()
+        .position(|message| matches!(message, Message::Control { .. }))
+        .expect("a CONTROL message");
+    assert!(
+        control_at < status_at || control_at == status_at + 1,
+        "{}",
+        output.stdout
+    );
+    server.verify();
 }

@@ -231,6 +231,7 @@ row!(Child, partitioned);
 /// Emits the rows of each slice in order; with `cut`, stops before the row with that id and
 /// cuts the slice short as the HTTP toolkit's page limit does.
 #[derive(Clone)]
+#[allow(clippy::struct_field_names, reason = "the rows of `Rows`")]
 struct Rows<T> {
     rows: Vec<T>,
     end: Option<u64>,
@@ -476,6 +477,7 @@ struct Seen {
 }
 
 /// Checks every STATE of `stream` in `output` against the truth; `context` names the case.
+#[allow(clippy::too_many_lines, reason = "one checker, read top to bottom")]
 fn check(output: &Output, stream: &str, cut: Option<u64>, ordered: bool, context: &str) -> Seen {
     let truth = truth(stream);
     let mut emitted = BTreeSet::new();
@@ -541,7 +543,7 @@ fn check(output: &Output, stream: &str, cut: Option<u64>, ordered: bool, context
             _ => {}
         }
     }
-    seen.last_status = output.statuses(stream).last().cloned();
+    seen.last_status = output.statuses(stream).last().copied();
     // A stream marked COMPLETE read everything; one stopped short says why.
     if seen.last_status == Some(StreamStatus::Complete) {
         assert_eq!(

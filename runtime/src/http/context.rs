@@ -87,7 +87,8 @@ impl<S> Context for Sink<'_, S> {
 }
 
 /// Requests made outside a stream (`check`, listing partitions): waits sleep, a rate limit is
-/// only waited for, and a new config is written to stdout as a CONTROL message at once.
+/// only waited for, and a new config goes out as a CONTROL message with the run's next
+/// messages (at once, to stdout, when no run is going on).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Detached;
 
@@ -102,6 +103,11 @@ impl Context for Detached {
     }
 
     fn update_config(&mut self, config: &Value) -> Result<(), Error> {
+        // In a run, the run writes it at its next flush, in order with its other messages;
+        // outside one, it is written to stdout now.
+        if crate::entrypoint::defer_control(config) {
+            return Ok(());
+        }
         let mut line = serde_json::to_vec(&crate::source::control_message(config))
             .map_err(|error| Error::system(format!("cannot write the new config: {error}")))?;
         line.push(b'\n');
@@ -109,9 +115,7 @@ impl Context for Detached {
         stdout
             .write_all(&line)
             .and_then(|()| stdout.flush())
-            .map_err(Error::Output)?;
-        crate::entrypoint::set_run_config(config.clone());
-        Ok(())
+            .map_err(Error::Output)
     }
 
     fn scope(&self) -> Option<(String, String)> {
