@@ -57,6 +57,7 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+mod attempts;
 mod auth;
 mod budget;
 mod classify;
