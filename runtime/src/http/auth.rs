@@ -212,6 +212,15 @@ impl OAuth2 {
         Ok(answer.access_token)
     }
 
+    /// The cached access token, when it is still valid; the lock is held only to read it.
+    #[cfg(feature = "async")]
+    pub(crate) fn cached(&self) -> Option<String> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .valid()
+    }
+
     /// The API refused `token` (401): the next request refreshes it, unless another clone did
     /// already.
     pub(crate) fn refused(&self, token: &str) {
