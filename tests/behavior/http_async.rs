@@ -281,3 +281,42 @@ fn two_requests_joined_in_one_async_reader_run_at_once() {
     );
     server.verify();
 }
+
+/// A test read with `--max-pages 1`: the async listing stops after its first page, the slice
+/// is cut, no STATE of the stream claims the pages never read, and the stream ends INCOMPLETE.
+#[test]
+fn max_pages_cuts_an_async_listing_and_no_state_follows() {
+    let server = MockServer::start();
+    server
+        .expect(Expect::get("/items"))
+        .respond(Reply::json(
+            200,
+            json!({"items": [{"id": 1}, {"id": 2}], "next": "c2"}),
+        ))
+        .times(1);
+    let config = json!({"base_url": server.url()});
+    let catalog = catalog(&["items"]);
+    let config = crate::support::temp_file("config.json", &config.to_string());
+    let catalog = crate::support::temp_file("catalog.json", &catalog.to_string());
+    let output = testing::run(
+        &AsyncApi,
+        &[
+            "read",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--catalog",
+            catalog.to_str().expect("utf-8"),
+            "--max-pages",
+            "1",
+        ],
+    );
+    assert_eq!(output.exit_code, 0, "{}{}", output.stdout, output.stderr);
+    assert_eq!(ids(&output), [1, 2]);
+    assert!(output.states().is_empty(), "{}", output.stdout);
+    assert_eq!(
+        output.statuses("items").last(),
+        Some(&tidemark::protocol::StreamStatus::Incomplete)
+    );
+    assert_eq!(server.requests().len(), 1);
+    server.verify();
+}

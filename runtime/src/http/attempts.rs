@@ -179,3 +179,129 @@ impl<'c> Attempts<'c> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Attempts, Pause, Step};
+    use crate::Error;
+    use crate::http::classify::Failure;
+    use crate::http::{Auth, Client, OAuth2, RequestBudget, Retry};
+    use crate::protocol::FailureType;
+
+    fn client(retry: Retry) -> Client {
+        Client::builder("http://127.0.0.1:9")
+            .retry(retry)
+            .build()
+            .expect("a client")
+    }
+
+    #[test]
+    fn server_errors_back_off_until_the_retries_run_out() {
+        let client = client(
+            Retry::new()
+                .max_retries(1)
+                .backoff(Duration::from_millis(10), Duration::from_millis(10)),
+        );
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items");
+        assert_eq!(attempts.before(), Pause::NONE);
+        assert_eq!(attempts.number(), 1);
+        let Step::Again(pause) = attempts.after(Err(Failure::Retry("HTTP 503".into())), None)
+        else {
+            panic!("a retry");
+        };
+        assert_eq!(pause.rate_limited, None);
+        assert!(
+            pause
+                .wait
+                .is_some_and(|wait| wait <= Duration::from_millis(10))
+        );
+        assert_eq!(attempts.before(), Pause::NONE);
+        assert_eq!(attempts.number(), 2);
+        let Step::Fail(error) = attempts.after(Err(Failure::Retry("HTTP 503".into())), None) else {
+            panic!("out of retries");
+        };
+        assert_eq!(error.failure_type(), FailureType::TransientError);
+        assert!(
+            error.to_string().contains("failed 2 times: HTTP 503"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_is_reported_and_waited_unless_longer_than_the_cap() {
+        let client = client(Retry::new().max_rate_limit_wait(Duration::from_mins(1)));
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items");
+        attempts.before();
+        let asked = Failure::RateLimited {
+            wait: Some(Duration::from_secs(2)),
+            reset: None,
+        };
+        let Step::Again(pause) = attempts.after(Err(asked), None) else {
+            panic!("a wait");
+        };
+        assert!(pause.rate_limited.is_some());
+        assert_eq!(pause.wait, Some(Duration::from_secs(2)));
+        attempts.before();
+        let too_long = Failure::RateLimited {
+            wait: Some(Duration::from_secs(61)),
+            reset: None,
+        };
+        let Step::Fail(error) = attempts.after(Err(too_long), None) else {
+            panic!("a wait over the cap fails");
+        };
+        assert_eq!(error.failure_type(), FailureType::TransientError);
+    }
+
+    #[test]
+    fn an_oauth2_token_refused_is_refreshed_once_and_other_401s_fail() {
+        let refused = || Failure::Unauthorized(Error::config("the token was rejected"));
+        let plain = client(Retry::new());
+        let mut attempts = Attempts::new(&plain, "http://127.0.0.1:9/items");
+        attempts.before();
+        assert!(matches!(
+            attempts.after(Err(refused()), None),
+            Step::Fail(_)
+        ));
+
+        let oauth = OAuth2::refresh_token(
+            "http://127.0.0.1:9/token",
+            "client",
+            crate::Secret::new("secret-0001".to_owned()),
+            crate::Secret::new("refresh-0001".to_owned()),
+        );
+        let client = Client::builder("http://127.0.0.1:9")
+            .auth(Auth::OAuth2(oauth))
+            .build()
+            .expect("a client");
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items");
+        attempts.before();
+        assert!(matches!(
+            attempts.after(Err(refused()), Some("access-0001")),
+            Step::Again(Pause::NONE)
+        ));
+        attempts.before();
+        assert!(matches!(
+            attempts.after(Err(refused()), Some("access-0002")),
+            Step::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn a_spent_budget_makes_the_attempt_wait_and_a_long_wait_is_reported() {
+        let client = Client::builder("http://127.0.0.1:9")
+            .budget(RequestBudget::new(1, Duration::from_secs(10)))
+            .build()
+            .expect("a client");
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items");
+        assert_eq!(attempts.before(), Pause::NONE);
+        let pause = attempts.before();
+        assert!(pause.rate_limited.is_some());
+        assert!(
+            pause.wait.is_some_and(
+                |wait| wait > Duration::from_secs(9) && wait <= Duration::from_secs(10)
+            )
+        );
+    }
+}
