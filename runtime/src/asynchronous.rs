@@ -273,18 +273,26 @@ impl<S> Sink<'_, S> {
     /// [`Error::Terminated`] on SIGTERM; stdout is closed.
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub async fn wait_async(&mut self, duration: Duration) -> Result<(), Error> {
-        // How long a SIGTERM may go unnoticed, as in `Sink::wait`.
-        const STEP: Duration = Duration::from_millis(50);
-        let deadline = tokio::time::Instant::now() + duration;
-        loop {
-            // A wait of nothing: flushes, and fails once SIGTERM was received.
-            self.wait(Duration::ZERO)?;
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                return Ok(());
-            }
-            tokio::time::sleep(left.min(STEP)).await;
+        // A wait of nothing: flushes, and fails once SIGTERM was received.
+        wait_in_steps(|| self.wait(Duration::ZERO), duration).await
+    }
+}
+
+/// Waits `duration` on tokio's timer, calling `check` before, every 50 ms (how long a SIGTERM
+/// may go unnoticed, as in `Sink::wait`) and at the end; an error of `check` ends the wait.
+pub(crate) async fn wait_in_steps(
+    mut check: impl FnMut() -> Result<(), Error>,
+    duration: Duration,
+) -> Result<(), Error> {
+    const STEP: Duration = Duration::from_millis(50);
+    let deadline = tokio::time::Instant::now() + duration;
+    loop {
+        check()?;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
         }
+        tokio::time::sleep(left.min(STEP)).await;
     }
 }
 

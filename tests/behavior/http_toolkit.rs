@@ -19,7 +19,7 @@ use tidemark::{Error, Secret, Sink, Slice, Source, Streams};
 /// An item of the mock API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[tidemark::incremental_stream(name = "items", cursor = "id", primary_key = "id")]
-struct Item {
+pub(super) struct Item {
     id: u64,
 }
 
@@ -43,7 +43,7 @@ struct Credentials {
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
-struct Config {
+pub(super) struct Config {
     base_url: String,
     #[serde(default)]
     credentials: Option<Credentials>,
@@ -57,10 +57,10 @@ struct Config {
 
 /// A source over the mock API: `items` (one listing, `?after=` the state) with `OAuth2` or
 /// a query API key; `account_items` (one listing per account, read 8 at once).
-struct Api;
+pub(super) struct Api;
 
 impl Api {
-    fn client(config: &Config) -> Result<Client, Error> {
+    pub(super) fn client(config: &Config) -> Result<Client, Error> {
         let mut builder = Client::builder(config.base_url.as_str()).retry(
             Retry::new()
                 .max_retries(2)
@@ -154,7 +154,7 @@ fn catalog(streams: &[&str]) -> Value {
     catalog
 }
 
-fn controls(output: &Output) -> Vec<&Value> {
+pub(super) fn controls(output: &Output) -> Vec<&Value> {
     output
         .messages
         .iter()
@@ -165,7 +165,7 @@ fn controls(output: &Output) -> Vec<&Value> {
         .collect()
 }
 
-fn ids(output: &Output) -> Vec<u64> {
+pub(super) fn ids(output: &Output) -> Vec<u64> {
     output
         .records()
         .iter()

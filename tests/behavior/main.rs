@@ -22,6 +22,7 @@ mod github;
 mod github_mock;
 mod hostile;
 mod http_api;
+mod http_async;
 mod http_toolkit;
 mod inputs;
 mod large_inputs;

@@ -97,6 +97,16 @@ struct Tokens {
     access: Option<(String, Option<Instant>)>,
 }
 
+impl Tokens {
+    /// The access token, unless it is missing or due for a refresh.
+    fn valid(&self) -> Option<String> {
+        let (token, refresh_at) = self.access.as_ref()?;
+        refresh_at
+            .is_none_or(|at| Instant::now() < at)
+            .then(|| token.clone())
+    }
+}
+
 /// How long before its expiry an access token is refreshed.
 const EARLY: Duration = Duration::from_mins(1);
 
@@ -167,10 +177,8 @@ impl OAuth2 {
         send: &dyn Fn(&Request, &mut dyn Context) -> Result<super::Response, Error>,
     ) -> Result<String, Error> {
         let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((token, refresh_at)) = &tokens.access
-            && refresh_at.is_none_or(|at| Instant::now() < at)
-        {
-            return Ok(token.clone());
+        if let Some(token) = tokens.valid() {
+            return Ok(token);
         }
         let mut form = vec![
             ("grant_type".to_owned(), "refresh_token".to_owned()),
@@ -202,6 +210,15 @@ impl OAuth2 {
         }
         tokens.access = Some((answer.access_token.clone(), refresh_at));
         Ok(answer.access_token)
+    }
+
+    /// The cached access token, when it is still valid; the lock is held only to read it.
+    #[cfg(feature = "async")]
+    pub(crate) fn cached(&self) -> Option<String> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .valid()
     }
 
     /// The API refused `token` (401): the next request refreshes it, unless another clone did

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::de::DeserializeOwned;
 
+use super::attempts::{Attempts, Pause, Step};
 use super::classify::{self, Failure, Names, mask};
 use super::retry::RateLimit;
 use super::{
@@ -223,17 +224,11 @@ impl Client {
         Ok(url)
     }
 
-    /// One request, with retries: `mode` says whether it carries the API's credentials.
-    fn exchange(
-        &self,
-        request: &Request,
-        ctx: &mut dyn Context,
-        mode: Mode,
-    ) -> Result<Response, Error> {
-        let inner = &*self.inner;
+    /// What every attempt at `request` sends: its URL (as shown and as sent) and its body.
+    pub(super) fn prepare(&self, request: &Request, mode: Mode) -> Result<Prepared, Error> {
         let url = self.url_of(request, mode)?;
         // An API key in the query goes on the URL sent, never on the one shown.
-        let sent_url = match (&inner.auth, mode) {
+        let sent_url = match (&self.inner.auth, mode) {
             (Auth::ApiKeyQuery { name, key }, Mode::Api) => {
                 let mut sent = url.clone();
                 sent.push(if url.contains('?') { '&' } else { '?' });
@@ -245,176 +240,88 @@ impl Client {
             _ => None,
         };
         let body = encode_body(request.body())?;
-        let mut retries = 0;
-        let mut waits = 0;
-        let mut refreshed = false;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            if let Some(budget) = &inner.budget {
-                let wait = budget.take();
-                if !wait.is_zero() {
-                    if wait > Duration::from_secs(1) {
-                        ctx.rate_limited(Some(after(wait)))?;
-                    }
-                    ctx.wait(wait)?;
-                }
-            }
-            let token = match (&inner.auth, mode) {
-                (Auth::OAuth2(oauth), Mode::Api) => {
-                    Some(oauth.access_token(ctx, &|request, ctx| {
-                        self.exchange(request, ctx, Mode::Token)
-                    })?)
-                }
-                _ => None,
-            };
-            let outcome = self.attempt(
-                request,
-                &url,
-                sent_url.as_deref().unwrap_or(&url),
-                body.as_ref(),
-                token.as_deref(),
-                mode,
-                ctx,
-                attempt,
-            );
-            let failure = match outcome {
-                Ok(response) => return Ok(response),
-                Err(failure) => failure,
-            };
-            match failure {
-                Failure::Unauthorized(error) => {
-                    let (Auth::OAuth2(oauth), Some(token)) = (&inner.auth, &token) else {
-                        return Err(error);
-                    };
-                    if refreshed {
-                        return Err(error);
-                    }
-                    refreshed = true;
-                    oauth.refused(token);
-                }
-                Failure::Fatal(error) => return Err(error),
-                Failure::RateLimited { wait, reset } => {
-                    waits += 1;
-                    self.rate_limit_pause(&url, waits, wait, reset, ctx)?;
-                }
-                Failure::Retry(message) => {
-                    let what = mask(&url);
-                    if retries >= inner.retry.max_retries {
-                        return Err(Error::transient(format!(
-                            "the request for {what} failed {} times: {message}",
-                            retries + 1
-                        )));
-                    }
-                    let wait = inner.retry.delay(retries);
-                    retries += 1;
-                    tracing::warn!(
-                        retry = retries,
-                        of = inner.retry.max_retries,
-                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                        "{what}: {message}; retrying"
-                    );
-                    ctx.wait(wait)?;
-                }
-            }
+        Ok(Prepared {
+            url,
+            sent_url,
+            body,
+        })
+    }
+
+    /// The `OAuth2` credentials, when requests in `mode` carry them.
+    pub(super) fn oauth(&self, mode: Mode) -> Option<&super::OAuth2> {
+        match (&self.inner.auth, mode) {
+            (Auth::OAuth2(oauth), Mode::Api) => Some(oauth),
+            _ => None,
         }
     }
 
-    /// Waits for a rate limit (the `waits`-th in a row), or fails when the policy says the
-    /// wait is too long or too many.
-    fn rate_limit_pause(
-        &self,
-        url: &str,
-        waits: u32,
-        wait: Option<Duration>,
-        reset: Option<DateTime<Utc>>,
-        ctx: &mut dyn Context,
-    ) -> Result<(), Error> {
-        let retry = &self.inner.retry;
-        let what = mask(url);
-        if waits > retry.max_rate_limit_waits {
-            return Err(Error::transient(format!(
-                "the request for {what} was rate limited {} times in a row; the next sync \
-                 resumes from the last state",
-                retry.max_rate_limit_waits
-            )));
-        }
-        let wait = wait.unwrap_or_else(|| retry.rate_limit_default(waits - 1));
-        if wait > retry.max_rate_limit_wait {
-            return Err(Error::transient(format!(
-                "the request for {what} is rate limited for {} s, longer than the {} s this \
-                 connector waits; the next sync resumes from the last state",
-                wait.as_secs(),
-                retry.max_rate_limit_wait.as_secs()
-            )));
-        }
-        tracing::warn!(
-            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            "{what}: rate limited, waiting"
-        );
-        ctx.rate_limited(Some(reset.unwrap_or_else(|| after(wait))))?;
-        ctx.wait(wait)
+    /// The retry policy and the request budget.
+    pub(super) fn policy(&self) -> (&Retry, Option<&RequestBudget>) {
+        (&self.inner.retry, self.inner.budget.as_ref())
     }
 
-    /// One attempt: the answer if it is a success, else what it means.
-    #[expect(clippy::too_many_arguments, reason = "one private call site")]
-    fn attempt(
+    /// One request, with retries: `mode` says whether it carries the API's credentials. The
+    /// blocking driver of [`Attempts`].
+    pub(super) fn exchange(
         &self,
         request: &Request,
-        url: &str,
-        sent_url: &str,
-        body: Option<&(Vec<u8>, &'static str)>,
+        ctx: &mut dyn Context,
+        mode: Mode,
+    ) -> Result<Response, Error> {
+        let prepared = self.prepare(request, mode)?;
+        let mut attempts = Attempts::new(self, &prepared.url);
+        loop {
+            pause(ctx, attempts.before())?;
+            let token = match self.oauth(mode) {
+                Some(oauth) => Some(oauth.access_token(ctx, &|request, ctx| {
+                    self.exchange(request, ctx, Mode::Token)
+                })?),
+                None => None,
+            };
+            let log = log::enabled().then(|| LogScope(ctx.scope()));
+            let outcome = self.attempt(
+                request,
+                &prepared,
+                token.as_deref(),
+                mode,
+                log,
+                attempts.number(),
+            );
+            match attempts.after(outcome, token.as_deref()) {
+                Step::Done(response) => return Ok(response),
+                Step::Again(next) => pause(ctx, next)?,
+                Step::Fail(error) => return Err(error),
+            }
+        }
+    }
+
+    /// One attempt: the answer if it is a success, else what it means. `log` is the request
+    /// log's scope when the log is on. Blocking: the async driver runs it on tokio's blocking
+    /// threads.
+    pub(super) fn attempt(
+        &self,
+        request: &Request,
+        prepared: &Prepared,
         token: Option<&str>,
         mode: Mode,
-        ctx: &mut dyn Context,
+        log: Option<LogScope>,
         attempt: u32,
     ) -> Result<Response, Failure> {
         let inner = &*self.inner;
+        let url = prepared.url.as_str();
         let names = self.names(mode);
-        let mut builder = http::Request::builder()
-            .method(request.method().clone())
-            .uri(sent_url);
-        for (name, value) in &inner.headers {
-            builder = builder.header(name, value);
-        }
-        if mode == Mode::Api {
-            if let Some((name, value)) = &inner.auth_header {
-                builder = builder.header(name, value);
-            }
-            if let Some(token) = token {
-                builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-            }
-        }
-        for (name, value) in request.headers() {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        if let Some((_, content_type)) = body {
-            builder = builder.header(http::header::CONTENT_TYPE, *content_type);
-        }
         let started = Instant::now();
-        let sent = match body {
-            Some((bytes, _)) => builder
-                .body(bytes.as_slice())
-                .map_err(ureq::Error::from)
-                .and_then(|built| inner.agent.run(built)),
-            None => builder
-                .body(())
-                .map_err(ureq::Error::from)
-                .and_then(|built| inner.agent.run(built)),
-        };
-        let answer = sent.and_then(|response| {
-            let (parts, mut body) = response.into_parts();
-            // Into the buffer of this thread's last dropped answer: no allocation per page
-            // once a reader has read one.
-            let mut bytes = super::message::spare_body();
-            std::io::Read::read_to_end(
-                &mut body.with_config().limit(inner.max_body).reader(),
-                &mut bytes,
-            )?;
-            Ok((parts, bytes))
-        });
-        if log::enabled() {
-            self.log(request, url, mode, &answer, started.elapsed(), attempt, ctx);
+        let answer = self.run(request, prepared, token, mode);
+        if let Some(LogScope(scope)) = log {
+            self.log(
+                request,
+                url,
+                mode,
+                &answer,
+                started.elapsed(),
+                attempt,
+                scope,
+            );
         }
         let (parts, bytes) = match answer {
             Ok(answer) => answer,
@@ -469,6 +376,61 @@ impl Client {
         ))
     }
 
+    /// Sends the request once and reads the whole answer.
+    fn run(
+        &self,
+        request: &Request,
+        prepared: &Prepared,
+        token: Option<&str>,
+        mode: Mode,
+    ) -> Result<(http::response::Parts, Vec<u8>), ureq::Error> {
+        let inner = &*self.inner;
+        let url = prepared.url.as_str();
+        let sent_url = prepared.sent_url.as_deref().unwrap_or(url);
+        let body = prepared.body.as_ref();
+        let mut builder = http::Request::builder()
+            .method(request.method().clone())
+            .uri(sent_url);
+        for (name, value) in &inner.headers {
+            builder = builder.header(name, value);
+        }
+        if mode == Mode::Api {
+            if let Some((name, value)) = &inner.auth_header {
+                builder = builder.header(name, value);
+            }
+            if let Some(token) = token {
+                builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+        }
+        for (name, value) in request.headers() {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some((_, content_type)) = body {
+            builder = builder.header(http::header::CONTENT_TYPE, *content_type);
+        }
+        let sent = match body {
+            Some((bytes, _)) => builder
+                .body(bytes.as_slice())
+                .map_err(ureq::Error::from)
+                .and_then(|built| inner.agent.run(built)),
+            None => builder
+                .body(())
+                .map_err(ureq::Error::from)
+                .and_then(|built| inner.agent.run(built)),
+        };
+        sent.and_then(|response| {
+            let (parts, mut body) = response.into_parts();
+            // Into the buffer of this thread's last dropped answer: no allocation per page
+            // once a reader has read one.
+            let mut bytes = super::message::spare_body();
+            std::io::Read::read_to_end(
+                &mut body.with_config().limit(inner.max_body).reader(),
+                &mut bytes,
+            )?;
+            Ok((parts, bytes))
+        })
+    }
+
     /// Writes one exchange to the request log, masked.
     #[expect(clippy::too_many_arguments, reason = "one private call site")]
     fn log(
@@ -479,7 +441,7 @@ impl Client {
         answer: &Result<(http::response::Parts, Vec<u8>), ureq::Error>,
         elapsed: Duration,
         attempt: u32,
-        ctx: &dyn Context,
+        scope: Option<(String, String)>,
     ) {
         let inner = &*self.inner;
         let mut shown = mask(url);
@@ -524,7 +486,7 @@ impl Client {
         };
         let method = request.method().as_str();
         log::write(
-            ctx.scope(),
+            scope,
             &log::Exchange {
                 method,
                 url: &shown,
@@ -554,9 +516,34 @@ impl std::fmt::Debug for Client {
 /// Whether a request carries the API's credentials, or is a token request to the `OAuth2`
 /// provider.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     Api,
     Token,
+}
+
+/// What every attempt at one request sends.
+pub(super) struct Prepared {
+    /// The URL with its query, as shown (without an API key in the query).
+    pub(super) url: String,
+    /// The URL as sent, when it differs (an API key in the query).
+    sent_url: Option<String>,
+    /// The body and its content type.
+    body: Option<(Vec<u8>, &'static str)>,
+}
+
+/// The scope the request log shows an exchange under: (stream, slice), `None` outside a
+/// stream.
+pub(super) struct LogScope(pub(super) Option<(String, String)>);
+
+/// Reports and waits a pause through `ctx`: the blocking side of [`Pause`].
+fn pause(ctx: &mut dyn Context, pause: Pause) -> Result<(), Error> {
+    if let Some(reset) = pause.rate_limited {
+        ctx.rate_limited(Some(reset))?;
+    }
+    match pause.wait {
+        Some(wait) => ctx.wait(wait),
+        None => Ok(()),
+    }
 }
 
 /// How long a rate-limited answer asks to wait, and when the quota resets.
@@ -572,7 +559,7 @@ fn rate_limit_wait(limit: RateLimit) -> (Option<Duration>, Option<DateTime<Utc>>
 }
 
 /// `wait` from now.
-fn after(wait: Duration) -> DateTime<Utc> {
+pub(super) fn after(wait: Duration) -> DateTime<Utc> {
     Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::zero())
 }
 
@@ -876,7 +863,7 @@ fn base64(bytes: &[u8]) -> String {
 
 /// A listing read page by page: see [`Client::pages`].
 pub struct Pages<'c, P> {
-    client: &'c Client,
+    pub(super) client: &'c Client,
     /// The next page's request; `None` once the listing ended.
     request: Option<Request>,
     paginator: P,
@@ -917,6 +904,20 @@ impl<P: Paginator> Pages<'_, P> {
         &mut self,
         ctx: &mut dyn Context,
     ) -> Result<Option<Page<T>>, Error> {
+        let client = self.client;
+        let Some(request) = self.next_request(ctx)? else {
+            return Ok(None);
+        };
+        let response = client.send(request, ctx)?;
+        self.page(response).map(Some)
+    }
+
+    /// The next page's request, `None` when the listing ended (or the page limit of a test
+    /// read cut it, which is said through `ctx`).
+    pub(super) fn next_request(
+        &mut self,
+        ctx: &mut dyn Context,
+    ) -> Result<Option<&Request>, Error> {
         let Some(request) = &mut self.request else {
             return Ok(None);
         };
@@ -929,21 +930,31 @@ impl<P: Paginator> Pages<'_, P> {
             ctx.cut_slice()?;
             return Ok(None);
         }
-        let response = self.client.send(request, ctx)?;
+        Ok(self.request.as_ref())
+    }
+
+    /// The page `response` answers, and the request of the next one.
+    pub(super) fn page<T: DeserializeOwned>(
+        &mut self,
+        response: Response,
+    ) -> Result<Page<T>, Error> {
         self.fetched += 1;
         // An answer handed back under `OnStatus::Ignore` has no records: its body is the
         // API's error, and the listing ends there.
         if !(200..300).contains(&response.status()) {
             self.request = None;
-            return Ok(Some(Page {
+            return Ok(Page {
                 records: Vec::new(),
                 response,
-            }));
+            });
         }
         let records = self.records.decode::<T>(&response)?;
+        let Some(request) = &mut self.request else {
+            return Ok(Page { records, response });
+        };
         if !self.paginator.next(&response, records.len(), request)? {
             self.request = None;
         }
-        Ok(Some(Page { records, response }))
+        Ok(Page { records, response })
     }
 }

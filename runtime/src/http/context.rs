@@ -126,3 +126,121 @@ impl Context for Detached {
         Ok(())
     }
 }
+
+/// A context borrowed for one call: what the reader's context does.
+impl<C: Context + ?Sized> Context for &mut C {
+    fn wait(&mut self, duration: Duration) -> Result<(), Error> {
+        (**self).wait(duration)
+    }
+
+    fn rate_limited(&mut self, reset: Option<DateTime<Utc>>) -> Result<(), Error> {
+        (**self).rate_limited(reset)
+    }
+
+    fn update_config(&mut self, config: &Value) -> Result<(), Error> {
+        (**self).update_config(config)
+    }
+
+    fn scope(&self) -> Option<(String, String)> {
+        (**self).scope()
+    }
+
+    fn cut_slice(&mut self) -> Result<(), Error> {
+        (**self).cut_slice()
+    }
+
+    fn run_config(&self) -> Option<Value> {
+        (**self).run_config()
+    }
+}
+
+/// Where the requests of an async reader are made from: a [`Context`] that also waits without
+/// blocking the thread, so that the other futures of the reader go on meanwhile.
+///
+/// Implemented for [`Sink`] ([`Sink::wait_async`]: SIGTERM ends the wait), for [`Detached`]
+/// (a tokio timer), and for `&RefCell<C>` of any context `C`, which lets several requests of
+/// one reader run at once (`tokio::join!`) through one sink: each call borrows the context
+/// only for a moment, never across an `.await`.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub trait AsyncContext: Context {
+    /// Waits `duration` (a backoff, a rate limit) without blocking the thread. With a
+    /// [`Sink`], what the stream emitted is flushed first and SIGTERM ends the wait within
+    /// 50 ms with [`Error::Terminated`].
+    ///
+    /// # Errors
+    ///
+    /// SIGTERM arrived, or stdout is closed.
+    fn wait_async(&mut self, duration: Duration) -> impl Future<Output = Result<(), Error>>;
+}
+
+#[cfg(feature = "async")]
+impl<S> AsyncContext for Sink<'_, S> {
+    async fn wait_async(&mut self, duration: Duration) -> Result<(), Error> {
+        Sink::wait_async(self, duration).await
+    }
+}
+
+#[cfg(feature = "async")]
+impl AsyncContext for Detached {
+    async fn wait_async(&mut self, duration: Duration) -> Result<(), Error> {
+        tokio::time::sleep(duration).await;
+        Ok(())
+    }
+}
+
+#[cfg(feature = "async")]
+impl<C: AsyncContext + ?Sized> AsyncContext for &mut C {
+    async fn wait_async(&mut self, duration: Duration) -> Result<(), Error> {
+        (**self).wait_async(duration).await
+    }
+}
+
+/// A context shared by the requests of one async reader that run at once: each call borrows
+/// it for a moment; a wait checks it (flush, SIGTERM) every 50 ms and sleeps in between
+/// without holding the borrow.
+#[cfg(feature = "async")]
+impl<C: Context> Context for &std::cell::RefCell<C> {
+    fn wait(&mut self, duration: Duration) -> Result<(), Error> {
+        borrow(self)?.wait(duration)
+    }
+
+    fn rate_limited(&mut self, reset: Option<DateTime<Utc>>) -> Result<(), Error> {
+        borrow(self)?.rate_limited(reset)
+    }
+
+    fn update_config(&mut self, config: &Value) -> Result<(), Error> {
+        borrow(self)?.update_config(config)
+    }
+
+    fn scope(&self) -> Option<(String, String)> {
+        self.try_borrow().ok()?.scope()
+    }
+
+    fn cut_slice(&mut self) -> Result<(), Error> {
+        borrow(self)?.cut_slice()
+    }
+
+    fn run_config(&self) -> Option<Value> {
+        self.try_borrow().ok()?.run_config()
+    }
+}
+
+#[cfg(feature = "async")]
+impl<C: Context> AsyncContext for &std::cell::RefCell<C> {
+    async fn wait_async(&mut self, duration: Duration) -> Result<(), Error> {
+        let cell = *self;
+        crate::asynchronous::wait_in_steps(|| borrow(cell)?.wait(Duration::ZERO), duration).await
+    }
+}
+
+/// The shared context, or an error when the reader holds it borrowed itself.
+#[cfg(feature = "async")]
+fn borrow<C>(cell: &std::cell::RefCell<C>) -> Result<std::cell::RefMut<'_, C>, Error> {
+    cell.try_borrow_mut().map_err(|_| {
+        Error::system(
+            "a request needs the reader's context while the reader holds it borrowed: release \
+             the `RefCell` borrow before awaiting a request",
+        )
+    })
+}

@@ -257,7 +257,7 @@ pub(crate) fn spare_body() -> Vec<u8> {
     body
 }
 
-/// Leaves the body's buffer to the next answer read on this thread (up to [`MAX_SPARE`]).
+/// Leaves the body's buffer to the next answer read on this thread (up to 4 MiB).
 impl Drop for Response {
     fn drop(&mut self) {
         let body = std::mem::take(&mut self.body);

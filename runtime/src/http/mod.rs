@@ -56,11 +56,56 @@
 //! # let _ = (client, read);
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! ## Async readers
+//!
+//! With the `async` feature, [`Client::send_async`] and [`Pages::next_async`] serve async
+//! readers ([`Async`](crate::Async)) with every guarantee above: the same attempts, retries and
+//! waits, each wait through [`AsyncContext::wait_async`] so that the reader's other futures go
+//! on (and SIGTERM ends it), a rotated refresh token saved through the reader's sink before the
+//! new token is used. The client is blocking underneath: each attempt runs on tokio's blocking
+//! threads (`spawn_blocking`, the standard way to call blocking IO from async code), never on
+//! the thread that polls the reader, so several requests of one reader can be in flight at once
+//! (share the sink between them as `&RefCell<Sink>`, see [`AsyncContext`]).
+//!
+//! ```no_run
+//! # #[cfg(feature = "async")] {
+//! use tidemark::http::{BodyCursor, Client, Records, Request};
+//! use tidemark::{Async, Error, Sink, Slice};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+//! #[tidemark::incremental_stream(cursor = "id")]
+//! struct Ticket {
+//!     id: u64,
+//! }
+//!
+//! let client = Client::builder("https://api.example.com/v2").build()?;
+//! let reader = Async(async move |slice: &Slice<Ticket>, out: &mut Sink<Ticket>| {
+//!     let mut request = Request::get("/tickets");
+//!     if let Some(after) = slice.after() {
+//!         request = request.query("since_id", *after);
+//!     }
+//!     let next = BodyCursor::new("/next", "cursor");
+//!     let mut pages = client.pages(request, next, Records::json("/tickets"));
+//!     while let Some(page) = pages.next_async::<Ticket, _>(out).await? {
+//!         for ticket in &page.records {
+//!             out.emit(ticket)?;
+//!         }
+//!     }
+//!     Ok::<(), Error>(())
+//! });
+//! # let _ = reader;
+//! # }
+//! # Ok::<(), tidemark::Error>(())
+//! ```
 
+mod attempts;
 mod auth;
 mod budget;
 mod classify;
 mod client;
+#[cfg(feature = "async")]
+mod client_async;
 mod context;
 mod decode;
 pub(crate) mod log;
@@ -71,6 +116,8 @@ mod retry;
 pub use auth::{Auth, OAuth2};
 pub use budget::RequestBudget;
 pub use client::{Client, ClientBuilder, OnStatus, Page, Pages};
+#[cfg(feature = "async")]
+pub use context::AsyncContext;
 pub use context::{Context, Detached};
 pub use decode::{MAX_INFLATED, Records};
 pub use message::{Body, Request, Response};
