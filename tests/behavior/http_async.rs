@@ -10,12 +10,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tidemark::http::{BodyCursor, Records, Request};
-use tidemark::protocol::{Message, TraceType};
+use tidemark::protocol::Message;
+use tidemark::testing;
 use tidemark::testing::http::{Expect, MockServer, Reply};
-use tidemark::testing::{self, Output};
 use tidemark::{Async, Error, Sink, Slice, Source, Streams};
 
-use crate::http_toolkit::{Api, Config, Item, controls, ids};
+use crate::http_toolkit::{Api, Config, Item, controls, ids, rate_limited, rotating_provider};
 
 /// An item of `/left` or `/right`, both asked at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -113,42 +113,13 @@ fn catalog(streams: &[&str]) -> Value {
     catalog
 }
 
-fn rate_limited(output: &Output) -> usize {
-    output
-        .traces(TraceType::StreamStatus)
-        .iter()
-        .filter(|trace| {
-            trace.stream_status.as_ref().is_some_and(|status| {
-                status
-                    .reasons
-                    .as_ref()
-                    .is_some_and(|reasons| !reasons.is_empty())
-            })
-        })
-        .count()
-}
-
 /// An async reader pages through a listing with `OAuth2`: the provider rotates the refresh
 /// token, and the whole config with the new one is saved (CONTROL) before any record; the
 /// access token is refreshed once and then reused; a 401 refreshes it once more.
 #[test]
 fn an_async_reader_pages_with_oauth2_and_saves_a_rotated_token_before_its_records() {
     let server = MockServer::start();
-    server
-        .expect(Expect::post("/oauth/token").body_contains("refresh_token=refresh-one-0001"))
-        .respond(Reply::json(
-            200,
-            json!({"access_token": "access-one-0001", "expires_in": 3600,
-                   "refresh_token": "refresh-two-0002"}),
-        ))
-        .times(1);
-    server
-        .expect(Expect::post("/oauth/token").body_contains("refresh_token=refresh-two-0002"))
-        .respond(Reply::json(
-            200,
-            json!({"access_token": "access-two-0002", "expires_in": 3600}),
-        ))
-        .times(1);
+    rotating_provider(&server);
     server
         .expect(Expect::get("/items").header("authorization", "Bearer access-one-0001"))
         .respond(Reply::json(

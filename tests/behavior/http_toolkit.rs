@@ -165,20 +165,25 @@ pub(super) fn controls(output: &Output) -> Vec<&Value> {
         .collect()
 }
 
-pub(super) fn ids(output: &Output) -> Vec<u64> {
+/// `RATE_LIMITED` stream statuses in `output`.
+pub(super) fn rate_limited(output: &Output) -> usize {
     output
-        .records()
+        .traces(TraceType::StreamStatus)
         .iter()
-        .map(|record| record.data["id"].as_u64().expect("an id"))
-        .collect()
+        .filter(|trace| {
+            trace.stream_status.as_ref().is_some_and(|status| {
+                status
+                    .reasons
+                    .as_ref()
+                    .is_some_and(|reasons| !reasons.is_empty())
+            })
+        })
+        .count()
 }
 
-/// The provider rotates the refresh token at the first refresh: the sync saves the whole
-/// config with the new token (CONTROL) before using it, and the next sync, given that config,
-/// refreshes with the new token (a refresh with the old one would be unmatched, and fail).
-#[test]
-fn a_rotated_refresh_token_is_saved_with_a_control_message_and_used_by_the_next_sync() {
-    let server = MockServer::start();
+/// An `OAuth2` provider that rotates `refresh-one-0001` into `refresh-two-0002` (with the
+/// access token `access-one-0001`) once, then gives `access-two-0002` for the new one, once.
+pub(super) fn rotating_provider(server: &MockServer) {
     server
         .expect(Expect::post("/oauth/token").body_contains("refresh_token=refresh-one-0001"))
         .respond(Reply::json(
@@ -194,6 +199,23 @@ fn a_rotated_refresh_token_is_saved_with_a_control_message_and_used_by_the_next_
             json!({"access_token": "access-two-0002", "expires_in": 3600}),
         ))
         .times(1);
+}
+
+pub(super) fn ids(output: &Output) -> Vec<u64> {
+    output
+        .records()
+        .iter()
+        .map(|record| record.data["id"].as_u64().expect("an id"))
+        .collect()
+}
+
+/// The provider rotates the refresh token at the first refresh: the sync saves the whole
+/// config with the new token (CONTROL) before using it, and the next sync, given that config,
+/// refreshes with the new token (a refresh with the old one would be unmatched, and fail).
+#[test]
+fn a_rotated_refresh_token_is_saved_with_a_control_message_and_used_by_the_next_sync() {
+    let server = MockServer::start();
+    rotating_provider(&server);
     server
         .expect(Expect::get("/items").header("authorization", "Bearer access-one-0001"))
         .respond(Reply::json(
@@ -290,19 +312,7 @@ fn a_rate_limit_is_reported_and_waited_and_a_persistent_server_error_fails_trans
     let output = testing::read(&Api, &config, &catalog(&["items"]), None);
     assert_eq!(output.exit_code, 1, "{}", output.stdout);
     assert_eq!(ids(&output), [1]);
-    let rate_limited = output
-        .traces(TraceType::StreamStatus)
-        .iter()
-        .filter(|trace| {
-            trace.stream_status.as_ref().is_some_and(|status| {
-                status
-                    .reasons
-                    .as_ref()
-                    .is_some_and(|reasons| !reasons.is_empty())
-            })
-        })
-        .count();
-    assert_eq!(rate_limited, 1, "{}", output.stdout);
+    assert_eq!(rate_limited(&output), 1, "{}", output.stdout);
     let error = crate::support::first_error(&output);
     assert_eq!(error.failure_type, Some(FailureType::TransientError));
     assert!(error.message.contains("503"), "{}", error.message);
