@@ -213,13 +213,8 @@ impl Client {
             url.push_str(path);
             url
         };
-        let mut separator = if url.contains('?') { '&' } else { '?' };
         for (name, value) in request.query_pairs() {
-            url.push(separator);
-            separator = '&';
-            encode(name, &mut url);
-            url.push('=');
-            encode(value, &mut url);
+            push_query(&mut url, name, value);
         }
         Ok(url)
     }
@@ -231,10 +226,7 @@ impl Client {
         let sent_url = match (&self.inner.auth, mode) {
             (Auth::ApiKeyQuery { name, key }, Mode::Api) => {
                 let mut sent = url.clone();
-                sent.push(if url.contains('?') { '&' } else { '?' });
-                encode(name, &mut sent);
-                sent.push('=');
-                encode(key.expose(), &mut sent);
+                push_query(&mut sent, name, key.expose());
                 Some(sent)
             }
             _ => None,
@@ -592,6 +584,14 @@ fn same_origin(url: &str, origin: &str) -> bool {
 }
 
 /// Appends `text` percent-encoded (everything but RFC 3986's unreserved characters).
+/// Appends `name=value` to `url`'s query, both percent-encoded.
+fn push_query(url: &mut String, name: &str, value: &str) {
+    url.push(if url.contains('?') { '&' } else { '?' });
+    encode(name, url);
+    url.push('=');
+    encode(value, url);
+}
+
 fn encode(text: &str, out: &mut String) {
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
