@@ -18,7 +18,9 @@ from a virtual environment made at `target/bench-venv` on first use (from
 
 `--rss` measures instead the peak RSS of `github` at concurrency 64, latency 0, for about 1M and
 10M records (64 repositories of N / 64 issues, so that only the number of records changes; more
-with `--rss-repos`), with stdout read slowly (64 KiB pieces, throttled to `--rss-mbps`). Peak RSS comes
+with `--rss-repos`), with stdout read slowly (64 KiB pieces, throttled to `--rss-mbps`), each size
+twice: under glibc's malloc as it comes, and with its per-thread cache off
+(`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`; see BENCHMARKS.md for why). Peak RSS comes
 from GNU time (`/usr/bin/time`) when it is installed, else from the last `VmHWM` seen in /proc: a
 process started from Python is charged Python's pages by `ru_maxrss`.
 
@@ -209,7 +211,7 @@ def peak_hwm(pid, seen):
 class Run:
     """One whole-process run: records counted on stdout, wall seconds, CPU seconds, peak KiB."""
 
-    def __init__(self, args, mbps=None, chunk=1 << 20):
+    def __init__(self, args, mbps=None, chunk=1 << 20, env=None):
         self.records = 0
         self.bytes = 0
         self.first = None  # seconds from the start to the first RECORD line
@@ -222,7 +224,8 @@ class Run:
         start = time.perf_counter()
         # Its own process group: on Ctrl-C or an error the reader (and GNU time's child) is killed
         # here, never left running.
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True,
+                                   env=None if env is None else {**os.environ, **env})
         hwm = [0]
         if rss_file is None:
             threading.Thread(target=peak_hwm, args=(process.pid, hwm), daemon=True).start()
@@ -353,9 +356,19 @@ def throughput(options, tmp):
           + (f" and {median(all_runs('cdk'), 'first'):.2f} s (CDK)" if sdm else "") + ".")
 
 
+# The allocator settings `--rss` measures `github` under: glibc's defaults, and glibc with its
+# per-thread cache off (a tunable read when the process starts; the variable is ignored by other
+# C libraries, where both rows measure the same thing).
+MALLOC_SETTINGS = [
+    ("defaults", {}),
+    ("tcache off", {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}),
+]
+
+
 def rss(options, tmp):
     """Peak RSS of `github` for each size: `--rss-repos` repositories (default: the concurrency) of
-    size / repositories issues each, from a mock of that shape with no latency."""
+    size / repositories issues each, from a mock of that shape with no latency; each size under
+    each of MALLOC_SETTINGS, one after the other."""
     c = options.rss_concurrency
     count = options.rss_repos or c
     shapes = [(n, max(1, n // count)) for n in options.rss_records]
@@ -367,9 +380,9 @@ def rss(options, tmp):
     if not concurrent:
         print("`github` has no `concurrency` in its config yet: it reads one partition at a time.",
               file=sys.stderr)
-    print(f"{'records':>10} {'repositories':>12} {'wall s':>8} {'records/s':>10} {'MB/s':>6} "
-          f"{'peak RSS MiB':>13}")
-    peaks = []
+    print(f"{'records':>10} {'repositories':>12} {'malloc':>11} {'wall s':>8} {'records/s':>10} "
+          f"{'MB/s':>6} {'peak RSS MiB':>13}")
+    peaks = {name: [] for name, _ in MALLOC_SETTINGS}
     repos = repositories(count)
     for n, per_repo in shapes:
         with Mock(count, per_repo, 0) as mock:
@@ -378,14 +391,19 @@ def rss(options, tmp):
                     config(tmp, f"rss-{n}", mock.url, repos, options.page_size,
                            c if concurrent else None),
                     "--catalog", catalog]
-            run = Run(args, mbps=options.rss_mbps, chunk=64 << 10)
-            if run.records != expected:
-                raise BenchError(f"read {run.records} records, not {expected}")
-            peaks.append(run.peak_kib / 1024)
-            print(f"{run.records:>10} {count:>12} {run.wall:>8.1f} {run.rate:>10,.0f} "
-                  f"{run.bytes / run.wall / 1e6:>6.1f} {run.peak_kib / 1024:>13.1f}")
+            for name, env in MALLOC_SETTINGS:
+                run = Run(args, mbps=options.rss_mbps, chunk=64 << 10, env=env)
+                if run.records != expected:
+                    raise BenchError(f"read {run.records} records, not {expected}")
+                peaks[name].append(run.peak_kib / 1024)
+                print(f"{run.records:>10} {count:>12} {name:>11} {run.wall:>8.1f} {run.rate:>10,.0f} "
+                      f"{run.bytes / run.wall / 1e6:>6.1f} {run.peak_kib / 1024:>13.1f}", flush=True)
     print(f"\nconcurrency {c}, latency 0, stdout read in 64 KiB pieces at up to {options.rss_mbps} MB/s; "
-          f"peak RSS spread {max(peaks) - min(peaks):.1f} MiB (goal: within 1 MiB, under 32 MiB)")
+          "goal: within 1 MiB, under 32 MiB")
+    for name, env in MALLOC_SETTINGS:
+        setting = " ".join(f"{key}={value}" for key, value in env.items()) or "glibc's defaults"
+        print(f"peak RSS spread {max(peaks[name]) - min(peaks[name]):.1f} MiB, "
+              f"highest {max(peaks[name]):.1f} MiB: {name} ({setting})")
 
 
 def versus(options, tmp):
