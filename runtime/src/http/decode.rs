@@ -40,8 +40,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 #[derive(Clone, Debug)]
 pub enum Records {
     /// A JSON array at a JSON pointer (RFC 6901) into the body: `""` when the body is the
-    /// array, `"/tickets"`, `"/data/items"`. A body without that member, or whose member is not
-    /// an array (`null` included), is an error.
+    /// array, `"/tickets"`, `"/data/items"`. A member that is `null` is a page of no records
+    /// (as APIs written in Go send an empty list); a body without that member, or whose member
+    /// is neither an array nor `null`, is an error.
     Json {
         /// The JSON pointer to the array of records.
         pointer: String,
@@ -312,8 +313,8 @@ impl de::Visitor<'_> for KeyIs<'_> {
 fn json_at<T: DeserializeOwned>(url: &str, body: &[u8], pointer: &str) -> Result<Vec<T>, Error> {
     let tokens = pointer_tokens(pointer)
         .map_err(|error| Error::system(format!("the records of {url}: {error}")))?;
-    match value_at::<Vec<T>>(body, &tokens) {
-        Ok(Some(records)) => Ok(records),
+    match value_at::<Option<Vec<T>>>(body, &tokens) {
+        Ok(Some(records)) => Ok(records.unwrap_or_default()),
         Ok(None) | Err(_) => Err(json_error::<T>(url, body, pointer)),
     }
 }
@@ -578,6 +579,15 @@ mod tests {
     }
 
     #[test]
+    fn a_null_member_is_a_page_of_no_records() {
+        for body in [r#"{"tickets": null, "next": null}"#, "null"] {
+            let pointer = if body == "null" { "" } else { "/tickets" };
+            let records: Vec<Ticket> = Records::json(pointer).decode(&response(body)).unwrap();
+            assert!(records.is_empty(), "{body}");
+        }
+    }
+
+    #[test]
     fn a_missing_pointer_is_an_error_naming_the_url_and_quoting_the_body() {
         let message = system_message(
             Records::json("/tickets").decode::<Ticket>(&response(r#"{"items": []}"#)),
@@ -596,9 +606,9 @@ mod tests {
         assert!(message.contains("but an object"), "{message}");
         assert!(message.contains(r#"{"id":1}"#), "{message}");
         let message = system_message(
-            Records::json("/tickets").decode::<Ticket>(&response(r#"{"tickets": null}"#)),
+            Records::json("/tickets").decode::<Ticket>(&response(r#"{"tickets": "none"}"#)),
         );
-        assert!(message.contains("but null"), "{message}");
+        assert!(message.contains("but a string"), "{message}");
         let message = system_message(Records::json("").decode::<Ticket>(&response("{}")));
         assert!(
             message.contains("array of records at the body"),
