@@ -218,6 +218,12 @@ impl<'o> Emitter<'o> {
         self.masker.learn(schema, config);
     }
 
+    /// The run's secrets, shared: what [`Emitter::mask`] masks, for the panic hook of a
+    /// connector process.
+    pub(crate) fn masker(&self) -> Arc<Masker> {
+        Arc::clone(&self.masker)
+    }
+
     /// `text` with the run's secrets masked: for what the runtime writes to stderr.
     pub(crate) fn mask<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         self.masker.mask(text)

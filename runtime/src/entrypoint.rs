@@ -110,6 +110,7 @@ where
     let dispatch = out.log_dispatch();
     if process {
         let _ = tracing::dispatcher::set_global_default(dispatch.clone());
+        mask_panics(out.masker());
     }
     // The config as read, for the run's thread and those it reads streams on.
     let _config = scoped_run_config(Some(RunConfig::default()));
@@ -169,6 +170,28 @@ where
             FAILURE
         }
     }
+}
+
+/// Makes the process print panics as Rust's default hook does (thread, place, message, and a
+/// backtrace when `RUST_BACKTRACE` asks for one) but with the run's secrets masked: a panic
+/// message may quote the config, or a URL with its API key, and the platform keeps stderr in
+/// its logs. A panicking reader is still reported as its stream's failure (masked too).
+fn mask_panics(masker: std::sync::Arc<crate::secret::Masker>) {
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = io::stderr().write_all(panic_report(info, &masker).as_bytes());
+    }));
+}
+
+/// What [`mask_panics`]'s hook writes for a panic.
+fn panic_report(info: &std::panic::PanicHookInfo<'_>, masker: &crate::secret::Masker) -> String {
+    let thread = std::thread::current();
+    let mut text = format!("thread '{}' {info}\n", thread.name().unwrap_or("<unnamed>"));
+    let backtrace = std::backtrace::Backtrace::capture();
+    if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+        let _ =
+            std::fmt::Write::write_fmt(&mut text, format_args!("stack backtrace:\n{backtrace}\n"));
+    }
+    masker.mask(&text).into_owned()
 }
 
 /// The SPEC message of a source.
@@ -488,5 +511,59 @@ fn descriptor_of(configured: &ConfiguredStream) -> StreamDescriptor {
     StreamDescriptor {
         name: configured.stream.name.clone(),
         namespace: configured.stream.namespace.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{self, PanicHookInfo};
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use serde_json::json;
+
+    use super::panic_report;
+    use crate::secret::Masker;
+
+    type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+    #[test]
+    fn a_panic_is_reported_with_the_run_secrets_masked() {
+        let masker = Masker::default();
+        masker.learn(
+            &json!({"properties": {"api_key": {"type": "string", "airbyte_secret": true}}}),
+            &json!({"api_key": "sk-live-12345"}),
+        );
+        // The panics of this thread are reported here; other tests' go to the hook as it was.
+        let previous: Arc<Hook> = Arc::new(panic::take_hook());
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let this = std::thread::current().id();
+        {
+            let (previous, reports) = (Arc::clone(&previous), Arc::clone(&reports));
+            panic::set_hook(Box::new(move |info| {
+                if std::thread::current().id() == this {
+                    let report = panic_report(info, &masker);
+                    reports
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(report);
+                } else {
+                    previous(info);
+                }
+            }));
+        }
+        let caught = panic::catch_unwind(|| {
+            panic!("cannot reach https://api.example.com/items?key=sk-live-12345");
+        });
+        panic::set_hook(Box::new(move |info| previous(info)));
+
+        assert!(caught.is_err());
+        let reports = reports.lock().unwrap_or_else(PoisonError::into_inner);
+        let [report] = reports.as_slice() else {
+            panic!("one report expected: {reports:?}");
+        };
+        assert!(report.contains("panicked at"), "{report}");
+        assert!(report.contains("entrypoint.rs"), "{report}");
+        assert!(report.contains("items?key=****"), "{report}");
+        assert!(!report.contains("sk-live-12345"), "{report}");
     }
 }

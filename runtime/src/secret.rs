@@ -1,6 +1,6 @@
 //! Secrets in the configuration: [`Secret<T>`] marks a field, the runtime masks its value, in
 //! every form a text can quote it in, in every LOG, TRACE and CONNECTION_STATUS message and in
-//! its error lines on stderr.
+//! its error lines and panic messages on stderr.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,8 +14,8 @@ use serde_json::Value;
 ///
 /// Its schema in the SPEC carries `"airbyte_secret": true`, so the Airbyte UI hides it; `Debug`
 /// and `Display` print `****`; and the runtime replaces its value in every LOG, TRACE and
-/// CONNECTION_STATUS message, including config validation errors, and in the error lines it
-/// writes to stderr, with `****`. The value is masked however the text quotes it: as is,
+/// CONNECTION_STATUS message, including config validation errors, and in the error lines and
+/// panic messages of a connector process (`run!`) on stderr, with `****`. The value is masked however the text quotes it: as is,
 /// escaped as in a JSON string, escaped by `{:?}`, or escaped twice (a JSON body holding the
 /// key, logged with `{:?}`). Values shorter than 4 characters are not masked in text (they
 /// would mask everything).
