@@ -225,6 +225,34 @@ fn an_async_reader_retries_waits_a_rate_limit_and_fails_transiently_when_retries
     );
 }
 
+/// A spent quota holds an async reader's next request until its reset, as a blocking one's.
+#[test]
+fn an_async_reader_waits_for_a_spent_quota_before_its_next_request() {
+    let server = MockServer::start();
+    server
+        .expect(Expect::get("/items"))
+        .respond(
+            Reply::json(200, json!({"items": [{"id": 1}], "next": "c2"}))
+                .header("RateLimit-Remaining", "0")
+                .header("RateLimit-Reset", "3"),
+        )
+        .respond(Reply::json(
+            200,
+            json!({"items": [{"id": 2}], "next": null}),
+        ))
+        .times(2);
+    let config = json!({"base_url": server.url()});
+    let output = testing::read(&AsyncApi, &config, &catalog(&["items"]), None);
+    assert_eq!(output.exit_code, 0, "{}", output.stdout);
+    assert_eq!(ids(&output), [1, 2]);
+    assert_eq!(rate_limited(&output), 1, "{}", output.stdout);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "no request refused");
+    let gap = requests[1].at - requests[0].at;
+    assert!(gap >= Duration::from_millis(2900), "{gap:?}");
+    server.verify();
+}
+
 /// Two requests joined in one async reader are in flight together: the second reaches the
 /// server before the first is answered (each answer takes 300 ms).
 #[test]

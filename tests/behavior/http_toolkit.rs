@@ -335,6 +335,38 @@ fn a_rate_limit_is_reported_and_waited_and_a_persistent_server_error_fails_trans
     assert_eq!(server.requests().len(), 5, "429, 200, then 503 three times");
 }
 
+/// A page whose answer says the quota is spent (`X-RateLimit-Remaining: 0`) holds the next
+/// request until `X-RateLimit-Reset`, reported as `RATE_LIMITED`, instead of spending a request
+/// on a refusal.
+#[test]
+fn a_spent_quota_holds_the_next_request_until_its_reset() {
+    let server = MockServer::start();
+    let reset = chrono::Utc::now().timestamp() + 3;
+    server
+        .expect(Expect::get("/items").query("key", "query-key-0004"))
+        .respond(
+            Reply::json(200, json!({"items": [{"id": 1}], "next": "c2"}))
+                .header("X-RateLimit-Remaining", "0")
+                .header("X-RateLimit-Reset", reset.to_string()),
+        )
+        .respond(Reply::json(
+            200,
+            json!({"items": [{"id": 2}], "next": null}),
+        ))
+        .times(2);
+    let config = json!({"base_url": server.url(), "api_key": "query-key-0004"});
+    let output = testing::read(&Api, &config, &catalog(&["items"]), None);
+    assert_eq!(output.exit_code, 0, "{}", output.stdout);
+    assert_eq!(ids(&output), [1, 2]);
+    assert_eq!(rate_limited(&output), 1, "{}", output.stdout);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "no request refused");
+    // The reset is in whole seconds, 2 to 3 s after the first answer.
+    let gap = requests[1].at - requests[0].at;
+    assert!(gap >= std::time::Duration::from_millis(1900), "{gap:?}");
+    server.verify();
+}
+
 /// Sixteen accounts read eight at once by clones of one client that share a budget of 10
 /// requests per second: in no second are there more than 10 requests, and every account is
 /// read whole.

@@ -2,14 +2,48 @@
 //! attempt, and what an attempt's outcome leads to. The blocking client drives it with
 //! `Context::wait`, the async client with `AsyncContext::wait_async`, so both behave alike.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::classify::{Failure, mask};
 use super::client::after;
+use super::retry::RateLimit;
 use super::{Client, OAuth2, RequestBudget, Response, Retry};
 use crate::Error;
+
+/// When an answer said the API's quota is spent (`X-RateLimit-Remaining: 0` with
+/// `X-RateLimit-Reset`, or the `RateLimit-*` pair) on an answer the client handed back: the
+/// client and its clones send nothing before the quota is back, rather than spend a request on
+/// a refusal.
+#[derive(Debug, Default)]
+pub(super) struct Quota {
+    back_at: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl Quota {
+    /// Notes what `response`'s headers say of the quota, read at `now`.
+    fn note(&self, response: &Response, now: DateTime<Utc>) {
+        let Some(back_at) = RateLimit::of(response.headers(), now).exhausted_until else {
+            return;
+        };
+        let mut held = self.back_at.lock().unwrap_or_else(PoisonError::into_inner);
+        if back_at > now && held.is_none_or(|held| held < back_at) {
+            *held = Some(back_at);
+        }
+    }
+
+    /// When the quota is back and how long that is from `now`, while it is spent.
+    fn spent(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Duration)> {
+        let back_at = (*self.back_at.lock().unwrap_or_else(PoisonError::into_inner))?;
+        let wait = (back_at - now)
+            .to_std()
+            .ok()
+            .filter(|wait| !wait.is_zero())?;
+        Some((back_at, wait))
+    }
+}
 
 /// A pause before the next attempt: what to report, then what to wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +77,9 @@ pub(super) enum Step {
 pub(super) struct Attempts<'c> {
     retry: &'c Retry,
     budget: Option<&'c RequestBudget>,
+    quota: &'c Quota,
+    /// Waits for a spent quota before this request's attempts.
+    holds: u32,
     oauth: Option<&'c OAuth2>,
     /// The request's URL, masked, for messages.
     what: String,
@@ -55,10 +92,12 @@ pub(super) struct Attempts<'c> {
 impl<'c> Attempts<'c> {
     /// The attempts at a request for `url` made with `client`.
     pub(super) fn new(client: &'c Client, url: &str) -> Self {
-        let (retry, budget) = client.policy();
+        let (retry, budget, quota) = client.policy();
         Attempts {
             retry,
             budget,
+            quota,
+            holds: 0,
             oauth: client.oauth(super::client::Mode::Api),
             what: mask(url),
             retries: 0,
@@ -66,6 +105,27 @@ impl<'c> Attempts<'c> {
             refreshed: false,
             attempt: 0,
         }
+    }
+
+    /// The wait for a quota an earlier answer said is spent, if it is: called until `None`
+    /// before [`Attempts::before`], since another clone's answer may push the time back while
+    /// this one waits. No wait when it would be longer than the policy's cap, or after as many
+    /// holds as rate-limit waits allowed: then the request goes, and the API's answer decides.
+    pub(super) fn hold(&mut self) -> Option<Pause> {
+        let (back_at, wait) = self.quota.spent(Utc::now())?;
+        if wait > self.retry.max_rate_limit_wait || self.holds >= self.retry.max_rate_limit_waits {
+            return None;
+        }
+        self.holds += 1;
+        tracing::info!(
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "{}: the API's quota is spent until {back_at}; waiting",
+            self.what
+        );
+        Some(Pause {
+            rate_limited: (wait > Duration::from_secs(1)).then_some(back_at),
+            wait: Some(wait),
+        })
     }
 
     /// Starts the next attempt: takes one request of the budget, and says how long to wait
@@ -97,7 +157,10 @@ impl<'c> Attempts<'c> {
         token: Option<&str>,
     ) -> Step {
         let failure = match outcome {
-            Ok(response) => return Step::Done(response),
+            Ok(response) => {
+                self.quota.note(&response, Utc::now());
+                return Step::Done(response);
+            }
             Err(failure) => failure,
         };
         match failure {
@@ -303,5 +366,63 @@ mod tests {
                 |wait| wait > Duration::from_secs(9) && wait <= Duration::from_secs(10)
             )
         );
+    }
+
+    fn spent_until(reset: chrono::DateTime<chrono::Utc>) -> crate::http::Response {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        headers.insert(
+            "x-ratelimit-reset",
+            reset.timestamp().to_string().parse().unwrap(),
+        );
+        crate::http::Response::new(200, "http://127.0.0.1:9/items".into(), headers, Vec::new())
+    }
+
+    #[test]
+    fn an_answer_saying_the_quota_is_spent_holds_every_clone_until_it_is_back() {
+        let client = client(Retry::new().max_rate_limit_wait(Duration::from_mins(1)));
+        let clone = client.clone();
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items");
+        assert_eq!(attempts.hold(), None, "nothing said yet");
+        attempts.before();
+        let reset = chrono::Utc::now() + chrono::TimeDelta::seconds(30);
+        assert!(matches!(
+            attempts.after(Ok(spent_until(reset)), None),
+            Step::Done(_)
+        ));
+
+        let mut next = Attempts::new(&clone, "http://127.0.0.1:9/items?page=2");
+        let hold = next.hold().expect("a hold");
+        let reset = chrono::DateTime::from_timestamp(reset.timestamp(), 0).unwrap();
+        assert_eq!(hold.rate_limited, Some(reset));
+        assert!(
+            hold.wait.is_some_and(
+                |wait| wait > Duration::from_secs(25) && wait <= Duration::from_secs(30)
+            ),
+            "{hold:?}"
+        );
+        // Held as many times as rate-limit waits are allowed, then the request goes.
+        let allowed = Retry::new().max_rate_limit_waits;
+        for _ in 1..allowed {
+            assert!(next.hold().is_some());
+        }
+        assert_eq!(next.hold(), None);
+    }
+
+    #[test]
+    fn a_quota_back_too_late_or_already_back_holds_nothing() {
+        let capped = client(Retry::new().max_rate_limit_wait(Duration::from_secs(10)));
+        let mut attempts = Attempts::new(&capped, "http://127.0.0.1:9/items");
+        attempts.before();
+        let late = chrono::Utc::now() + chrono::TimeDelta::seconds(60);
+        attempts.after(Ok(spent_until(late)), None);
+        assert_eq!(Attempts::new(&capped, "http://127.0.0.1:9/x").hold(), None);
+
+        let plain = client(Retry::new());
+        let mut attempts = Attempts::new(&plain, "http://127.0.0.1:9/items");
+        attempts.before();
+        let past = chrono::Utc::now() - chrono::TimeDelta::seconds(5);
+        attempts.after(Ok(spent_until(past)), None);
+        assert_eq!(Attempts::new(&plain, "http://127.0.0.1:9/x").hold(), None);
     }
 }

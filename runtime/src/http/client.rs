@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::de::DeserializeOwned;
 
-use super::attempts::{Attempts, Pause, Step};
+use super::attempts::{Attempts, Pause, Quota, Step};
 use super::classify::{self, Failure, Names, mask};
 use super::retry::RateLimit;
 use super::{
@@ -45,6 +45,7 @@ struct Inner {
     auth_header: Option<(http::HeaderName, http::HeaderValue)>,
     retry: Retry,
     budget: Option<RequestBudget>,
+    quota: Quota,
     url_field: String,
     credential: String,
     credential_field: Option<String>,
@@ -123,7 +124,11 @@ impl Client {
     /// `X-RateLimit-Reset`, or `RateLimit-Remaining: 0` with `RateLimit-Reset`) report
     /// `RATE_LIMITED` through `ctx` and wait what the API asks; server errors (5xx, 408) and
     /// transport errors back off (with jitter) and retry; an `OAuth2` access token the API
-    /// refuses (401) is refreshed once.
+    /// refuses (401) is refreshed once. An answer handed back whose headers say the quota is
+    /// spent (`X-RateLimit-Remaining: 0` with `X-RateLimit-Reset`, or the `RateLimit-*` pair)
+    /// holds the next requests of this client and its clones until the reset (reported as
+    /// `RATE_LIMITED` when over a second), unless that is longer than
+    /// [`Retry::max_rate_limit_wait`]: then the request goes, and the API's answer decides.
     ///
     /// # Errors
     ///
@@ -247,9 +252,13 @@ impl Client {
         }
     }
 
-    /// The retry policy and the request budget.
-    pub(super) fn policy(&self) -> (&Retry, Option<&RequestBudget>) {
-        (&self.inner.retry, self.inner.budget.as_ref())
+    /// The retry policy, the request budget and the quota the API said is spent.
+    pub(super) fn policy(&self) -> (&Retry, Option<&RequestBudget>, &Quota) {
+        (
+            &self.inner.retry,
+            self.inner.budget.as_ref(),
+            &self.inner.quota,
+        )
     }
 
     /// One request, with retries: `mode` says whether it carries the API's credentials. The
@@ -263,6 +272,9 @@ impl Client {
         let prepared = self.prepare(request, mode)?;
         let mut attempts = Attempts::new(self, &prepared.url);
         loop {
+            while let Some(hold) = attempts.hold() {
+                pause(ctx, hold)?;
+            }
             pause(ctx, attempts.before())?;
             let token = match self.oauth(mode) {
                 Some(oauth) => Some(oauth.access_token(ctx, &|request, ctx| {
@@ -803,6 +815,7 @@ impl ClientBuilder {
                 auth_header,
                 retry: self.retry,
                 budget: self.budget,
+                quota: Quota::default(),
                 url_field: self.url_field,
                 credential_field: self.credential_field,
                 on_status: self.on_status,

@@ -84,6 +84,9 @@ impl Client {
         let request = Arc::new(request.clone());
         let mut attempts = Attempts::new(self, &prepared.url);
         loop {
+            while let Some(hold) = attempts.hold() {
+                pause(ctx, hold).await?;
+            }
             pause(ctx, attempts.before()).await?;
             let token = match self.oauth(Mode::Api) {
                 Some(oauth) => Some(match oauth.cached() {

@@ -15,7 +15,9 @@
 //! - **Rate limits.** 429, a 403 or 429 with `Retry-After`, and an exhausted quota
 //!   (`X-RateLimit-Remaining: 0` with `X-RateLimit-Reset`, `RateLimit-Remaining: 0` with
 //!   `RateLimit-Reset`) wait what the API asks, reported as `RATE_LIMITED`; a wait longer than
-//!   the policy's cap fails the stream (transient) instead of sleeping.
+//!   the policy's cap fails the stream (transient) instead of sleeping. A successful answer
+//!   saying the quota is spent holds the next request of the client and its clones until the
+//!   reset, rather than spend it on a refusal.
 //! - **Budget.** A [`RequestBudget`] spaces the requests of every reader that shares it.
 //! - **Errors.** 401 and 403 are config errors naming the credential's config field (and the
 //!   credential as the connector calls it, [`ClientBuilder::credential`]); 404 and other 4xx
