@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::classify::{Failure, mask};
-use super::client::after;
+use super::client::{Mode, after};
 use super::retry::RateLimit;
 use super::{Client, OAuth2, RequestBudget, Response, Retry};
 use crate::Error;
@@ -16,20 +16,29 @@ use crate::Error;
 /// When an answer said the API's quota is spent (`X-RateLimit-Remaining: 0` with
 /// `X-RateLimit-Reset`, or the `RateLimit-*` pair) on an answer the client handed back: the
 /// client and its clones send nothing before the quota is back, rather than spend a request on
-/// a refusal.
+/// a refusal. Only the API's answers count, not those of an `OAuth2` token endpoint.
 #[derive(Debug, Default)]
 pub(super) struct Quota {
     back_at: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Quota {
-    /// Notes what `response`'s headers say of the quota, read at `now`.
-    fn note(&self, response: &Response, now: DateTime<Utc>) {
+    /// Notes what `response`'s headers say of the quota, read at `now`. A reset further than
+    /// `longest` from now is not noted: it would never be waited for (see [`Attempts::hold`]),
+    /// and would hide every later, sensible reset (a clock far ahead, milliseconds sent as
+    /// seconds).
+    fn note(&self, response: &Response, now: DateTime<Utc>, longest: Duration) {
         let Some(back_at) = RateLimit::of(response.headers(), now).exhausted_until else {
             return;
         };
+        let too_far = (back_at - now)
+            .to_std()
+            .map_or(true, |wait| wait.is_zero() || wait > longest);
+        if too_far {
+            return;
+        }
         let mut held = self.back_at.lock().unwrap_or_else(PoisonError::into_inner);
-        if back_at > now && held.is_none_or(|held| held < back_at) {
+        if held.is_none_or(|held| held < back_at) {
             *held = Some(back_at);
         }
     }
@@ -77,7 +86,8 @@ pub(super) enum Step {
 pub(super) struct Attempts<'c> {
     retry: &'c Retry,
     budget: Option<&'c RequestBudget>,
-    quota: &'c Quota,
+    /// The API's quota; `None` for an `OAuth2` token endpoint's requests.
+    quota: Option<&'c Quota>,
     /// Waits for a spent quota before this request's attempts.
     holds: u32,
     oauth: Option<&'c OAuth2>,
@@ -90,15 +100,15 @@ pub(super) struct Attempts<'c> {
 }
 
 impl<'c> Attempts<'c> {
-    /// The attempts at a request for `url` made with `client`.
-    pub(super) fn new(client: &'c Client, url: &str) -> Self {
+    /// The attempts at a request for `url` made with `client`, in `mode`.
+    pub(super) fn new(client: &'c Client, url: &str, mode: Mode) -> Self {
         let (retry, budget, quota) = client.policy();
         Attempts {
             retry,
             budget,
-            quota,
+            quota: (mode == Mode::Api).then_some(quota),
             holds: 0,
-            oauth: client.oauth(super::client::Mode::Api),
+            oauth: client.oauth(mode),
             what: mask(url),
             retries: 0,
             waits: 0,
@@ -112,7 +122,7 @@ impl<'c> Attempts<'c> {
     /// this one waits. No wait when it would be longer than the policy's cap, or after as many
     /// holds as rate-limit waits allowed: then the request goes, and the API's answer decides.
     pub(super) fn hold(&mut self) -> Option<Pause> {
-        let (back_at, wait) = self.quota.spent(Utc::now())?;
+        let (back_at, wait) = self.quota?.spent(Utc::now())?;
         if wait > self.retry.max_rate_limit_wait || self.holds >= self.retry.max_rate_limit_waits {
             return None;
         }
@@ -158,7 +168,9 @@ impl<'c> Attempts<'c> {
     ) -> Step {
         let failure = match outcome {
             Ok(response) => {
-                self.quota.note(&response, Utc::now());
+                if let Some(quota) = self.quota {
+                    quota.note(&response, Utc::now(), self.retry.max_rate_limit_wait);
+                }
                 return Step::Done(response);
             }
             Err(failure) => failure,
@@ -250,6 +262,7 @@ mod tests {
     use super::{Attempts, Pause, Step};
     use crate::Error;
     use crate::http::classify::Failure;
+    use crate::http::client::Mode;
     use crate::http::{Auth, Client, OAuth2, RequestBudget, Retry};
     use crate::protocol::FailureType;
 
@@ -267,7 +280,7 @@ mod tests {
                 .max_retries(1)
                 .backoff(Duration::from_millis(10), Duration::from_millis(10)),
         );
-        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items");
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items", Mode::Api);
         assert_eq!(attempts.before(), Pause::NONE);
         assert_eq!(attempts.number(), 1);
         let Step::Again(pause) = attempts.after(Err(Failure::Retry("HTTP 503".into())), None)
@@ -295,7 +308,7 @@ mod tests {
     #[test]
     fn a_rate_limit_is_reported_and_waited_unless_longer_than_the_cap() {
         let client = client(Retry::new().max_rate_limit_wait(Duration::from_mins(1)));
-        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items");
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items", Mode::Api);
         attempts.before();
         let asked = Failure::RateLimited {
             wait: Some(Duration::from_secs(2)),
@@ -321,7 +334,7 @@ mod tests {
     fn an_oauth2_token_refused_is_refreshed_once_and_other_401s_fail() {
         let refused = || Failure::Unauthorized(Error::config("the token was rejected"));
         let plain = client(Retry::new());
-        let mut attempts = Attempts::new(&plain, "http://127.0.0.1:9/items");
+        let mut attempts = Attempts::new(&plain, "http://127.0.0.1:9/items", Mode::Api);
         attempts.before();
         assert!(matches!(
             attempts.after(Err(refused()), None),
@@ -338,7 +351,7 @@ mod tests {
             .auth(Auth::OAuth2(oauth))
             .build()
             .expect("a client");
-        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items");
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items", Mode::Api);
         attempts.before();
         assert!(matches!(
             attempts.after(Err(refused()), Some("access-0001")),
@@ -357,7 +370,7 @@ mod tests {
             .budget(RequestBudget::new(1, Duration::from_secs(10)))
             .build()
             .expect("a client");
-        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items");
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items", Mode::Api);
         assert_eq!(attempts.before(), Pause::NONE);
         let pause = attempts.before();
         assert!(pause.rate_limited.is_some());
@@ -382,7 +395,7 @@ mod tests {
     fn an_answer_saying_the_quota_is_spent_holds_every_clone_until_it_is_back() {
         let client = client(Retry::new().max_rate_limit_wait(Duration::from_mins(1)));
         let clone = client.clone();
-        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items");
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items", Mode::Api);
         assert_eq!(attempts.hold(), None, "nothing said yet");
         attempts.before();
         let reset = chrono::Utc::now() + chrono::TimeDelta::seconds(30);
@@ -391,7 +404,7 @@ mod tests {
             Step::Done(_)
         ));
 
-        let mut next = Attempts::new(&clone, "http://127.0.0.1:9/items?page=2");
+        let mut next = Attempts::new(&clone, "http://127.0.0.1:9/items?page=2", Mode::Api);
         let hold = next.hold().expect("a hold");
         let reset = chrono::DateTime::from_timestamp(reset.timestamp(), 0).unwrap();
         assert_eq!(hold.rate_limited, Some(reset));
@@ -412,17 +425,72 @@ mod tests {
     #[test]
     fn a_quota_back_too_late_or_already_back_holds_nothing() {
         let capped = client(Retry::new().max_rate_limit_wait(Duration::from_secs(10)));
-        let mut attempts = Attempts::new(&capped, "http://127.0.0.1:9/items");
+        let mut attempts = Attempts::new(&capped, "http://127.0.0.1:9/items", Mode::Api);
         attempts.before();
         let late = chrono::Utc::now() + chrono::TimeDelta::seconds(60);
         attempts.after(Ok(spent_until(late)), None);
-        assert_eq!(Attempts::new(&capped, "http://127.0.0.1:9/x").hold(), None);
+        assert_eq!(
+            Attempts::new(&capped, "http://127.0.0.1:9/x", Mode::Api).hold(),
+            None
+        );
 
         let plain = client(Retry::new());
-        let mut attempts = Attempts::new(&plain, "http://127.0.0.1:9/items");
+        let mut attempts = Attempts::new(&plain, "http://127.0.0.1:9/items", Mode::Api);
         attempts.before();
         let past = chrono::Utc::now() - chrono::TimeDelta::seconds(5);
         attempts.after(Ok(spent_until(past)), None);
-        assert_eq!(Attempts::new(&plain, "http://127.0.0.1:9/x").hold(), None);
+        assert_eq!(
+            Attempts::new(&plain, "http://127.0.0.1:9/x", Mode::Api).hold(),
+            None
+        );
+    }
+
+    #[test]
+    fn an_absurd_reset_is_not_noted_and_hides_no_later_one() {
+        let client = client(Retry::new().max_rate_limit_wait(Duration::from_mins(1)));
+        let mut attempts = Attempts::new(&client, "http://127.0.0.1:9/items", Mode::Api);
+        attempts.before();
+        // Milliseconds sent as seconds: tens of thousands of years ahead.
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        headers.insert("x-ratelimit-reset", "1704067260000".parse().unwrap());
+        let absurd =
+            crate::http::Response::new(200, "http://127.0.0.1:9/items".into(), headers, Vec::new());
+        attempts.after(Ok(absurd), None);
+        let mut next = Attempts::new(&client, "http://127.0.0.1:9/x", Mode::Api);
+        assert_eq!(next.hold(), None);
+        next.before();
+        let soon = chrono::Utc::now() + chrono::TimeDelta::seconds(20);
+        next.after(Ok(spent_until(soon)), None);
+        assert!(
+            Attempts::new(&client, "http://127.0.0.1:9/y", Mode::Api)
+                .hold()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_token_endpoint_answer_neither_notes_nor_waits_for_the_api_quota() {
+        let client = client(Retry::new());
+        let mut token = Attempts::new(&client, "http://127.0.0.1:9/oauth/token", Mode::Token);
+        token.before();
+        let soon = chrono::Utc::now() + chrono::TimeDelta::seconds(20);
+        token.after(Ok(spent_until(soon)), None);
+        assert_eq!(
+            Attempts::new(&client, "http://127.0.0.1:9/x", Mode::Api).hold(),
+            None
+        );
+        let mut api = Attempts::new(&client, "http://127.0.0.1:9/items", Mode::Api);
+        api.before();
+        api.after(Ok(spent_until(soon)), None);
+        assert_eq!(
+            Attempts::new(&client, "http://127.0.0.1:9/oauth/token", Mode::Token).hold(),
+            None
+        );
+        assert!(
+            Attempts::new(&client, "http://127.0.0.1:9/x", Mode::Api)
+                .hold()
+                .is_some()
+        );
     }
 }

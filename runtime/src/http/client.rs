@@ -129,6 +129,8 @@ impl Client {
     /// holds the next requests of this client and its clones until the reset (reported as
     /// `RATE_LIMITED` when over a second), unless that is longer than
     /// [`Retry::max_rate_limit_wait`]: then the request goes, and the API's answer decides.
+    /// The quota is the client's: give a part of an API limited on its own (GitHub's search)
+    /// a client of its own, so that its quota does not hold the other requests.
     ///
     /// # Errors
     ///
@@ -270,7 +272,7 @@ impl Client {
         mode: Mode,
     ) -> Result<Response, Error> {
         let prepared = self.prepare(request, mode)?;
-        let mut attempts = Attempts::new(self, &prepared.url);
+        let mut attempts = Attempts::new(self, &prepared.url, mode);
         loop {
             while let Some(hold) = attempts.hold() {
                 pause(ctx, hold)?;
@@ -550,14 +552,16 @@ fn pause(ctx: &mut dyn Context, pause: Pause) -> Result<(), Error> {
     }
 }
 
-/// How long a rate-limited answer asks to wait, and when the quota resets.
+/// How long a rate-limited answer asks to wait, and when the quota resets. A reset already
+/// past (a clock behind, a delay sent where a time was expected) says nothing: the policy's
+/// backoff applies, rather than retrying at once.
 fn rate_limit_wait(limit: RateLimit) -> (Option<Duration>, Option<DateTime<Utc>>) {
     match (limit.retry_after, limit.exhausted_until) {
         (Some(wait), _) => (Some(wait), None),
-        (None, Some(reset)) => (
-            Some((reset - Utc::now()).to_std().unwrap_or(Duration::ZERO)),
-            Some(reset),
-        ),
+        (None, Some(reset)) => match (reset - Utc::now()).to_std() {
+            Ok(wait) if !wait.is_zero() => (Some(wait), Some(reset)),
+            _ => (None, None),
+        },
         (None, None) => (None, None),
     }
 }
@@ -969,5 +973,36 @@ impl<P: Paginator> Pages<'_, P> {
             self.request = None;
         }
         Ok(Page { records, response })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::{TimeDelta, Utc};
+
+    use super::rate_limit_wait;
+    use crate::http::retry::RateLimit;
+
+    #[test]
+    fn a_reset_already_past_leaves_the_wait_to_the_backoff() {
+        let past = RateLimit {
+            retry_after: None,
+            exhausted_until: Some(Utc::now() - TimeDelta::seconds(30)),
+        };
+        assert_eq!(rate_limit_wait(past), (None, None));
+        let ahead = Utc::now() + TimeDelta::seconds(30);
+        let (wait, reset) = rate_limit_wait(RateLimit {
+            retry_after: None,
+            exhausted_until: Some(ahead),
+        });
+        assert_eq!(reset, Some(ahead));
+        assert!(wait.is_some_and(|wait| wait > Duration::from_secs(25)));
+        let asked = RateLimit {
+            retry_after: Some(Duration::from_secs(2)),
+            exhausted_until: Some(ahead),
+        };
+        assert_eq!(rate_limit_wait(asked), (Some(Duration::from_secs(2)), None));
     }
 }

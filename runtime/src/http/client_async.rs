@@ -82,7 +82,7 @@ impl Client {
         })?;
         let prepared = Arc::new(self.prepare(request, Mode::Api)?);
         let request = Arc::new(request.clone());
-        let mut attempts = Attempts::new(self, &prepared.url);
+        let mut attempts = Attempts::new(self, &prepared.url, Mode::Api);
         loop {
             while let Some(hold) = attempts.hold() {
                 pause(ctx, hold).await?;
