@@ -172,26 +172,37 @@ where
     }
 }
 
-/// Makes the process print panics as Rust's default hook does (thread, place, message, and a
-/// backtrace when `RUST_BACKTRACE` asks for one) but with the run's secrets masked: a panic
-/// message may quote the config, or a URL with its API key, and the platform keeps stderr in
-/// its logs. A panicking reader is still reported as its stream's failure (masked too).
+/// Makes the process print each panic's thread, place and message (and a backtrace when
+/// `RUST_BACKTRACE` or `RUST_LIB_BACKTRACE` asks for one) with the run's secrets masked: a
+/// panic message may quote the config, or a URL with its API key, and the platform keeps
+/// stderr in its logs. It replaces any hook set before, and masks what is known when the
+/// panic happens (nothing before the config is read). A panicking reader is still reported as
+/// its stream's failure (masked too).
 fn mask_panics(masker: std::sync::Arc<crate::secret::Masker>) {
     std::panic::set_hook(Box::new(move |info| {
         let _ = io::stderr().write_all(panic_report(info, &masker).as_bytes());
     }));
 }
 
-/// What [`mask_panics`]'s hook writes for a panic.
+/// What [`mask_panics`]'s hook writes for a panic; only the place when the secrets cannot be
+/// read (a panic while masking), never the message unmasked.
 fn panic_report(info: &std::panic::PanicHookInfo<'_>, masker: &crate::secret::Masker) -> String {
     let thread = std::thread::current();
-    let mut text = format!("thread '{}' {info}\n", thread.name().unwrap_or("<unnamed>"));
+    let name = thread.name().unwrap_or("<unnamed>");
+    let mut text = format!("thread '{name}' {info}\n");
     let backtrace = std::backtrace::Backtrace::capture();
     if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
         let _ =
             std::fmt::Write::write_fmt(&mut text, format_args!("stack backtrace:\n{backtrace}\n"));
     }
-    masker.mask(&text).into_owned()
+    masker.try_mask(&text).unwrap_or_else(|| {
+        let place = info
+            .location()
+            .map_or_else(String::new, |place| format!(" at {place}"));
+        format!(
+            "thread '{name}' panicked{place} (message withheld: the secrets to mask it were busy)\n"
+        )
+    })
 }
 
 /// The SPEC message of a source.

@@ -4,7 +4,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
@@ -13,9 +14,10 @@ use serde_json::Value;
 /// A configuration value that must not be shown: an API key, a password.
 ///
 /// Its schema in the SPEC carries `"airbyte_secret": true`, so the Airbyte UI hides it; `Debug`
-/// and `Display` print `****`; and the runtime replaces its value in every LOG, TRACE and
-/// CONNECTION_STATUS message, including config validation errors, and in the error lines and
-/// panic messages of a connector process (`run!`) on stderr, with `****`. The value is masked however the text quotes it: as is,
+/// and `Display` print `****`; and the runtime replaces its value with `****` in every LOG,
+/// TRACE and CONNECTION_STATUS message, including config validation errors, in the error
+/// lines it writes to stderr and, in a connector process (`run!`), in panic messages once the
+/// config is read. The value is masked however the text quotes it: as is,
 /// escaped as in a JSON string, escaped by `{:?}`, or escaped twice (a JSON body holding the
 /// key, logged with `{:?}`). Values shorter than 4 characters are not masked in text (they
 /// would mask everything).
@@ -160,6 +162,21 @@ impl Masker {
         }
     }
 
+    /// [`Masker::mask`] for the panic hook, which must never wait for ever: `None` when the
+    /// secrets cannot be read within a moment (a panic while this thread held them).
+    pub(crate) fn try_mask(&self, text: &str) -> Option<String> {
+        let give_up = Instant::now() + Duration::from_millis(200);
+        let own = lock_before(&self.forms, give_up)?;
+        let remembered = lock_before(&REMEMBERED.forms, give_up)?;
+        let mut text = text.to_owned();
+        for form in own.iter().chain(remembered.iter()) {
+            if text.contains(form.as_str()) {
+                text = text.replace(form.as_str(), "****");
+            }
+        }
+        Some(text)
+    }
+
     /// `text` with this masker's secrets replaced by `****`.
     fn mask_own<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let forms = self.forms.lock().unwrap_or_else(PoisonError::into_inner);
@@ -170,6 +187,23 @@ impl Masker {
             }
         }
         text
+    }
+}
+
+/// `forms` locked, unless it stays locked until `give_up`.
+fn lock_before(
+    forms: &Mutex<Vec<String>>,
+    give_up: Instant,
+) -> Option<MutexGuard<'_, Vec<String>>> {
+    loop {
+        match forms.try_lock() {
+            Ok(forms) => return Some(forms),
+            Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) if Instant::now() < give_up => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => return None,
+        }
     }
 }
 
@@ -280,6 +314,18 @@ mod tests {
         let masker = Masker::default();
         masker.learn(&schema, &json!({ "keys": secrets }));
         masker
+    }
+
+    #[test]
+    fn masking_for_a_panic_gives_up_rather_than_wait_for_a_lock_held() {
+        let masker = masker(&["sk-live-123"]);
+        assert_eq!(
+            masker.try_mask("key sk-live-123").as_deref(),
+            Some("key ****")
+        );
+        let held = masker.forms.lock().expect("not poisoned");
+        assert_eq!(masker.try_mask("key sk-live-123"), None);
+        drop(held);
     }
 
     #[test]

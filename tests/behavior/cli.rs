@@ -235,3 +235,29 @@ fn sigterm_after_spec_answered_is_not_turned_into_an_error_exit() {
         );
     }
 }
+
+/// A connector process that panics prints the panic on stderr with its config's secrets
+/// masked, and reports it as a failed check, masked too.
+#[test]
+fn a_panic_in_a_connector_process_is_printed_with_its_secrets_masked() {
+    let dir = std::env::temp_dir().join(format!("tidemark-panicking-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let config = dir.join("config.json");
+    std::fs::write(&config, r#"{"api_key": "sk-live-secret-4242"}"#).expect("the config");
+    let output = Command::new(example_binary("panicking"))
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("panicked at") && stderr.contains("items?key=****"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sk-live-secret-4242"), "{stderr}");
+    assert!(!stdout.contains("sk-live-secret-4242"), "{stdout}");
+}
