@@ -195,6 +195,17 @@ def ensure_venv(venv):
     return program
 
 
+def environment(changes):
+    """This process's environment with `changes` made: a value of None removes the variable."""
+    env = dict(os.environ)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
 def peak_hwm(pid, seen):
     """Polls /proc/PID/status for VmHWM (KiB) until the process is gone; the last value in seen[0]."""
     status = Path(f"/proc/{pid}/status")
@@ -225,7 +236,7 @@ class Run:
         # Its own process group: on Ctrl-C or an error the reader (and GNU time's child) is killed
         # here, never left running.
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True,
-                                   env=None if env is None else {**os.environ, **env})
+                                   env=None if env is None else environment(env))
         hwm = [0]
         if rss_file is None:
             threading.Thread(target=peak_hwm, args=(process.pid, hwm), daemon=True).start()
@@ -356,12 +367,15 @@ def throughput(options, tmp):
           + (f" and {median(all_runs('cdk'), 'first'):.2f} s (CDK)" if sdm else "") + ".")
 
 
-# The allocator settings `--rss` measures `github` under: glibc's defaults, and glibc with its
-# per-thread cache off (a tunable read when the process starts; the variable is ignored by other
-# C libraries, where both rows measure the same thing).
+# The allocator settings `--rss` measures `github` under: glibc's defaults (any GLIBC_TUNABLES
+# of the caller's environment left out), and glibc with its per-thread cache off (a tunable
+# read when the process starts, added to the caller's; other C libraries ignore the variable,
+# and both rows then measure the same thing).
+TCACHE_OFF = "glibc.malloc.tcache_count=0"
 MALLOC_SETTINGS = [
-    ("defaults", {}),
-    ("tcache off", {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}),
+    ("defaults", {"GLIBC_TUNABLES": None}),
+    ("tcache off", {"GLIBC_TUNABLES": ":".join(filter(None, [os.environ.get("GLIBC_TUNABLES"),
+                                                              TCACHE_OFF]))}),
 ]
 
 
@@ -401,7 +415,7 @@ def rss(options, tmp):
     print(f"\nconcurrency {c}, latency 0, stdout read in 64 KiB pieces at up to {options.rss_mbps} MB/s; "
           "goal: within 1 MiB, under 32 MiB")
     for name, env in MALLOC_SETTINGS:
-        setting = " ".join(f"{key}={value}" for key, value in env.items()) or "glibc's defaults"
+        setting = " ".join(f"{key}={value}" for key, value in env.items() if value) or "glibc's defaults"
         print(f"peak RSS spread {max(peaks[name]) - min(peaks[name]):.1f} MiB, "
               f"highest {max(peaks[name]):.1f} MiB: {name} ({setting})")
 
