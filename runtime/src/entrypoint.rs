@@ -346,8 +346,10 @@ fn registered_once(streams: Streams<'_>) -> Result<Streams<'_>, Error> {
 /// would fail on.
 fn check<S: Source>(source: &S, config: &Path, out: &mut Emitter<'_>) -> Result<u8, Error> {
     let outcome = load_config::<S>(config, out).and_then(|config| {
-        source.check(&config)?;
-        source.streams(&config).and_then(registered_once).map(drop)
+        guarded("`check`", || source.check(&config))?;
+        guarded("`streams`", || source.streams(&config))
+            .and_then(registered_once)
+            .map(drop)
     });
     let connection_status = match outcome {
         Ok(()) => ConnectionStatus {
@@ -361,6 +363,18 @@ fn check<S: Source>(source: &S, config: &Path, out: &mut Emitter<'_>) -> Result<
     };
     out.message(&Message::ConnectionStatus { connection_status })?;
     Ok(0)
+}
+
+/// Calls the source's `what` (`check`, `streams`): a panic in it is a system error quoting the
+/// panic's message (masked with the rest when reported), not the end of the process without a
+/// word on stdout.
+fn guarded<T>(what: &str, call: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|payload| {
+        Err(Error::system(format!(
+            "the source's {what} panicked: {}",
+            crate::source::panic_message(payload.as_ref())
+        )))
+    })
 }
 
 /// Reports a failure of the whole command: a TRACE ERROR on stdout, a line on stderr (platforms
@@ -393,7 +407,7 @@ fn discover<S: Source>(
         Ok(config) => config,
         Err(error) => return fail(&error, None, out, stderr),
     };
-    let streams = match source.streams(&config).and_then(registered_once) {
+    let streams = match guarded("`streams`", || source.streams(&config)).and_then(registered_once) {
         Ok(streams) => streams,
         Err(error) => return fail(&error, None, out, stderr),
     };
@@ -444,10 +458,11 @@ pub(crate) fn read<S: Source>(
         Ok(config) => config,
         Err(error) => return fail(&error, None, out, stderr),
     };
-    let mut streams = match source.streams(&config).and_then(registered_once) {
-        Ok(streams) => streams,
-        Err(error) => return fail(&error, None, out, stderr),
-    };
+    let mut streams =
+        match guarded("`streams`", || source.streams(&config)).and_then(registered_once) {
+            Ok(streams) => streams,
+            Err(error) => return fail(&error, None, out, stderr),
+        };
 
     // Validate the selection and parse every saved state, once, before reading anything.
     let mut seen = HashSet::new();

@@ -260,4 +260,16 @@ fn a_panic_in_a_connector_process_is_printed_with_its_secrets_masked() {
     );
     assert!(!stderr.contains("sk-live-secret-4242"), "{stderr}");
     assert!(!stdout.contains("sk-live-secret-4242"), "{stdout}");
+    // The check failed, and said so on stdout: exit 0, as for any failed check.
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one message");
+    assert_eq!(status["type"], "CONNECTION_STATUS", "{stdout}");
+    assert_eq!(status["connectionStatus"]["status"], "FAILED", "{stdout}");
+    let message = status["connectionStatus"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("`check` panicked") && message.contains("items?key=****"),
+        "{message}"
+    );
 }

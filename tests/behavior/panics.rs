@@ -142,3 +142,54 @@ fn a_record_that_panics_while_serializing_leaves_no_partial_line_and_is_not_coun
             .contains("payload 6 cannot be serialized")
     );
 }
+
+/// A source whose `streams` panics.
+struct NoStreams;
+
+impl Source for NoStreams {
+    const NAME: &'static str = "source-no-streams";
+    type Config = NoConfig;
+
+    fn streams<'a>(&'a self, _config: &'a NoConfig) -> Result<Streams<'a>, Error> {
+        panic!("the catalog service is down");
+    }
+}
+
+#[test]
+fn a_panic_building_the_streams_is_a_failed_check_and_a_failed_discover() {
+    let dir = std::env::temp_dir().join(format!("tidemark-no-streams-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let config = dir.join("config.json");
+    std::fs::write(&config, "{}").expect("the config");
+    let config = config.to_str().expect("a UTF-8 path");
+
+    let check = testing::run(&NoStreams, &["check", "--config", config]);
+    assert_eq!(check.exit_code, 0, "{}", check.stdout);
+    let status = check
+        .messages
+        .iter()
+        .find_map(|message| match message {
+            tidemark::protocol::Message::ConnectionStatus { connection_status } => {
+                Some(connection_status)
+            }
+            _ => None,
+        })
+        .expect("a CONNECTION_STATUS");
+    assert_eq!(status.status, tidemark::protocol::Status::Failed);
+    let message = status.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("`streams` panicked: the catalog service is down"),
+        "{message}"
+    );
+
+    let discover = testing::run(&NoStreams, &["discover", "--config", config]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(discover.exit_code, 1, "{}", discover.stdout);
+    let error = first_error(&discover);
+    assert_eq!(error.failure_type, Some(FailureType::SystemError));
+    assert!(
+        error.message.contains("the catalog service is down"),
+        "{}",
+        error.message
+    );
+}
