@@ -168,26 +168,25 @@ impl Masker {
         let give_up = Instant::now() + Duration::from_millis(200);
         let own = lock_before(&self.forms, give_up)?;
         let remembered = lock_before(&REMEMBERED.forms, give_up)?;
-        let mut text = text.to_owned();
-        for form in own.iter().chain(remembered.iter()) {
-            if text.contains(form.as_str()) {
-                text = text.replace(form.as_str(), "****");
-            }
-        }
-        Some(text)
+        let text = replace_forms(Cow::Borrowed(text), &own);
+        Some(replace_forms(text, &remembered).into_owned())
     }
 
     /// `text` with this masker's secrets replaced by `****`.
     fn mask_own<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let forms = self.forms.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut text = Cow::Borrowed(text);
-        for form in forms.iter() {
-            if text.contains(form.as_str()) {
-                text = Cow::Owned(text.replace(form.as_str(), "****"));
-            }
-        }
-        text
+        replace_forms(Cow::Borrowed(text), &forms)
     }
+}
+
+/// `text` with each of `forms` (longest first) replaced by `****`.
+fn replace_forms<'t>(mut text: Cow<'t, str>, forms: &[String]) -> Cow<'t, str> {
+    for form in forms {
+        if text.contains(form.as_str()) {
+            text = Cow::Owned(text.replace(form.as_str(), "****"));
+        }
+    }
+    text
 }
 
 /// `forms` locked, unless it stays locked until `give_up`.
